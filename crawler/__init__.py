@@ -1,0 +1,1 @@
+"""Scrapy project that archives the Chinese Epoch Times (gb and b5 editions)."""

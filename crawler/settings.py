@@ -1,0 +1,44 @@
+"""Scrapy settings: polite defaults for the real site (SPEC.md section 5). Tests and benchmarks lift limits with -s."""
+
+from __future__ import annotations
+
+BOT_NAME = "crawler"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"
+
+USER_AGENT = "epochtimes-archive/0.1 (+https://github.com/epochtimes-archive; research archive crawler)"
+ROBOTSTXT_OBEY = True
+
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+# A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REDIRECT_ENABLED = True
+LOG_LEVEL = "INFO"
+
+ITEM_PIPELINES = {
+    "pipelines.clean.CleanPipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.parquet.ParquetPipeline": 300,
+}
+
+PARQUET_URI = "output/articles"
+PARQUET_PARTITION = "date"
+HEALTH_MAX_FAILED_RATIO = 0.05
+
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,82 @@
+"""URL grammar of the site (SITE.md section 2): pure functions, shared by the spider and extraction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit, urlunsplit
+
+CANONICAL_BASE = "https://www.epochtimes.com"
+SITE_HOSTS = frozenset({"www.epochtimes.com", "epochtimes.com"})
+EDITIONS = ("gb", "b5")
+LANGUAGE_BY_EDITION = {"gb": "zh-Hans", "b5": "zh-Hant"}
+
+# /{gb|b5}/{YY}/{M}/{D}/n{ID}.htm; year, month and day are not zero-padded (2005 is "5").
+ARTICLE_PATH_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.htm$")
+# Flat list pages under the edition root, page 1 bare and page N as name_N.htm.
+LIST_PATH_RE = re.compile(r"^/(gb|b5)/((?:nsc|ncid|nf)\d+|nc[A-Za-z_]+|n24hr)(?:_(\d+))?\.htm$")
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRef:
+    edition: str
+    url_date: date
+    number: int
+
+    @property
+    def article_id(self) -> str:
+        return f"n{self.number}"
+
+    @property
+    def canonical_url(self) -> str:
+        d = self.url_date
+        return f"{CANONICAL_BASE}/{self.edition}/{d.year % 100}/{d.month}/{d.day}/n{self.number}.htm"
+
+
+@dataclass(frozen=True, slots=True)
+class ListRef:
+    edition: str
+    channel: str
+    page: int
+
+
+def parse_article_url(url: str) -> ArticleRef | None:
+    """The article an URL points to, whatever its scheme, host, query or fragment; None if not an article."""
+    match = ARTICLE_PATH_RE.match(urlsplit(url).path)
+    if match is None:
+        return None
+    edition, yy, month, day, number = match.groups()
+    try:
+        url_date = date(2000 + int(yy), int(month), int(day))
+    except ValueError:
+        return None
+    return ArticleRef(edition, url_date, int(number))
+
+
+def parse_list_url(url: str) -> ListRef | None:
+    match = LIST_PATH_RE.match(urlsplit(url).path)
+    if match is None:
+        return None
+    edition, channel, page = match.groups()
+    return ListRef(edition, channel, int(page) if page else 1)
+
+
+def list_page_path(edition: str, channel: str, page: int) -> str:
+    return f"/{edition}/{channel}.htm" if page <= 1 else f"/{edition}/{channel}_{page}.htm"
+
+
+def is_site_url(url: str, site_base: str) -> bool:
+    """True for the real site's hosts and for the crawl's own base (a replica), any scheme."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    host = (parts.hostname or "").lower()
+    return host in SITE_HOSTS or parts.netloc.lower() == urlsplit(site_base).netloc.lower()
+
+
+def rebase(url: str, site_base: str) -> str:
+    """The URL to fetch: the same path and query on the crawl's base (the real site or a replica)."""
+    base = urlsplit(site_base)
+    parts = urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
