@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/mypy crawler pipelines tests bench
 
 demo: $(STAMP)
-	$(BIN)/python -m tests.replica.demo
+	$(BIN)/python -m tests.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -42,3 +42,10 @@ PARQUET_PARTITION = "date"
 HEALTH_MAX_FAILED_RATIO = 0.05
 
 FEED_EXPORT_ENCODING = "utf-8"
+
+EXTENSIONS = {
+    "crawler.progress.ProgressLog": 500,
+}
+PROGRESS_INTERVAL = 60.0
+# A path: the final stats are also written there as JSON (monitoring, tests).
+STATS_JSON = None

@@ -1,0 +1,321 @@
+"""The ``articles`` spider: discovers channels, walks their pages, requests each article once, yields items.
+
+It only discovers, follows and yields: list parsing lives in ``crawler.listing``, article extraction in
+``crawler.extract``, and everything done to an item afterwards in ``pipelines/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import scrapy
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler import listing
+from crawler.extract import extract
+from crawler.extract.errors import ExtractionError
+from crawler.items import ArticleItem
+from crawler.urls import (
+    CANONICAL_BASE,
+    EDITIONS,
+    SITE_HOSTS,
+    ArticleRef,
+    ListRef,
+    is_site_url,
+    list_page_path,
+    parse_article_url,
+    parse_list_url,
+    rebase,
+)
+
+logger = logging.getLogger(__name__)
+
+REAL_SITE = CANONICAL_BASE
+DEFAULT_REFRESH_DAYS = 2
+# List pages drive discovery, so they jump the queue: paging never waits behind thousands of articles.
+LIST_PRIORITY = 10
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+class KnownArticles(Protocol):
+    """What the spider needs of the archive index: is an article already archived?"""
+
+    def __contains__(self, article_id: object) -> bool: ...
+
+
+class NoArchive:
+    """Before the dedupe pipeline plugs the real index in (or without one), nothing is known."""
+
+    def __contains__(self, article_id: object) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOptions:
+    """Spider arguments (SPEC.md section 1), validated once; a bad value stops the run before any request."""
+
+    site: str
+    editions: tuple[str, ...]
+    since: date | None
+    until: date | None
+    channels: tuple[str, ...]
+    full: bool
+    refresh_days: int
+
+    @classmethod
+    def parse(
+        cls,
+        site: str = REAL_SITE,
+        editions: str = "gb",
+        since: str | None = None,
+        until: str | None = None,
+        channels: str | None = None,
+        full: str = "0",
+        refresh_days: str | int = DEFAULT_REFRESH_DAYS,
+    ) -> CrawlOptions:
+        return cls(
+            site=_parse_site(site),
+            editions=_parse_editions(editions),
+            since=_parse_date("since", since),
+            until=_parse_date("until", until),
+            channels=_parse_channels(channels),
+            full=_parse_flag("full", full),
+            refresh_days=_parse_non_negative("refresh_days", refresh_days),
+        )
+
+
+def _parse_site(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _parse_editions(value: str) -> tuple[str, ...]:
+    editions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not editions or any(edition not in EDITIONS for edition in editions):
+        raise ValueError(f"editions must be gb, b5 or gb,b5, got {value!r}")
+    return editions
+
+
+def _parse_date(name: str, value: str | None) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _parse_channels(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    channels = tuple(part.strip() for part in value.split(",") if part.strip())
+    for channel in channels:
+        if parse_list_url(f"/gb/{channel}.htm") is None:
+            raise ValueError(
+                f"channels must be channel page names such as nsc413 or ncid277, got {channel!r}"
+            )
+    return channels
+
+
+def _parse_flag(name: str, value: str | bool) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no", ""):
+        return False
+    raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+
+
+def _parse_non_negative(name: str, value: str | int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def failure_reason(failure: Failure) -> str:
+    """The manifest's name for why a request produced no page (SPEC.md section 4)."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return f"http_{error.response.status}"
+    reasons: tuple[tuple[type[BaseException], str], ...] = (
+        (DownloadTimeoutError, "timeout"),
+        (DownloadCancelledError, "too_large"),
+        (ResponseDataLossError, "truncated"),
+        (DownloadConnectionRefusedError, "connection_refused"),
+    )
+    for error_type, reason in reasons:
+        if isinstance(error, error_type):
+            return reason
+    if isinstance(error, IgnoreRequest):
+        return "too_large" if "DOWNLOAD_MAXSIZE" in str(error) else "ignored"
+    return type(error).__name__
+
+
+class ArticlesSpider(scrapy.Spider):
+    name = "articles"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        option_names = ("site", "editions", "since", "until", "channels", "full", "refresh_days")
+        options = {key: kwargs.pop(key) for key in option_names if key in kwargs}
+        super().__init__(*args, **kwargs)
+        self.options = CrawlOptions.parse(**options)
+        self.archive: KnownArticles = NoArchive()
+        self.allowed_domains = [urlsplit(self.options.site).hostname or ""]
+        self.today = datetime.now(UTC).date()
+        # article_id -> every URL seen for it; the first one requested is the one fetched.
+        self.seen_urls: dict[str, list[str]] = {}
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for edition in self.options.editions:
+            if self.options.channels:
+                for channel in self.options.channels:
+                    yield self._list_request(ListRef(edition, channel, 1))
+            else:
+                home = f"{self.options.site}/{edition}/"
+                yield scrapy.Request(home, callback=self.parse_home, cb_kwargs={"edition": edition})
+
+    def parse_home(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value("pages/home")
+        channel_urls = listing.channel_links(_text(response), response.url, edition)
+        logger.info("Found %d channels on %s", len(channel_urls), response.url)
+        for url in channel_urls:
+            ref = parse_list_url(url)
+            if ref is not None:
+                yield self._list_request(ListRef(ref.edition, ref.channel, 1))
+
+    def parse_list(self, response: Response, ref: ListRef) -> Iterator[scrapy.Request]:
+        stats = self.crawler.stats
+        stats.inc_value("pages/list")
+        html = _text(response)
+        links = [
+            url for url in listing.article_links(html, response.url) if is_site_url(url, self.options.site)
+        ]
+        stats.inc_value("articles/links_found", len(links))
+        refs = [(url, article) for url in links if (article := parse_article_url(url)) is not None]
+        for url, article in refs:
+            request = self._article_request(url, article)
+            if request is not None:
+                yield request
+        if self._keep_paging(ref, [article for _, article in refs]):
+            last = listing.max_page(html) if ref.page == 1 else response.meta.get("max_page")
+            if last is not None and ref.page < last:
+                yield self._list_request(ListRef(ref.edition, ref.channel, ref.page + 1), max_page=last)
+
+    def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem]:
+        stats = self.crawler.stats
+        stats.inc_value("articles/pages")
+        if not isinstance(response, TextResponse):
+            self._count_failure("not_html", response.url)
+            return
+        try:
+            article = extract(response.text, response.url)
+        except ExtractionError as error:
+            self._count_failure(error.reason, response.url, error)
+            return
+        if REPLACEMENT_CHARACTER in article.title or REPLACEMENT_CHARACTER in article.body_text:
+            self._count_failure("decode_error", response.url)
+            return
+        stats.inc_value("articles/extracted")
+        alternates = [url for url in self.seen_urls.get(ref.article_id, []) if url != article.url]
+        yield ArticleItem.from_article(article, crawled_at=datetime.now(UTC), alternate_urls=alternates)
+
+    def request_failed(self, failure: Failure) -> None:
+        """Errback: a page that never reached its callback is counted by reason, never silently lost."""
+        reason = failure_reason(failure)
+        request = failure.request  # type: ignore[attr-defined]
+        kind = "articles" if parse_article_url(request.url) else "lists"
+        self.crawler.stats.inc_value(f"pages/failed/{reason}")
+        self.crawler.stats.inc_value(f"pages/failed/{kind}")
+        logger.warning("Gave up on %s: %s", request.url, reason)
+
+    def _list_request(self, ref: ListRef, max_page: int | None = None) -> scrapy.Request:
+        url = f"{self.options.site}{list_page_path(ref.edition, ref.channel, ref.page)}"
+        return scrapy.Request(
+            url,
+            callback=self.parse_list,
+            errback=self.request_failed,
+            cb_kwargs={"ref": ref},
+            meta={"max_page": max_page},
+            priority=LIST_PRIORITY,
+        )
+
+    def _article_request(self, url: str, ref: ArticleRef) -> scrapy.Request | None:
+        if not self._in_date_range(ref.url_date):
+            self.crawler.stats.inc_value("articles/skipped/out_of_range")
+            return None
+        seen = self.seen_urls.get(ref.article_id)
+        variant = _public_variant(url)
+        if seen is not None:
+            if variant not in seen:
+                seen.append(variant)
+            return None
+        if self._is_settled(ref):
+            self.crawler.stats.inc_value("articles/skipped/known")
+            return None
+        self.seen_urls[ref.article_id] = [variant]
+        self.crawler.stats.inc_value("articles/requested")
+        return scrapy.Request(
+            rebase(ref.canonical_url, self.options.site),
+            callback=self.parse_article,
+            errback=self.request_failed,
+            cb_kwargs={"ref": ref},
+        )
+
+    def _in_date_range(self, url_date: date) -> bool:
+        since, until = self.options.since, self.options.until
+        return (since is None or url_date >= since) and (until is None or url_date <= until)
+
+    def _is_settled(self, ref: ArticleRef) -> bool:
+        """Archived and too old to be edited still: no need to fetch it again (SPEC.md section 3)."""
+        if self.options.full or ref.article_id not in self.archive:
+            return False
+        return ref.url_date < self.today - timedelta(days=self.options.refresh_days)
+
+    def _keep_paging(self, ref: ListRef, articles: list[ArticleRef]) -> bool:
+        if not articles:
+            return False
+        if self.options.since is not None and all(a.url_date < self.options.since for a in articles):
+            logger.info("Stopping %s/%s at page %d: older than since", ref.edition, ref.channel, ref.page)
+            return False
+        if all(self._is_settled(a) for a in articles):
+            logger.info("Stopping %s/%s at page %d: all known", ref.edition, ref.channel, ref.page)
+            self.crawler.stats.inc_value("lists/stopped_on_known")
+            return False
+        return True
+
+    def _count_failure(self, reason: str, url: str, error: Exception | None = None) -> None:
+        self.crawler.stats.inc_value("articles/failed")
+        self.crawler.stats.inc_value(f"articles/failed/{reason}")
+        logger.warning("No article extracted from %s: %s%s", url, reason, f" ({error})" if error else "")
+
+
+def _text(response: Response) -> str:
+    return response.text if isinstance(response, TextResponse) else ""
+
+
+def _public_variant(url: str) -> str:
+    """The URL as the public knows it: the real host (a replica's own address means the canonical one), no query."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() in SITE_HOSTS:
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return f"{CANONICAL_BASE}{parts.path}"
