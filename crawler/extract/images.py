@@ -1,0 +1,99 @@
+"""Lead and in-body images: full-size absolute URL, caption and credit (docs/DESIGN.md, images)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree, html
+
+from crawler.extract.dom import first, line_of
+from crawler.extract.model import Image
+
+WEB_SCHEMES = frozenset({"http", "https"})
+_IMAGE_EXTENSION_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)$", re.IGNORECASE)
+# WordPress resized copies: name-600x400.jpg is a thumbnail of name.jpg.
+_SIZE_SUFFIX_RE = re.compile(r"-\d+x\d+(?=\.[A-Za-z0-9]+$)")
+_TRAILING_CREDIT_RE = re.compile(r"^(.*?)\s*(?:（([^（）]*)）|\(([^()]*)\))$", re.DOTALL)
+_CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+_LINK_HREFS = etree.XPath("descendant-or-self::a/@href")
+_NOSCRIPT_SRCS = etree.XPath(".//noscript//img/@src")
+_DATA_SRCS = etree.XPath("descendant-or-self::img/@data-src")
+_SRCS = etree.XPath("descendant-or-self::img[not(ancestor::noscript)]/@src")
+_FIGCAPTION = etree.XPath(".//figcaption")
+
+
+def web_url(value: str, base_url: str) -> str | None:
+    """``value`` made absolute against the page; None unless it is a plain http(s) URL."""
+    try:
+        absolute = urljoin(base_url, value.strip())
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme not in WEB_SCHEMES or not parts.netloc or _CONTROL_CHARS_RE.search(absolute):
+        return None
+    return absolute
+
+
+def full_size(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path=_SIZE_SUFFIX_RE.sub("", parts.path)).geturl()
+
+
+def image_url(container: html.HtmlElement, base_url: str) -> str | None:
+    """Full-size URL: an image link, else the noscript copy, else the lazy source, else a real ``src``."""
+    for candidate in _candidate_urls(container):
+        url = web_url(candidate, base_url)
+        if url is not None:
+            return full_size(url)
+    return None
+
+
+def _candidate_urls(container: html.HtmlElement) -> Iterable[str]:
+    yield from (href for href in _LINK_HREFS(container) if _points_to_image(href))
+    yield from _NOSCRIPT_SRCS(container)
+    yield from _DATA_SRCS(container)
+    yield from _SRCS(container)
+
+
+def _points_to_image(href: str) -> bool:
+    try:
+        path = urlsplit(href.strip()).path
+    except ValueError:
+        return False
+    return _IMAGE_EXTENSION_RE.search(path) is not None
+
+
+def split_credit(caption: str) -> tuple[str | None, str | None]:
+    """A caption's trailing parenthesised part is the credit; empty parts become None."""
+    match = _TRAILING_CREDIT_RE.match(caption)
+    if match is None:
+        return caption or None, None
+    text, full_width, ascii_credit = match.groups()
+    credit = (full_width if full_width is not None else ascii_credit).strip()
+    return text.strip() or None, credit or None
+
+
+def image_of(
+    container: html.HtmlElement, caption_element: html.HtmlElement | None, base_url: str
+) -> Image | None:
+    url = image_url(container, base_url)
+    if url is None:
+        return None
+    caption, credit = split_credit(line_of(caption_element))
+    return Image(url=url, caption=caption, credit=credit)
+
+
+def figure_image(figure: html.HtmlElement, base_url: str) -> Image | None:
+    return image_of(figure, first(_FIGCAPTION(figure)), base_url)
+
+
+def unique_images(images: Iterable[Image | None]) -> list[Image]:
+    """Images in order, each URL once."""
+    seen: dict[str, Image] = {}
+    for image in images:
+        if image is not None and image.url not in seen:
+            seen[image.url] = image
+    return list(seen.values())

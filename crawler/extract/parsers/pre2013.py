@@ -1,0 +1,31 @@
+"""Pages before 2013: div.art-head with the title and a Chinese-format Beijing time, no og/JSON-LD."""
+
+from __future__ import annotations
+
+from lxml import etree, html
+
+from crawler.extract.dom import first, has_class, line_of
+from crawler.extract.fields import BODY
+from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
+from crawler.extract.times import parse_chinese_datetime
+
+ART_HEAD = f"div[{has_class('art-head')}]"
+PROBE = etree.XPath(f"//{ART_HEAD}")
+HEADING = etree.XPath(f"//{ART_HEAD}/h1")
+TIME = etree.XPath(f"//{ART_HEAD}/span")
+
+
+def matches(root: html.HtmlElement) -> bool:
+    return bool(PROBE(root))
+
+
+def read(root: html.HtmlElement, _base_url: str) -> LayoutFields:
+    """No lead image on these pages, so the base URL (for image links) is not needed here."""
+    return LayoutFields(
+        heading=line_of(first(HEADING(root))),
+        body=first(BODY(root)),
+        page_times=[published_meta(root), *map(parse_chinese_datetime, map(line_of, TIME(root)))],
+    )
+
+
+PARSER = Parser("pre2013", matches, read)
