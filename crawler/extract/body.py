@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 
-from lxml import etree, html
+from lxml import etree
 
 from crawler.extract.byline import Opening, split_opening
-from crawler.extract.dom import has_class, is_element, visible_text
+from crawler.extract.dom import Element, drop_keeping_tail, has_class, is_element, visible_text
 from crawler.extract.editor import editor_name, strip_end_marker
 from crawler.extract.images import figure_image, image_url, unique_images, web_url
 from crawler.extract.model import Image
@@ -51,7 +51,7 @@ class Body:
     images: list[Image] = field(default_factory=list)
 
 
-def read_body(container: html.HtmlElement, base_url: str) -> Body:
+def read_body(container: Element, base_url: str) -> Body:
     """Everything the body yields; ``container`` is cleaned of noise in place."""
     remove_noise(container)
     lines = [line for line in map(block_line, _BLOCKS(container)) if line]
@@ -70,12 +70,12 @@ def read_body(container: html.HtmlElement, base_url: str) -> Body:
     )
 
 
-def remove_noise(container: html.HtmlElement) -> None:
+def remove_noise(container: Element) -> None:
     for node in _NOISE(container):
-        node.drop_tree()
+        drop_keeping_tail(node)
 
 
-def block_line(block: html.HtmlElement) -> str:
+def block_line(block: Element) -> str:
     return normalize_line(visible_text(block, _NOT_BODY_TEXT))
 
 
@@ -89,15 +89,15 @@ def pop_editor(lines: list[str]) -> str | None:
     return None
 
 
-def clean_html(container: html.HtmlElement, base_url: str) -> str:
+def clean_html(container: Element, base_url: str) -> str:
     """The body rebuilt from whitelisted tags and attributes only; other tags are unwrapped."""
-    root = html.Element("div")
+    root = etree.Element("div")
     _copy_content(container, root, base_url)
     children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
     return (escape(root.text or "", quote=False) + children).strip()
 
 
-def _copy_content(source: html.HtmlElement, target: html.HtmlElement, base_url: str) -> None:
+def _copy_content(source: Element, target: Element, base_url: str) -> None:
     _append_text(target, source.text)
     for child in source:
         if is_element(child) and child.tag not in DROPPED_WITH_CONTENT:
@@ -105,7 +105,7 @@ def _copy_content(source: html.HtmlElement, target: html.HtmlElement, base_url: 
         _append_text(target, child.tail)
 
 
-def _copy_element(source: html.HtmlElement, target: html.HtmlElement, base_url: str) -> None:
+def _copy_element(source: Element, target: Element, base_url: str) -> None:
     if source.tag not in ALLOWED_TAGS:
         _copy_content(source, target, base_url)
         return
@@ -116,7 +116,7 @@ def _copy_element(source: html.HtmlElement, target: html.HtmlElement, base_url: 
     _copy_content(source, copy, base_url)
 
 
-def _safe_attributes(element: html.HtmlElement, base_url: str) -> dict[str, str] | None:
+def _safe_attributes(element: Element, base_url: str) -> dict[str, str] | None:
     """Allowed attributes of a copied element; None when the element is useless without them."""
     if element.tag == "a":
         href = web_url(element.get("href") or "", base_url)
@@ -130,7 +130,7 @@ def _safe_attributes(element: html.HtmlElement, base_url: str) -> dict[str, str]
     return {}
 
 
-def _image_context(img: html.HtmlElement) -> html.HtmlElement:
+def _image_context(img: Element) -> Element:
     """Where an image's full-size URL is decided: its figure, else its link, else itself."""
     figure = next(img.iterancestors("figure"), None)
     if figure is not None:
@@ -139,7 +139,7 @@ def _image_context(img: html.HtmlElement) -> html.HtmlElement:
     return parent if parent is not None and parent.tag == "a" else img
 
 
-def _append_text(target: html.HtmlElement, text: str | None) -> None:
+def _append_text(target: Element, text: str | None) -> None:
     if not text:
         return
     text = _xml_safe(text)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lxml import etree, html
+from lxml import etree
 
-from crawler.extract.dom import head_title, ld_string, meta_content, unique
+from crawler.extract.dom import Element, head_title, ld_string, meta_content, unique
 from crawler.extract.text import normalize_line
 
 BODY = etree.XPath("//*[@id='artbody'] | //*[@itemprop='articleBody']")
+_STRING = etree.XPath("string()")
 OG_TITLE = etree.XPath("//meta[@property='og:title']/@content")
 META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 META_PUBLISHED_TIME = etree.XPath("//meta[@property='article:published_time']/@content")
@@ -24,7 +25,7 @@ _SITE_SUFFIX_RE = re.compile(r"\s*[-–—|]\s*(?:大纪元|大紀元)$")
 _KEYWORD_SPLIT_RE = re.compile(r"[,，]")
 
 
-def title_from(heading: str, root: html.HtmlElement) -> str:
+def title_from(heading: str, root: Element) -> str:
     """The layout's h1 text, else og:title, else <title>, without the site suffix."""
     for candidate in (heading, meta_content(root, OG_TITLE) or "", head_title(root)):
         title = _SITE_SUFFIX_RE.sub("", candidate).strip()
@@ -33,11 +34,11 @@ def title_from(heading: str, root: html.HtmlElement) -> str:
     return ""
 
 
-def texts(elements: list[html.HtmlElement]) -> list[str]:
-    return [normalize_line(element.text_content()) for element in elements]
+def texts(elements: list[Element]) -> list[str]:
+    return [normalize_line(str(_STRING(element))) for element in elements]
 
 
-def tags_from(root: html.HtmlElement) -> list[str]:
+def tags_from(root: Element) -> list[str]:
     """``a[rel=tag]`` texts, else the keywords meta minus the site name."""
     linked = unique(texts(REL_TAG_LINKS(root)))
     if linked:
@@ -47,7 +48,7 @@ def tags_from(root: html.HtmlElement) -> list[str]:
     return unique(word for word in words if word not in SITE_NAMES)
 
 
-def section_from(root: html.HtmlElement, ld: dict[str, Any], categories: list[str]) -> str | None:
+def section_from(root: Element, ld: dict[str, Any], categories: list[str]) -> str | None:
     return (
         meta_content(root, META_SECTION)
         or ld_string(ld, "articleSection")

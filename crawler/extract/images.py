@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
-from lxml import etree, html
+from lxml import etree
 
-from crawler.extract.dom import first, line_of
+from crawler.extract.dom import Element, first, line_of
 from crawler.extract.model import Image
 
 WEB_SCHEMES = frozenset({"http", "https"})
@@ -42,7 +42,7 @@ def full_size(url: str) -> str:
     return parts._replace(path=_SIZE_SUFFIX_RE.sub("", parts.path)).geturl()
 
 
-def image_url(container: html.HtmlElement, base_url: str) -> str | None:
+def image_url(container: Element, base_url: str) -> str | None:
     """Full-size URL: an image link, else the noscript copy, else the lazy source, else a real ``src``."""
     for candidate in _candidate_urls(container):
         url = web_url(candidate, base_url)
@@ -51,7 +51,7 @@ def image_url(container: html.HtmlElement, base_url: str) -> str | None:
     return None
 
 
-def _candidate_urls(container: html.HtmlElement) -> Iterable[str]:
+def _candidate_urls(container: Element) -> Iterable[str]:
     yield from (href for href in _LINK_HREFS(container) if _points_to_image(href))
     yield from _NOSCRIPT_SRCS(container)
     yield from _DATA_SRCS(container)
@@ -76,9 +76,7 @@ def split_credit(caption: str) -> tuple[str | None, str | None]:
     return text.strip() or None, credit or None
 
 
-def image_of(
-    container: html.HtmlElement, caption_element: html.HtmlElement | None, base_url: str
-) -> Image | None:
+def image_of(container: Element, caption_element: Element | None, base_url: str) -> Image | None:
     url = image_url(container, base_url)
     if url is None:
         return None
@@ -86,7 +84,7 @@ def image_of(
     return Image(url=url, caption=caption, credit=credit)
 
 
-def figure_image(figure: html.HtmlElement, base_url: str) -> Image | None:
+def figure_image(figure: Element, base_url: str) -> Image | None:
     return image_of(figure, first(_FIGCAPTION(figure)), base_url)
 
 

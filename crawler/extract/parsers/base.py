@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lxml import html
-
 from crawler.extract.body import read_body
+from crawler.extract.dom import Element
 from crawler.extract.errors import MissingField
 from crawler.extract.fields import META_PUBLISHED_TIME, section_from, tags_from, title_from
 from crawler.extract.images import unique_images
@@ -23,7 +22,7 @@ class LayoutFields:
     """The fields whose markup differs between layouts."""
 
     heading: str
-    body: html.HtmlElement | None
+    body: Element | None
     page_times: list[datetime | None]
     updated_at: datetime | None = None
     categories: list[str] = field(default_factory=list)
@@ -36,16 +35,16 @@ class Parser:
     """A layout: a cheap probe that recognises its markup, and the reader of its fields."""
 
     name: str
-    matches: Callable[[html.HtmlElement], bool]
-    read: Callable[[html.HtmlElement, str], LayoutFields]
+    matches: Callable[[Element], bool]
+    read: Callable[[Element, str], LayoutFields]
 
 
-def published_meta(root: html.HtmlElement) -> datetime | None:
+def published_meta(root: Element) -> datetime | None:
     values = META_PUBLISHED_TIME(root)
     return parse_iso(str(values[0])) if values else None
 
 
-def assemble(root: html.HtmlElement, ref: ArticleRef, fields: LayoutFields) -> Article:
+def assemble(root: Element, ref: ArticleRef, fields: LayoutFields) -> Article:
     url = ref.canonical_url
     title = title_from(fields.heading, root)
     if not title:

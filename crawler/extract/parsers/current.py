@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lxml import etree, html
+from lxml import etree
 
-from crawler.extract.dom import first, has_class, line_of, news_article_ld, unique
+from crawler.extract.dom import Element, first, has_class, line_of, news_article_ld, unique
 from crawler.extract.fields import BODY, texts
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
@@ -30,11 +30,11 @@ LEAD_IMAGE = etree.XPath(f".//div[{has_class('featured_image')} or {has_class('a
 CAPTION = etree.XPath(f".//div[{has_class('caption')}]")
 
 
-def matches(root: html.HtmlElement) -> bool:
+def matches(root: Element) -> bool:
     return bool(ARTICLE(root))
 
 
-def read(root: html.HtmlElement, base_url: str) -> LayoutFields:
+def read(root: Element, base_url: str) -> LayoutFields:
     article = ARTICLE(root)[0]
     ld = news_article_ld(root)
     time_element = first(INFO_TIME(article))
@@ -66,7 +66,7 @@ def _ld_time(ld: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _lead_image(article: html.HtmlElement, base_url: str) -> Image | None:
+def _lead_image(article: Element, base_url: str) -> Image | None:
     container = first(LEAD_IMAGE(article))
     if container is None:
         return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lxml import etree, html
+from lxml import etree
 
-from crawler.extract.dom import first, has_class, line_of, unique
+from crawler.extract.dom import Element, first, has_class, line_of, unique
 from crawler.extract.fields import BODY, texts
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
@@ -23,11 +23,11 @@ LEAD_IMAGE = etree.XPath(f"//div[{has_class('arttop')}]")
 CAPTION = etree.XPath(f".//div[{has_class('caption')}]")
 
 
-def matches(root: html.HtmlElement) -> bool:
+def matches(root: Element) -> bool:
     return bool(HEADING(root))
 
 
-def read(root: html.HtmlElement, base_url: str) -> LayoutFields:
+def read(root: Element, base_url: str) -> LayoutFields:
     time_element = first(TIME(root))
     published_attr = time_element.get("datetime") if time_element is not None else None
     return LayoutFields(
@@ -43,7 +43,7 @@ def read(root: html.HtmlElement, base_url: str) -> LayoutFields:
     )
 
 
-def _lead_image(root: html.HtmlElement, base_url: str) -> Image | None:
+def _lead_image(root: Element, base_url: str) -> Image | None:
     container = first(LEAD_IMAGE(root))
     if container is None:
         return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lxml import etree, html
+from lxml import etree
 
-from crawler.extract.dom import first, has_class, line_of
+from crawler.extract.dom import Element, first, has_class, line_of
 from crawler.extract.fields import BODY
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
 from crawler.extract.times import parse_chinese_datetime
@@ -15,11 +15,11 @@ HEADING = etree.XPath(f"//{ART_HEAD}/h1")
 TIME = etree.XPath(f"//{ART_HEAD}/span")
 
 
-def matches(root: html.HtmlElement) -> bool:
+def matches(root: Element) -> bool:
     return bool(PROBE(root))
 
 
-def read(root: html.HtmlElement, _base_url: str) -> LayoutFields:
+def read(root: Element, _base_url: str) -> LayoutFields:
     """No lead image on these pages, so the base URL (for image links) is not needed here."""
     return LayoutFields(
         heading=line_of(first(HEADING(root))),
