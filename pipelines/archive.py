@@ -1,0 +1,424 @@
+"""The archive index: what the dataset already holds, read from the dataset itself at start (SPEC.md section 3).
+
+For each archived article only its latest version is kept, as sorted numpy arrays (under 60 bytes per article):
+article number, version, a 64-bit prefix of ``content_hash`` and ``simhash``, a hash-sorted copy for
+``find_hash``, and a banded SimHash index for ``near_duplicate``. Articles accepted during the run go to a small
+dict overlay on top of the frozen arrays.
+
+Near duplicates: the 64-bit fingerprint is cut into 4 bands of 16 bits; two fingerprints within Hamming
+distance 3 differ in at most 3 bands, so they agree on at least one whole band (pigeonhole). Each band is
+bucketed on its top bits, which keeps that guarantee while sizing the bucket table to the archive, so only a
+bucket's few members are compared instead of the whole archive.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from pipelines.simhash import hamming_distance, to_unsigned
+from pipelines.storage import resolve
+
+logger = logging.getLogger(__name__)
+
+INDEX_COLUMNS = ("article_id", "version", "content_hash", "simhash")
+DEFAULT_MAX_DISTANCE = 3
+BANDS = 4
+BAND_BITS = 16
+# Distances the bands guarantee to find; beyond it near_duplicate scans every fingerprint.
+BANDED_MAX_DISTANCE = BANDS - 1
+HASH_KEY_HEX_DIGITS = 16
+# 2**(bit_length - 3) <= n / 4 buckets per band: at most 4 bytes of bucket offsets per article over all bands.
+_BUCKET_BITS_BELOW_SIZE_BITS = 3
+_PART_FILE_RE = re.compile(r"part-.*\.parquet")
+_ARTICLE_ID_RE = re.compile(r"n(\d+)")
+_NOT_HEX = 0xFF
+
+I32Array = npt.NDArray[np.int32]
+I64Array = npt.NDArray[np.int64]
+U64Array = npt.NDArray[np.uint64]
+
+
+class Latest(NamedTuple):
+    """An article's latest archived version and the :func:`hash_key` of its ``content_hash``."""
+
+    version: int
+    hash_key: int
+
+
+class ArchiveLookup(Protocol):
+    """What the dedupe pipeline and the spider need of an archive index (local numpy or, later, Redis)."""
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, article_id: str) -> bool: ...
+
+    def latest(self, article_id: str) -> Latest | None: ...
+
+    def find_hash(self, content_hash: str) -> str | None: ...
+
+    def near_duplicate(
+        self, simhash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, exclude: str | None = None
+    ) -> str | None: ...
+
+    def add(self, article_id: str, version: int, content_hash: str, simhash: int) -> None: ...
+
+
+def hash_key(content_hash: str) -> int:
+    """The 64-bit prefix of a hex digest that the index keeps: a collision needs 2**32 articles to be likely."""
+    return int(content_hash[:HASH_KEY_HEX_DIGITS].ljust(HASH_KEY_HEX_DIGITS, "0"), 16)
+
+
+def article_number(article_id: str) -> int | None:
+    """The number of an ``n<digits>`` id, None for anything else."""
+    match = _ARTICLE_ID_RE.fullmatch(article_id)
+    return int(match.group(1)) if match else None
+
+
+def _hex_digit_values() -> npt.NDArray[np.uint8]:
+    """Byte -> value of that ASCII hex digit, ``_NOT_HEX`` for any other byte."""
+    table = np.full(256, _NOT_HEX, dtype=np.uint8)
+    for value, char in enumerate("0123456789abcdef"):
+        table[ord(char)] = table[ord(char.upper())] = value
+    return table
+
+
+_HEX_VALUES = _hex_digit_values()
+
+
+def _article_id(number: int) -> str:
+    return f"n{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class _BandIndex:
+    """For each band, row positions grouped by bucket (``perm``) and where each bucket starts (``offsets``)."""
+
+    bucket_shift: int
+    perms: tuple[I32Array, ...]
+    offsets: tuple[I32Array, ...]
+
+    def bucket(self, simhash: int, band: int) -> int:
+        return ((simhash >> (band * BAND_BITS)) & ((1 << BAND_BITS) - 1)) >> self.bucket_shift
+
+    def candidates(self, simhash: int) -> I32Array:
+        """Positions sharing at least one band bucket with ``simhash`` (repeats possible)."""
+        slices = []
+        for band in range(BANDS):
+            key = self.bucket(simhash, band)
+            start, end = self.offsets[band][key], self.offsets[band][key + 1]
+            slices.append(self.perms[band][start:end])
+        return np.concatenate(slices)
+
+    def everyone(self) -> I32Array:
+        return self.perms[0]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (*self.perms, *self.offsets))
+
+
+@dataclass(frozen=True, slots=True)
+class _Frozen:
+    """The archive as loaded: one row per article (latest version), sorted by article number."""
+
+    numbers: I64Array
+    versions: I32Array
+    hash_keys: U64Array
+    simhashes: U64Array
+    hashes_sorted: U64Array
+    hash_positions: I32Array
+    bands: _BandIndex
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (
+            self.numbers,
+            self.versions,
+            self.hash_keys,
+            self.simhashes,
+            self.hashes_sorted,
+            self.hash_positions,
+        )
+        return sum(a.nbytes for a in arrays) + self.bands.nbytes
+
+    def position(self, number: int) -> int | None:
+        pos = int(np.searchsorted(self.numbers, number))
+        return pos if pos < self.numbers.size and self.numbers[pos] == number else None
+
+    def find_hash(self, key: int) -> int | None:
+        pos = int(np.searchsorted(self.hashes_sorted, np.uint64(key)))
+        if pos < self.hashes_sorted.size and self.hashes_sorted[pos] == key:
+            return int(self.numbers[self.hash_positions[pos]])
+        return None
+
+    def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
+        """The lowest article number within ``max_distance`` of ``simhash`` (an unsigned fingerprint)."""
+        if max_distance <= BANDED_MAX_DISTANCE:
+            candidates = self.bands.candidates(simhash)
+        else:
+            candidates = self.bands.everyone()
+        distances = np.bitwise_count(self.simhashes[candidates] ^ np.uint64(simhash))
+        hits = candidates[distances <= max_distance]
+        excluded = self.position(exclude) if exclude is not None else None
+        if excluded is not None:
+            hits = hits[hits != excluded]
+        return int(self.numbers[hits.min()]) if hits.size else None
+
+
+@dataclass(slots=True)
+class _Added:
+    version: int
+    hash_key: int
+    simhash: int
+
+
+@dataclass(slots=True)
+class _Overlay:
+    """Articles accepted during this run, on top of the frozen arrays."""
+
+    entries: dict[int, _Added] = field(default_factory=dict)
+    by_hash: dict[int, int] = field(default_factory=dict)
+    by_band: tuple[dict[int, set[int]], ...] = field(default_factory=lambda: tuple({} for _ in range(BANDS)))
+
+    def add(self, number: int, entry: _Added) -> None:
+        self.entries[number] = entry
+        self.by_hash[entry.hash_key] = min(number, self.by_hash.get(entry.hash_key, number))
+        for band, key in enumerate(_band_keys(entry.simhash)):
+            self.by_band[band].setdefault(key, set()).add(number)
+
+    def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
+        if max_distance <= BANDED_MAX_DISTANCE:
+            candidates: set[int] = set()
+            for band, key in enumerate(_band_keys(simhash)):
+                candidates |= self.by_band[band].get(key, set())
+        else:
+            candidates = set(self.entries)
+        hits = (
+            n
+            for n in candidates
+            if n != exclude and hamming_distance(self.entries[n].simhash, simhash) <= max_distance
+        )
+        return min(hits, default=None)
+
+
+def _band_keys(simhash: int) -> Iterator[int]:
+    for band in range(BANDS):
+        yield (simhash >> (band * BAND_BITS)) & ((1 << BAND_BITS) - 1)
+
+
+def _lowest(*numbers: int | None) -> int | None:
+    return min((n for n in numbers if n is not None), default=None)
+
+
+class ArchiveIndex:
+    """The local archive index; see the module docstring. Implements :class:`ArchiveLookup`."""
+
+    def __init__(self, frozen: _Frozen) -> None:
+        self._frozen = frozen
+        self._overlay = _Overlay()
+        self._added_unknown = 0
+
+    @classmethod
+    def load(cls, uri: str) -> ArchiveIndex:
+        """The index of the dataset at ``uri``; empty when the dataset does not exist yet."""
+        fs, root = resolve(uri)
+        table = read_index_columns(fs, root)
+        return cls(_freeze(table))
+
+    @classmethod
+    def empty(cls) -> ArchiveIndex:
+        return cls(_freeze(_EMPTY_TABLE))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the frozen arrays (the overlay is this run's additions only)."""
+        return self._frozen.nbytes
+
+    @property
+    def archived_count(self) -> int:
+        """Articles loaded from the dataset, without this run's additions."""
+        return int(self._frozen.numbers.size)
+
+    def __len__(self) -> int:
+        return self.archived_count + self._added_unknown
+
+    def __contains__(self, article_id: str) -> bool:
+        return self.latest(article_id) is not None
+
+    def latest(self, article_id: str) -> Latest | None:
+        number = article_number(article_id)
+        if number is None:
+            return None
+        added = self._overlay.entries.get(number)
+        if added is not None:
+            return Latest(added.version, added.hash_key)
+        pos = self._frozen.position(number)
+        if pos is None:
+            return None
+        return Latest(int(self._frozen.versions[pos]), int(self._frozen.hash_keys[pos]))
+
+    def find_hash(self, content_hash: str) -> str | None:
+        """An article whose latest text has this ``content_hash`` (the lowest id if several), or None."""
+        key = hash_key(content_hash)
+        found = _lowest(self._frozen.find_hash(key), self._overlay.by_hash.get(key))
+        return _article_id(found) if found is not None else None
+
+    def near_duplicate(
+        self, simhash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, exclude: str | None = None
+    ) -> str | None:
+        """The lowest-numbered (so earliest) article within ``max_distance`` bits of ``simhash``, or None.
+
+        The lowest id wins so that every copy in a cluster points at the same original. ``exclude`` leaves
+        out one article (a new version must not be flagged as a near duplicate of itself).
+        """
+        unsigned = to_unsigned(simhash)
+        skip = article_number(exclude) if exclude is not None else None
+        found = _lowest(
+            self._frozen.near_duplicate(unsigned, max_distance, skip),
+            self._overlay.near_duplicate(unsigned, max_distance, skip),
+        )
+        return _article_id(found) if found is not None else None
+
+    def add(self, article_id: str, version: int, content_hash: str, simhash: int) -> None:
+        number = article_number(article_id)
+        if number is None:
+            raise ValueError(f"article_id {article_id!r} is not of the form n<digits>")
+        if number not in self._overlay.entries and self._frozen.position(number) is None:
+            self._added_unknown += 1
+        self._overlay.add(number, _Added(version, hash_key(content_hash), to_unsigned(simhash)))
+
+
+def read_index_columns(fs: pafs.FileSystem, root: str) -> pa.Table:
+    """The index columns of every committed part file under ``root`` (an empty table if there is none)."""
+    files = part_files(fs, root)
+    if not files:
+        return _EMPTY_TABLE
+    dataset = pads.dataset(files, format="parquet", filesystem=fs)
+    return dataset.to_table(columns=list(INDEX_COLUMNS))
+
+
+def part_files(fs: pafs.FileSystem, root: str) -> list[str]:
+    """``part-*.parquet`` files under ``root``, skipping hidden or private names (``.tmp``, ``_runs``)."""
+    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+    prefix = root.rstrip("/") + "/"
+    found = []
+    for info in fs.get_file_info(selector):
+        relative = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
+        parts = relative.split("/")
+        if info.type != pafs.FileType.File or not _PART_FILE_RE.fullmatch(parts[-1]):
+            continue
+        if not any(part.startswith((".", "_")) for part in parts):
+            found.append(info.path)
+    return sorted(found)
+
+
+_EMPTY_TABLE = pa.table(
+    {
+        "article_id": pa.array([], pa.string()),
+        "version": pa.array([], pa.int32()),
+        "content_hash": pa.array([], pa.string()),
+        "simhash": pa.array([], pa.int64()),
+    }
+)
+
+
+def _freeze(table: pa.Table) -> _Frozen:
+    numbers = _article_numbers(table.column("article_id"))
+    versions = table.column("version").to_numpy().astype(np.int32, copy=False)
+    keep = _latest_rows(numbers, versions)
+    hash_column, simhash_column = table.column("content_hash"), table.column("simhash")
+    hash_keys = _hash_keys(hash_column)[keep]
+    simhashes = simhash_column.fill_null(0).to_numpy().view(np.uint64)[keep]
+    hash_valid = _valid_positions(hash_column, keep)
+    sim_valid = _valid_positions(simhash_column, keep)
+    # Stable sorts keep positions ascending within equal keys, so the first match is the lowest id.
+    by_hash = hash_valid[np.argsort(hash_keys[hash_valid], kind="stable")]
+    return _Frozen(
+        numbers=numbers[keep],
+        versions=versions[keep],
+        hash_keys=hash_keys,
+        simhashes=simhashes,
+        hashes_sorted=hash_keys[by_hash],
+        hash_positions=by_hash,
+        bands=_band_index(simhashes, sim_valid),
+    )
+
+
+def _valid_positions(column: pa.ChunkedArray, keep: I64Array) -> I32Array:
+    """Positions, among the kept rows, whose value is not null."""
+    valid = column.is_valid().to_numpy(zero_copy_only=False)[keep]
+    return np.flatnonzero(valid).astype(np.int32)
+
+
+def _article_numbers(ids: pa.ChunkedArray) -> I64Array:
+    if len(ids) and (ids.null_count or not pc.all(pc.starts_with(ids, "n")).as_py()):
+        raise ValueError("archive holds article_id values that are not of the form n<digits>")
+    try:
+        numbers = pc.cast(pc.utf8_slice_codeunits(ids, 1), pa.int64())
+    except pa.ArrowInvalid as error:
+        raise ValueError(
+            f"archive holds article_id values that are not of the form n<digits>: {error}"
+        ) from None
+    return np.asarray(numbers.to_numpy(), dtype=np.int64)
+
+
+def _latest_rows(numbers: I64Array, versions: I32Array) -> I64Array:
+    """Row indices of each article's highest version, in ascending article number."""
+    order = np.lexsort((versions, numbers))
+    sorted_numbers = numbers[order]
+    is_last = np.empty(order.size, dtype=bool)
+    is_last[:-1] = sorted_numbers[1:] != sorted_numbers[:-1]
+    is_last[-1:] = True
+    return np.asarray(order[is_last], dtype=np.int64)
+
+
+def _hash_keys(hashes: pa.ChunkedArray) -> U64Array:
+    """:func:`hash_key` of every hex digest at once (null digests give 0, and are left out of lookups)."""
+    prefixes = pc.utf8_rpad(
+        pc.utf8_slice_codeunits(hashes.fill_null(""), 0, HASH_KEY_HEX_DIGITS), HASH_KEY_HEX_DIGITS, "0"
+    )
+    chars = _fixed_width_bytes(prefixes.combine_chunks(), HASH_KEY_HEX_DIGITS)
+    nibbles = _HEX_VALUES[chars]
+    if (nibbles == _NOT_HEX).any():
+        raise ValueError("archive holds content_hash values that are not hexadecimal")
+    octets = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    return np.ascontiguousarray(octets).view(">u8").ravel().astype(np.uint64)
+
+
+def _fixed_width_bytes(strings: pa.Array, width: int) -> npt.NDArray[np.uint8]:
+    """The UTF-8 bytes of strings that all have ``width`` bytes, as an (n, width) array without copies."""
+    n = len(strings)
+    if n == 0:
+        return np.empty((0, width), dtype=np.uint8)
+    _validity, offsets_buffer, data_buffer = strings.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[strings.offset : strings.offset + n + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end - start != n * width:
+        raise ValueError("archive holds content_hash values that are not hexadecimal")
+    return np.frombuffer(data_buffer, dtype=np.uint8)[start:end].reshape(n, width)
+
+
+def _band_index(simhashes: U64Array, positions: I32Array) -> _BandIndex:
+    bucket_bits = int(np.clip(positions.size.bit_length() - _BUCKET_BITS_BELOW_SIZE_BITS, 0, BAND_BITS))
+    shift = BAND_BITS - bucket_bits
+    perms, offsets = [], []
+    values = simhashes[positions]
+    for band in range(BANDS):
+        buckets = ((values >> np.uint64(band * BAND_BITS)) & np.uint64(0xFFFF)) >> np.uint64(shift)
+        buckets16 = buckets.astype(np.uint16)
+        perms.append(positions[np.argsort(buckets16, kind="stable")])
+        counts = np.bincount(buckets16, minlength=1 << bucket_bits)
+        offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(np.int32))
+    return _BandIndex(shift, tuple(perms), tuple(offsets))

@@ -1,0 +1,127 @@
+"""Versions and duplicates against the archive index (SPEC.md section 3)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol, cast
+
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+
+from crawler.items import ArticleItem
+from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
+from pipelines.clean import ArticleDropped, report_drop
+
+logger = logging.getLogger(__name__)
+
+NEAR_DISTANCE_SETTING = "DEDUPE_NEAR_DISTANCE"
+MAX_NEAR_DISTANCE = 16
+FIRST_VERSION = 1
+
+
+class ArchiveAware(Protocol):
+    """A spider that skips known articles (``crawler.spiders.articles.ArticlesSpider``, DESIGN.md)."""
+
+    archive: ArchiveLookup
+
+
+class Duplicate(ArticleDropped):
+    def __init__(self, article_id: str, url: str) -> None:
+        super().__init__("duplicate", f"{article_id} already archived with this text", url)
+
+
+class DuplicateContent(ArticleDropped):
+    def __init__(self, article_id: str, original_id: str, url: str) -> None:
+        super().__init__("duplicate_content", f"{article_id} has the same text as {original_id}", url)
+        self.original_id = original_id
+
+
+def assign_version(
+    item: ArticleItem, index: ArchiveLookup, accepted_this_run: set[str], max_distance: int
+) -> ArticleItem:
+    """Set ``version`` and ``near_duplicate_of`` on an accepted item and record it in ``index``.
+
+    Raises Duplicate or DuplicateContent for items that must not be written. One row per article per run:
+    a second copy of an article in the same run (its other edition) is a duplicate even if its folded text
+    differs slightly, since versions count changes between crawls, not between editions.
+    """
+    if item.content_hash is None or item.simhash is None:
+        raise ValueError(f"{item.url} has no fingerprints: CleanPipeline must run before DedupePipeline")
+    if item.article_id in accepted_this_run:
+        raise Duplicate(item.article_id, item.url)
+    latest = index.latest(item.article_id)
+    if latest is None:
+        original = index.find_hash(item.content_hash)
+        if original is not None:
+            raise DuplicateContent(item.article_id, original, item.url)
+        item.version = FIRST_VERSION
+    elif latest.hash_key == hash_key(item.content_hash):
+        raise Duplicate(item.article_id, item.url)
+    else:
+        item.version = latest.version + 1
+    item.near_duplicate_of = index.near_duplicate(item.simhash, max_distance, exclude=item.article_id)
+    index.add(item.article_id, item.version, item.content_hash, item.simhash)
+    accepted_this_run.add(item.article_id)
+    return item
+
+
+def parse_near_distance(value: object) -> int:
+    """The ``DEDUPE_NEAR_DISTANCE`` setting as an int in 0..16; ValueError naming the setting otherwise."""
+    problem = f"{NEAR_DISTANCE_SETTING} must be an integer from 0 to {MAX_NEAR_DISTANCE}, got {value!r}"
+    if isinstance(value, bool):
+        raise ValueError(problem)
+    try:
+        distance = int(str(value).strip())
+    except ValueError:
+        raise ValueError(problem) from None
+    if not 0 <= distance <= MAX_NEAR_DISTANCE:
+        raise ValueError(problem)
+    return distance
+
+
+class DedupePipeline:
+    """Scrapy shell over :func:`assign_version`: loads the index at start and shares it with the spider."""
+
+    def __init__(self, crawler: Crawler, uri: str, max_distance: int) -> None:
+        self.crawler = crawler
+        self.stats: StatsCollector = crawler.stats
+        self.uri = uri
+        self.max_distance = max_distance
+        self.index: ArchiveLookup = ArchiveIndex.empty()
+        self.accepted_this_run: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        settings = crawler.settings
+        uri = settings.get("PARQUET_URI")
+        if not uri or not isinstance(uri, str):
+            raise ValueError(f"PARQUET_URI must name the dataset to deduplicate against, got {uri!r}")
+        max_distance = parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE))
+        return cls(crawler, uri, max_distance)
+
+    def open_spider(self) -> None:
+        started = time.perf_counter()
+        self.index = ArchiveIndex.load(self.uri)
+        logger.info(
+            "Archive index: %d articles from %s in %.2f s",
+            len(self.index),
+            self.uri,
+            time.perf_counter() - started,
+        )
+        self.stats.set_value("archive/articles_at_start", len(self.index))
+        if self.crawler.spider is not None:
+            cast(ArchiveAware, self.crawler.spider).archive = self.index
+
+    def process_item(self, item: Any) -> ArticleItem:
+        if not isinstance(item, ArticleItem):
+            raise TypeError(f"DedupePipeline expects ArticleItem, got {type(item).__name__}")
+        try:
+            assign_version(item, self.index, self.accepted_this_run, self.max_distance)
+        except ArticleDropped as drop:
+            report_drop(self.stats, logger, drop)
+            raise
+        self.stats.inc_value("articles/new" if item.version == FIRST_VERSION else "articles/new_version")
+        if item.near_duplicate_of is not None:
+            self.stats.inc_value("articles/near_duplicate")
+        return item
