@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -13,3 +16,82 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), str(Path(uri).resolve())
     fs, root = pafs.FileSystem.from_uri(uri)
     return fs, root.rstrip("/")
+
+
+# Work in progress is hidden from readers twice over: a leading "." (pyarrow.dataset skips it) and a suffix
+# that is not ".parquet" (DuckDB's and polars' globs read hidden files too).
+TEMPORARY_PREFIX = "."
+TEMPORARY_SUFFIX = ".tmp"
+DATA_SUFFIX = ".parquet"
+
+
+class OutputNotWritableError(RuntimeError):
+    """The dataset root cannot be created or written."""
+
+
+def temporary_name(final_name: str) -> str:
+    return f"{TEMPORARY_PREFIX}{final_name}{TEMPORARY_SUFFIX}"
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def ensure_writable(fs: pafs.FileSystem, root: str, probe_name: str) -> None:
+    """Create ``root`` and prove it writable by writing and deleting a probe, or raise OutputNotWritableError."""
+    probe = f"{root}/{temporary_name(probe_name)}"
+    try:
+        fs.create_dir(root, recursive=True)
+        with fs.open_output_stream(probe) as out:
+            out.write(b"probe")
+        fs.delete_file(probe)
+    except (OSError, pa.ArrowException) as exc:
+        raise OutputNotWritableError(f"output {root} is not writable: {exc}") from exc
+
+
+def write_temporary(
+    fs: pafs.FileSystem, path: str, table: pa.Table, *, compression: str, row_group_size: int
+) -> str:
+    """Write ``table`` complete under a hidden name next to ``path``; returns that name. No file on failure."""
+    directory, name = path.rsplit("/", 1)
+    temporary = f"{directory}/{temporary_name(name)}"
+    fs.create_dir(directory, recursive=True)
+    try:
+        with fs.open_output_stream(temporary) as out:
+            pq.write_table(table, out, compression=compression, row_group_size=row_group_size)
+    except BaseException:
+        _delete_quietly(fs, temporary)
+        raise
+    return temporary
+
+
+def write_table_atomically(
+    fs: pafs.FileSystem, path: str, table: pa.Table, *, compression: str, row_group_size: int
+) -> None:
+    """Write ``table`` hidden, then rename it to ``path``: a reader sees the complete file or nothing."""
+    temporary = write_temporary(fs, path, table, compression=compression, row_group_size=row_group_size)
+    try:
+        fs.move(temporary, path)
+    except BaseException:
+        _delete_quietly(fs, temporary)
+        raise
+
+
+def _delete_quietly(fs: pafs.FileSystem, path: str) -> None:
+    # Nothing was created, or the disk is gone: the next run's start-up sweep removes what is left.
+    with contextlib.suppress(OSError, pa.ArrowException):
+        fs.delete_file(path)
+
+
+def list_files(fs: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
+    """Every regular file under ``root``, in path order."""
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    return sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.path)
+
+
+def remove_temporaries(fs: pafs.FileSystem, root: str) -> list[str]:
+    """Delete the temporary files a killed writer left under ``root``; only safe while holding the lock."""
+    stale = [info.path for info in list_files(fs, root) if is_temporary(info.base_name)]
+    for path in stale:
+        fs.delete_file(path)
+    return stale

@@ -1,0 +1,48 @@
+"""``scrapy compact``: merge each partition's part files into one, under the dataset lock (SPEC.md section 1)."""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from pipelines import storage
+from pipelines.compact import compact, recover_dataset
+from pipelines.lock import DatasetLockedError
+from pipelines.parquet import ParquetConfig, new_run_id, open_lock
+
+FAILED_EXIT = 1
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+
+    def syntax(self) -> str:
+        return "[-s PARQUET_URI=...]"
+
+    def short_desc(self) -> str:
+        return "Merge the part files of each dataset partition into one file"
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if args:
+            raise UsageError("scrapy compact takes no arguments; set the dataset with -s PARQUET_URI=...")
+        assert self.settings is not None
+        config = ParquetConfig.from_settings(self.settings)
+        fs, root = storage.resolve(config.uri)
+        compact_id = new_run_id()
+        try:
+            with open_lock(fs, root, compact_id):
+                for line in recover_dataset(fs, root):
+                    print(f"recovery: {line}")
+                results = compact(
+                    fs, root, compact_id, compression=config.compression, row_group_size=config.row_group_size
+                )
+        except DatasetLockedError as exc:
+            print(f"compact: {exc}")
+            self.exitcode = FAILED_EXIT
+            return
+        for result in results:
+            print(f"{result.partition}: {result.inputs} files -> {result.output} ({result.rows} rows)")
+        print(f"compacted {len(results)} partition(s) of {root}")

@@ -1,0 +1,142 @@
+"""The run manifest ``_runs/<run_id>.json`` (SPEC.md section 2).
+
+Written at start (``"status": "running"``), rewritten after every flush and at the end (``"finished"``), each
+time atomically (temporary name, then rename). Its ``files`` list is only extended after a part file is
+committed, so after a SIGKILL the manifest lists exactly the committed files of the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from pipelines import storage
+from pipelines.health import HealthVerdict
+
+RUNS_DIR = "_runs"
+STATUS_RUNNING = "running"
+STATUS_FINISHED = "finished"
+STATUS_INTERRUPTED = "interrupted"
+
+# Spider attributes (the -a arguments) that change what a run writes.
+SPIDER_ARGUMENTS = ("site", "editions", "channels", "full", "refresh_days", "since", "until")
+
+_STATUS_PREFIX = "downloader/response_status_count/"
+_EXCEPTION_PREFIX = "downloader/exception_type_count/"
+_DROPPED_PREFIX = "articles/dropped/"
+_FAILED_PREFIX = "articles/failed/"
+_COVERAGE_PREFIX = "coverage/"
+
+
+def _by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
+    return {k.removeprefix(prefix): int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def spider_arguments(spider: object | None) -> dict[str, Any]:
+    """The run-shaping spider attributes that exist on ``spider``."""
+    return {name: _jsonable(getattr(spider, name)) for name in SPIDER_ARGUMENTS if hasattr(spider, name)}
+
+
+@dataclass(slots=True)
+class RunManifest:
+    run_id: str
+    started_at: datetime
+    settings: dict[str, Any]
+    files: list[str] = field(default_factory=list)
+    status: str = STATUS_RUNNING
+    finished_at: datetime | None = None
+    health: HealthVerdict | None = None
+
+    def document(self, stats: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON document, with counters taken from the crawler's stats."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "settings": self.settings,
+            "requests": int(stats.get("downloader/request_count", 0)),
+            "responses_by_status": _by_suffix(stats, _STATUS_PREFIX),
+            "download_errors_by_type": _by_suffix(stats, _EXCEPTION_PREFIX),
+            "items_written": int(stats.get("parquet/rows_written", 0)),
+            "items_dropped": _by_suffix(stats, _DROPPED_PREFIX),
+            "extraction_failures": _by_suffix(stats, _FAILED_PREFIX),
+            "coverage": _by_suffix(stats, _COVERAGE_PREFIX),
+            "files": list(self.files),
+            "health": asdict(self.health) if self.health else None,
+        }
+
+    def write(self, fs: pafs.FileSystem, root: str, stats: Mapping[str, Any]) -> str:
+        """Atomically replace ``<root>/_runs/<run_id>.json``; returns its path."""
+        directory = f"{root}/{RUNS_DIR}"
+        fs.create_dir(directory, recursive=True)
+        path = f"{directory}/{self.run_id}.json"
+        _write_document(fs, path, self.document(stats))
+        return path
+
+
+def read_manifest(fs: pafs.FileSystem, root: str, run_id: str) -> dict[str, Any] | None:
+    """The manifest of ``run_id``, or None when it is missing or unreadable."""
+    return _load(fs, f"{root}/{RUNS_DIR}/{run_id}.json")
+
+
+def _load(fs: pafs.FileSystem, path: str) -> dict[str, Any] | None:
+    try:
+        with fs.open_input_stream(path) as stream:
+            document = json.loads(stream.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _write_document(fs: pafs.FileSystem, path: str, document: Mapping[str, Any]) -> None:
+    directory, name = path.rsplit("/", 1)
+    temporary = f"{directory}/{storage.temporary_name(name)}"
+    with fs.open_output_stream(temporary) as out:
+        out.write(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+    fs.move(temporary, path)
+
+
+def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
+    """Mark manifests still ``running`` as ``interrupted`` and list every committed file of those runs.
+
+    Only correct while holding the dataset lock: then no run is alive to own a ``running`` manifest. A kill
+    between a file's commit and the manifest rewrite is the one case the manifest missed; the file name
+    (``part-<run_id>-<n>.parquet``) says which run wrote it.
+    """
+    files = storage.list_files(fs, root)
+    fixed = []
+    for info in files:
+        if not (info.path.startswith(f"{root}/{RUNS_DIR}/") and info.base_name.endswith(".json")):
+            continue
+        document = _load(fs, info.path)
+        if document is None or document.get("status") != STATUS_RUNNING:
+            continue
+        run_id = str(document.get("run_id"))
+        committed = {
+            f.path.removeprefix(root + "/")
+            for f in files
+            if f.base_name.startswith(f"part-{run_id}-") and f.base_name.endswith(storage.DATA_SUFFIX)
+        }
+        document["files"] = sorted(committed | set(document.get("files") or []))
+        document["status"] = STATUS_INTERRUPTED
+        _write_document(fs, info.path, document)
+        fixed.append(run_id)
+    return fixed

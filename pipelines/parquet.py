@@ -1,0 +1,282 @@
+"""The exporter: buffers items and commits them as hive-partitioned Parquet part files (SPEC.md section 2).
+
+Life of a run: at open, prove the root writable, take the dataset lock, finish or undo whatever a killed run
+or compaction left (``pipelines.compact.recover``, stale temporaries, manifests still marked running), write
+the manifest. Then one part file per partition per flush, each written hidden and renamed when complete, the
+manifest rewritten after each commit. At close: last flush, health verdict, final manifest, lock released.
+A SIGKILL loses the unflushed buffer only.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
+
+from crawler.items import ArticleItem
+from pipelines import storage
+from pipelines.compact import recover_dataset
+from pipelines.health import HealthVerdict, evaluate, validate_max_failed_ratio
+from pipelines.lock import DatasetLock
+from pipelines.manifest import STATUS_FINISHED, RunManifest, reconcile_interrupted, spider_arguments
+from pipelines.schema import items_to_table, row_problem
+
+logger = logging.getLogger(__name__)
+
+PARTITION_FORMATS = {"date": "%Y-%m-%d", "month": "%Y-%m"}
+COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
+DEFAULT_URI = "output/articles"
+DEFAULT_PARTITION = "date"
+DEFAULT_FLUSH_ROWS = 5_000
+DEFAULT_ROW_GROUP_SIZE = 100_000
+DEFAULT_COMPRESSION = "zstd"
+OUTPUT_ERROR_REASON = "output_error"
+RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+RUN_ID_RANDOM_BYTES = 3
+
+
+class ParquetConfigError(ValueError):
+    """A PARQUET_* setting is invalid; the message names it."""
+
+
+class InvalidRowError(DropItem):
+    reason = "invalid_row"
+
+
+class OutputFailedError(DropItem):
+    reason = OUTPUT_ERROR_REASON
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by start time, unique thanks to the random suffix: ``20261126T101500Z-3f9c2a``."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment.strftime(RUN_ID_TIME_FORMAT)}-{secrets.token_hex(RUN_ID_RANDOM_BYTES)}"
+
+
+def partition_dir(kind: str, published_at: datetime) -> str:
+    """``date=YYYY-MM-DD`` or ``month=YYYY-MM`` of the UTC instant: built from digits only, never from page text."""
+    return f"{kind}={published_at.astimezone(UTC).strftime(PARTITION_FORMATS[kind])}"
+
+
+def _positive_int(settings: BaseSettings, name: str, default: int) -> int:
+    raw = settings.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ParquetConfigError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise ParquetConfigError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetConfig:
+    uri: str
+    partition: str
+    flush_rows: int
+    row_group_size: int
+    compression: str
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> ParquetConfig:
+        uri = str(settings.get("PARQUET_URI") or DEFAULT_URI)
+        partition = str(settings.get("PARQUET_PARTITION", DEFAULT_PARTITION))
+        if partition not in PARTITION_FORMATS:
+            raise ParquetConfigError(
+                f"PARQUET_PARTITION must be one of {', '.join(PARTITION_FORMATS)}, got {partition!r}"
+            )
+        compression = str(settings.get("PARQUET_COMPRESSION", DEFAULT_COMPRESSION)).lower()
+        if compression not in COMPRESSIONS:
+            raise ParquetConfigError(
+                f"PARQUET_COMPRESSION must be one of {', '.join(COMPRESSIONS)}, got {compression!r}"
+            )
+        return cls(
+            uri=uri,
+            partition=partition,
+            flush_rows=_positive_int(settings, "PARQUET_FLUSH_ROWS", DEFAULT_FLUSH_ROWS),
+            row_group_size=_positive_int(settings, "PARQUET_ROW_GROUP_SIZE", DEFAULT_ROW_GROUP_SIZE),
+            compression=compression,
+        )
+
+
+def _non_empty(column: pa.ChunkedArray) -> int:
+    if pa.types.is_string(column.type):
+        return int(pc.sum(pc.greater(pc.utf8_length(column), 0)).as_py() or 0)
+    if pa.types.is_list(column.type):
+        return int(pc.sum(pc.greater(pc.list_value_length(column), 0)).as_py() or 0)
+    return int(len(column) - column.null_count)
+
+
+def coverage(table: pa.Table) -> dict[str, int]:
+    """Per column, the rows whose value is neither null nor empty."""
+    return {name: _non_empty(table.column(name)) for name in table.column_names}
+
+
+def open_lock(fs: pafs.FileSystem, root: str, run_id: str) -> DatasetLock:
+    """The local lock of the dataset; other filesystems need the distributed mode, not built yet."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        raise ParquetConfigError(
+            f"PARQUET_URI {root!r}: only local datasets can be locked for now (distributed mode is not built)"
+        )
+    return DatasetLock(Path(root), run_id)
+
+
+class ParquetPipeline:
+    """Writes ArticleItems to the dataset; settings ``PARQUET_*``, stats ``parquet/*``, ``coverage/*``."""
+
+    def __init__(self, crawler: Crawler, config: ParquetConfig, max_failed_ratio: float) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.max_failed_ratio = max_failed_ratio
+        self.run_id = new_run_id()
+        self.fs, self.root = storage.resolve(config.uri)
+        self.lock = open_lock(self.fs, self.root, self.run_id)
+        self._buffer: dict[str, list[ArticleItem]] = defaultdict(list)
+        self._buffered = 0
+        self._file_seq = 0
+        self._output_error: str | None = None
+        self.manifest: RunManifest | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ParquetPipeline:
+        config = ParquetConfig.from_settings(crawler.settings)
+        ratio = validate_max_failed_ratio(crawler.settings.get("HEALTH_MAX_FAILED_RATIO", 0.05))
+        return cls(crawler, config, ratio)
+
+    @property
+    def _stats(self) -> Any:
+        return self.crawler.stats
+
+    def open_spider(self) -> None:
+        storage.ensure_writable(self.fs, self.root, f"probe-{self.run_id}")
+        self.lock.acquire()
+        try:
+            self._recover()
+            self.manifest = RunManifest(self.run_id, datetime.now(UTC), self._manifest_settings())
+            self.manifest.write(self.fs, self.root, self._stats.get_stats())
+        except BaseException:
+            self.lock.release()
+            raise
+        self._stats.set_value("run/id", self.run_id)
+        logger.info("Writing run %s to %s (partition by %s)", self.run_id, self.root, self.config.partition)
+
+    def _recover(self) -> None:
+        recover_dataset(self.fs, self.root)
+        for run_id in reconcile_interrupted(self.fs, self.root):
+            logger.warning("Run %s was interrupted; its manifest now lists its committed files", run_id)
+
+    def _manifest_settings(self) -> dict[str, Any]:
+        return {
+            "PARQUET_URI": self.config.uri,
+            "PARQUET_PARTITION": self.config.partition,
+            "PARQUET_COMPRESSION": self.config.compression,
+            "HEALTH_MAX_FAILED_RATIO": self.max_failed_ratio,
+            **spider_arguments(self.crawler.spider),
+        }
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        if self._output_error is not None:
+            raise OutputFailedError(f"output failed earlier in this run: {self._output_error}")
+        item.run_id = self.run_id
+        problem = row_problem(item)
+        if problem is not None:
+            self._stats.inc_value(f"articles/dropped/{InvalidRowError.reason}")
+            raise InvalidRowError(f"{item.article_id}: {problem}")
+        self._buffer[partition_dir(self.config.partition, item.published_at)].append(item)
+        self._buffered += 1
+        if self._buffered >= self.config.flush_rows:
+            self._flush_or_stop()
+        return item
+
+    def _flush_or_stop(self) -> None:
+        try:
+            self.flush()
+        except (OSError, pa.ArrowException) as exc:
+            self._output_error = str(exc)
+            logger.error("Cannot write the dataset at %s, stopping the run: %s", self.root, exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=OUTPUT_ERROR_REASON))
+
+    def flush(self) -> None:
+        """Commit the buffer: one part file per partition, the manifest rewritten after each."""
+        assert self.manifest is not None, "flush() before open_spider()"
+        buffer, self._buffer, self._buffered = self._buffer, defaultdict(list), 0
+        written = 0
+        for partition in sorted(buffer):
+            table = items_to_table(buffer[partition])
+            path = self._next_part_path(partition)
+            storage.write_table_atomically(
+                self.fs,
+                path,
+                table,
+                compression=self.config.compression,
+                row_group_size=self.config.row_group_size,
+            )
+            self._count_written(table)
+            written += table.num_rows
+            self.manifest.files.append(path.removeprefix(self.root + "/"))
+            self.manifest.write(self.fs, self.root, self._stats.get_stats())
+        if written:
+            logger.info(
+                "Flushed %d rows to %d partition(s); %d rows in %d files written by this run",
+                written,
+                len(buffer),
+                self._stats.get_value("parquet/rows_written", 0),
+                self._stats.get_value("parquet/files_written", 0),
+            )
+
+    def _next_part_path(self, partition: str) -> str:
+        self._file_seq += 1
+        return f"{self.root}/{partition}/part-{self.run_id}-{self._file_seq}{storage.DATA_SUFFIX}"
+
+    def _count_written(self, table: pa.Table) -> None:
+        self._stats.inc_value("parquet/rows_written", table.num_rows)
+        self._stats.inc_value("parquet/files_written")
+        for column, count in coverage(table).items():
+            self._stats.inc_value(f"coverage/{column}", count)
+
+    def close_spider(self) -> None:
+        if self.manifest is None:
+            return  # open_spider failed: nothing taken, nothing to finish
+        try:
+            if self._output_error is None:
+                self._flush_at_close()
+            verdict = self._health()
+            self.manifest.status = STATUS_FINISHED
+            self.manifest.finished_at = datetime.now(UTC)
+            self.manifest.health = verdict
+            self.manifest.write(self.fs, self.root, self._stats.get_stats())
+        finally:
+            self.lock.release()
+            self.manifest = None
+
+    def _flush_at_close(self) -> None:
+        try:
+            self.flush()
+        except (OSError, pa.ArrowException) as exc:
+            self._output_error = str(exc)
+            logger.error("Cannot write the dataset at %s: %s", self.root, exc)
+
+    def _health(self) -> HealthVerdict:
+        verdict = evaluate(self._stats.get_stats(), self.max_failed_ratio)
+        if self._output_error is not None:
+            reasons = [f"output {self.root} could not be written: {self._output_error}", *verdict.reasons]
+            verdict = HealthVerdict(ok=False, reasons=reasons)
+        self._stats.set_value("health/ok", int(verdict.ok))
+        self._stats.set_value("health/reasons", verdict.reasons)
+        if not verdict.ok:
+            logger.error("Health check failed: %s", "; ".join(verdict.reasons))
+        return verdict

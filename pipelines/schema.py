@@ -1,0 +1,99 @@
+"""The dataset's Arrow schema (SPEC.md section 2) and the column-wise conversion of items into a table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from crawler.items import ArticleItem
+
+# Bump when a column changes meaning or type; readers check it in the file metadata.
+SCHEMA_VERSION = "1"
+SCHEMA_VERSION_KEY = b"schema_version"
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+_STRINGS = pa.list_(pa.string())
+_IMAGE = pa.struct([("url", pa.string()), ("caption", pa.string()), ("credit", pa.string())])
+
+ARTICLE_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("alternate_urls", _STRINGS),
+        pa.field("edition", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("title", pa.string(), nullable=False),
+        pa.field("published_at", _UTC_MICROS, nullable=False),
+        pa.field("date_source", pa.string()),
+        pa.field("updated_at", _UTC_MICROS),
+        pa.field("section", pa.string()),
+        pa.field("categories", _STRINGS),
+        pa.field("tags", _STRINGS),
+        pa.field("authors", _STRINGS),
+        pa.field("editor", pa.string()),
+        pa.field("dateline", pa.string()),
+        pa.field("body_text", pa.string(), nullable=False),
+        pa.field("body_html", pa.string()),
+        pa.field("images", pa.list_(_IMAGE)),
+        pa.field("char_count", pa.int32()),
+        pa.field("content_hash", pa.string()),
+        pa.field("simhash", pa.int64()),
+        pa.field("near_duplicate_of", pa.string()),
+        pa.field("crawled_at", _UTC_MICROS, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
+)
+
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in ARTICLE_SCHEMA if not f.nullable)
+
+_INT32_BITS = 32
+_INT64_BITS = 64
+
+
+def _images(item: ArticleItem) -> list[dict[str, str | None]]:
+    return [{"url": i.url, "caption": i.caption, "credit": i.credit} for i in item.images]
+
+
+# Columns whose item attribute is not the Arrow value as is.
+_CONVERTERS: dict[str, Callable[[ArticleItem], Any]] = {"images": _images}
+
+
+def items_to_table(items: Sequence[ArticleItem]) -> pa.Table:
+    """One row per item, built column by column (one Arrow conversion per column, not per cell)."""
+    arrays = []
+    for field in ARTICLE_SCHEMA:
+        convert = _CONVERTERS.get(field.name)
+        values = [convert(i) if convert else getattr(i, field.name) for i in items]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=ARTICLE_SCHEMA)
+
+
+def _fits_signed(value: int, bits: int) -> bool:
+    bound: int = 2 ** (bits - 1)
+    return -bound <= value < bound
+
+
+def _is_aware(value: datetime | None) -> bool:
+    return value is None or value.utcoffset() is not None
+
+
+def row_problem(item: ArticleItem) -> str | None:
+    """Why ``item`` cannot be stored as a row, or None.
+
+    Checked per item so that one bad item is dropped alone instead of failing a whole flush.
+    """
+    missing = [name for name in REQUIRED_COLUMNS if getattr(item, name) is None]
+    if missing:
+        return f"missing required column(s): {', '.join(missing)}"
+    if not (_is_aware(item.published_at) and _is_aware(item.crawled_at) and _is_aware(item.updated_at)):
+        return "naive datetime: timestamps must carry a time zone"
+    if not (_fits_signed(item.version or 0, _INT32_BITS) and _fits_signed(item.char_count, _INT32_BITS)):
+        return "version or char_count out of int32 range"
+    if item.simhash is not None and not _fits_signed(item.simhash, _INT64_BITS):
+        return "simhash out of signed int64 range"
+    return None
