@@ -17,10 +17,11 @@ PLACES_GB = (
 
 
 def _with_traditional(words: tuple[str, ...]) -> tuple[str, ...]:
-    """gb words plus their b5 spellings: OpenCC's (臺灣) and Taiwan's own usage (台灣)."""
+    """gb words plus their b5 spellings: OpenCC's (臺灣台北), Taiwan's usage (台灣台北) and the formal 臺灣臺北."""
     traditional = [_TO_TRADITIONAL.convert(word) for word in words]
     taiwan_usage = [word.replace("臺", "台") for word in traditional]
-    return tuple(dict.fromkeys((*words, *traditional, *taiwan_usage)))
+    formal = [word.replace("台", "臺") for word in traditional]
+    return tuple(dict.fromkeys((*words, *traditional, *taiwan_usage, *formal)))
 
 
 def _alternation(words: tuple[str, ...]) -> str:
