@@ -1,0 +1,75 @@
+"""`python -m tests.replica`: serve the replica, print its truth, or export it as static files.
+
+    python -m tests.replica --port PORT --articles N [--seed S] [--revision K] [--faults] [--redesign]
+    python -m tests.replica truth --articles N [--seed S] [--revision K]
+    python -m tests.replica export DIR --articles N [--seed S] [--revision K]
+
+See `tests.replica.export` for the nginx configuration that serves an export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.replica.export import export
+from tests.replica.site import Site
+
+
+def _site_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--articles", type=int, default=200, help="articles per edition")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--revision", type=int, default=0, help="rounds of edits applied to the site")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tests.replica", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--redesign", action="store_true")
+    parser.add_argument("--slow-seconds", type=float, default=40.0, help="delay of the slow-page fault")
+    _site_options(parser)
+    return parser
+
+
+def _command_parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m tests.replica {command}")
+    if command == "export":
+        parser.add_argument("directory", type=Path)
+    _site_options(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in ("truth", "export"):
+        command = args_list.pop(0)
+        args = _command_parser(command).parse_args(args_list)
+        site = Site(articles=args.articles, seed=args.seed, revision=args.revision)
+        if command == "truth":
+            for row in site.truth():
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            count = export(site, args.directory)
+            print(f"exported {count} files to {args.directory}")
+        return 0
+    args = _parser().parse_args(args_list)
+    site = Site(
+        articles=args.articles,
+        seed=args.seed,
+        revision=args.revision,
+        faults=args.faults,
+        redesign=args.redesign,
+        slow_seconds=args.slow_seconds,
+    )
+    from tests.replica.server import serve  # noqa: PLC0415 (the reactor is only for serving)
+
+    serve(site, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,435 @@
+"""The replica site: `Site.get(path)` answers any path like the real site would (docs/DESIGN.md "Site shape").
+
+Truth: `Site.truth()` yields what a perfect extraction of each article page gives. Article pages that faults
+replace but that still are articles (GBK, GB18030, Big5, malformed, 500-then-200) stay in the truth with their
+normal values; pure fault pages (dead links, slow, truncated, redirect, too big, gzip bomb, non-article) never
+are articles and are not in the truth.
+
+Fault paths (`Site.fault_paths()`, only with `faults=True`), all linked from page 1 of every channel of
+their edition (`div.hot`):
+- `flaky`: every article whose index % 17 == 5 answers 500 on its first request per path, then 200.
+- `dead`: `/{ed}/.../n90000001.htm`, `n90000002.htm` answer 404.
+- `slow`: `/gb/.../n90000003.htm` answers after `slow_seconds` (default 40 s) without blocking the server.
+- `truncated`: `/gb/.../n90000004.htm` declares a Content-Length larger than the body and closes the connection.
+- `redirect`: `/gb/.../n90000005.htm` answers 302 to `http://evil.example.net/...`.
+- `too_big`: `/gb/.../n90000006.htm` streams 21 MiB of HTML.
+- `gzip_bomb`: `/gb/.../n90000007.htm` is ~1 MiB of gzip on the wire, over 1 GiB once decompressed.
+- `not_article`: `/gb/.../n90000008.htm` is a topic page at an article-shaped URL.
+- `gbk`, `gb18030`, `big5`, `malformed`: real articles (the newest ones not flaky) served in GBK (header charset),
+  GB18030 (declared only in `<meta charset>`), Big5 (b5, header charset), and with broken markup.
+The pure fault URLs carry the newest article's URL date, so date-windowed crawls meet them too.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tests.replica import content as content_mod
+from tests.replica import render, text
+from tests.replica.content import Content
+from tests.replica.model import CHANNELS, LEGACY_LIST_CHANNEL, ArticleMeta, build_metadata, rng_for
+
+EDITIONS = ("gb", "b5")
+HTML = "text/html; charset=utf-8"
+FLAKY_PERIOD, FLAKY_PHASE = 17, 5
+FAULT_NUMBER_BASE = 90_000_000
+EVIL_HOST = "http://evil.example.net"
+TOO_BIG_BYTES = 21 * 1024 * 1024
+BOMB_CHUNK = 16 * 1024 * 1024
+BOMB_CHUNKS = 65  # 1,040 MiB decompressed
+STREAM_CHUNK = 64 * 1024
+TRUNCATED_MISSING = 5000
+RELATED_COUNT = 3
+HOME_ITEMS = 10
+
+_ARTICLE_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.htm$")
+_LIST_RE = re.compile(r"^/(gb|b5)/([a-z]+\d+)(?:_([\d]+))?\.htm$")
+_RSS_RE = re.compile(r"^/(gb|b5)/([a-z]+\d+)\.xml$")
+_TAG_RE = re.compile(r"^/(gb|b5)/tag/(.+)\.html$")
+_HOME_RE = re.compile(r"^/(gb|b5)/(?:index\.html?)?$")
+_FEED_RE = re.compile(r"^/(gb|b5)/feed/?$")
+ROBOTS = "User-agent: *\nDisallow: /gb/search/\nDisallow: /b5/search/\n"
+_PURE_FAULTS = ("dead", "dead", "slow", "truncated", "redirect", "too_big", "gzip_bomb", "not_article")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    delay: float = 0.0  # seconds the server waits before answering (slow fault)
+    stream: Callable[[], Iterator[bytes]] | None = None  # body produced lazily (too-big fault)
+    truncate: bool = False  # the server closes the connection before Content-Length bytes
+
+
+def _html(body: str, status: int = 200) -> Page:
+    return Page(status, {"Content-Type": HTML}, body.encode())
+
+
+NOT_FOUND_HTML = (
+    "<!DOCTYPE html><html><head><title>404</title></head><body><h1>404 Not Found</h1></body></html>\n"
+)
+
+
+def not_found() -> Page:
+    return _html(NOT_FOUND_HTML, 404)
+
+
+@lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """A gzip member over 1 GiB of zeros, built from one compressed chunk repeated (full flushes reset the state)."""
+    zeros = bytes(BOMB_CHUNK)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    repeated = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(BOMB_CHUNKS):
+        crc = zlib.crc32(zeros, crc)
+    header = gzip.compress(b"", mtime=0)[:10]  # fixed mtime: same bytes every run
+    trailer = crc.to_bytes(4, "little") + (BOMB_CHUNK * BOMB_CHUNKS % 2**32).to_bytes(4, "little")
+    return header + first + repeated * (BOMB_CHUNKS - 1) + tail + trailer
+
+
+def _too_big_chunks() -> Iterator[bytes]:
+    filler = ("<p>" + "大纪元" * 2000 + "</p>\n").encode()
+    head = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>big</title></head><body>\n'
+    tail = b"</body></html>\n"
+    remaining = TOO_BIG_BYTES - len(head) - len(tail)
+    yield head
+    while remaining > 0:
+        piece = filler[: min(len(filler), remaining)]
+        remaining -= len(piece)
+        yield piece
+    yield tail
+
+
+@dataclass(slots=True)
+class Site:
+    """A deterministic replica of www.epochtimes.com/gb and /b5 with `articles` articles per edition."""
+
+    articles: int = 200
+    seed: int = 0
+    revision: int = 0
+    faults: bool = False
+    redesign: bool = False
+    slow_seconds: float = 40.0
+    _metas: list[ArticleMeta] = field(init=False, repr=False)
+    _by_number: dict[int, ArticleMeta] = field(init=False, repr=False)
+    _channel_items: dict[str, list[int]] = field(init=False, repr=False)
+    _protected: frozenset[int] = field(init=False, repr=False)
+    _hits: dict[str, int] = field(init=False, repr=False, default_factory=dict)
+    _faults: dict[str, list[str]] = field(init=False, repr=False, default_factory=dict)
+    _fault_by_path: dict[str, str] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._metas = build_metadata(self.seed, self.articles)
+        self._by_number = {m.number: m for m in self._metas}
+        self._channel_items = {name: [] for name, _ in CHANNELS}
+        for meta in reversed(self._metas):  # newest first
+            for channel in meta.channels:
+                self._channel_items[channel].append(meta.index)
+        involved = set()
+        for meta in self._metas:
+            source = meta.copy_of if meta.copy_of is not None else meta.near_copy_of
+            if source is not None:
+                involved |= {meta.index, source}
+        self._protected = frozenset(involved)
+        if self.faults:
+            self._plan_faults()
+
+    # ---- public API -------------------------------------------------------------------------------------------
+
+    def channels(self) -> list[str]:
+        return [name for name, _ in CHANNELS]
+
+    def metadata(self) -> list[ArticleMeta]:
+        return list(self._metas)
+
+    def article_urls(self) -> list[str]:
+        return [content_mod.CANONICAL_BASE + m.path(ed) for m in self._metas for ed in EDITIONS]
+
+    def truth(self) -> Iterator[dict[str, Any]]:
+        for meta in self._metas:
+            for edition in EDITIONS:
+                yield content_mod.truth_dict(meta, self.content(meta, edition))
+
+    def exact_copies(self) -> dict[str, str]:
+        return {m.article_id: self._metas[m.copy_of].article_id for m in self._metas if m.copy_of is not None}
+
+    def near_copies(self) -> dict[str, str]:
+        return {
+            m.article_id: self._metas[m.near_copy_of].article_id
+            for m in self._metas
+            if m.near_copy_of is not None
+        }
+
+    def edited_ids(self, since_revision: int = 0) -> set[str]:
+        return {m.article_id for m in self._metas if any(r > since_revision for r in self._rounds(m))}
+
+    def fault_paths(self) -> dict[str, list[str]]:
+        return {kind: list(paths) for kind, paths in self._faults.items()}
+
+    def content(self, meta: ArticleMeta, edition: str) -> Content:
+        gb = content_mod.gb_content(self.seed, self._metas, meta, self._rounds(meta))
+        return gb if edition == "gb" else content_mod.to_b5(gb)
+
+    def get(self, target: str) -> Page:
+        """The page at `target` (a path with an optional query string); 404 for anything unknown."""
+        path = urlsplit(target).path
+        fault = self._fault_by_path.get(path)
+        if fault is not None:
+            return self._fault_page(fault, path)
+        if path == "/robots.txt":
+            return Page(200, {"Content-Type": "text/plain; charset=utf-8"}, ROBOTS.encode())
+        return self.render_clean(path) or not_found()
+
+    def render_clean(self, path: str) -> Page | None:
+        """The fault-free page at `path`, or None if the site has no such page (used by the static export)."""
+        for pattern, handler in self._routes():
+            match = pattern.match(path)
+            if match is not None:
+                return handler(*match.groups())
+        return None
+
+    def static_paths(self) -> Iterator[str]:
+        """Every path of the fault-free site (for the static export)."""
+        yield "/robots.txt"
+        for edition in EDITIONS:
+            yield f"/{edition}/"
+            yield f"/{edition}/feed"
+            for channel in self.channels():
+                yield f"/{edition}/{channel}.xml"
+                for page in range(1, self._last_page(channel) + 1):
+                    yield render.channel_path(edition, channel, page)
+            for tag in self._all_tags(edition):
+                yield f"/{edition}/tag/{tag}.html"
+            for meta in self._metas:
+                yield meta.path(edition)
+
+    # ---- routing ----------------------------------------------------------------------------------------------
+
+    def _routes(self) -> list[tuple[re.Pattern[str], Callable[..., Page | None]]]:
+        return [
+            (_ARTICLE_RE, self._article),
+            (_HOME_RE, self._home),
+            (_LIST_RE, self._list),
+            (_RSS_RE, self._rss),
+            (_FEED_RE, self._feed),
+            (_TAG_RE, self._tag),
+        ]
+
+    def _rounds(self, meta: ArticleMeta) -> list[int]:
+        return content_mod.edited_rounds(self.seed, meta, self.revision, meta.index in self._protected)
+
+    def _article(self, edition: str, yy: str, month: str, day: str, number: str) -> Page | None:
+        meta = self._by_number.get(int(number))
+        if meta is None or meta.path(edition) != f"/{edition}/{yy}/{month}/{day}/n{number}.htm":
+            return None
+        return _html(self.article_html(meta, edition))
+
+    def article_html(self, meta: ArticleMeta, edition: str) -> str:
+        content = self.content(meta, edition)
+        if self.redesign:
+            return render.redesigned_article(content)
+        rng = rng_for(self.seed, "page", meta.index, edition)
+        if meta.layout == "pre2013":
+            return render.pre2013_article(meta, content, rng)
+        if meta.layout == "legacy":
+            return render.legacy_article(meta, content, rng)
+        return render.current_article(meta, content, self._related(meta, edition), rng)
+
+    def _related(self, meta: ArticleMeta, edition: str) -> list[tuple[str, str]]:
+        earlier = self._metas[max(0, meta.index - RELATED_COUNT) : meta.index]
+        return [(m.path(edition), self._title(m, edition)) for m in reversed(earlier)]
+
+    def _title(self, meta: ArticleMeta, edition: str) -> str:
+        title = content_mod.title_for(self.seed, meta)
+        return title if edition == "gb" else text.s2t(title)
+
+    def _list_item(self, index: int, edition: str) -> render.ListItem:
+        meta = self._metas[index]
+        rng = rng_for(self.seed, "excerpt", index)
+        excerpt = text.paragraph(rng, 30)[: render.EXCERPT_CHARS]
+        image = content_mod.Image(f"{content_mod.IMAGE_BASE}/thumb/{meta.number}.jpg", None, "")
+        return render.ListItem(
+            meta, self._title(meta, edition), excerpt if edition == "gb" else text.s2t(excerpt), image
+        )
+
+    def _last_page(self, channel: str) -> int:
+        return max(1, -(-len(self._channel_items[channel]) // render.ITEMS_PER_PAGE))
+
+    def _list(self, edition: str, channel: str, page_text: str | None) -> Page | None:
+        if channel not in self._channel_items:
+            return None
+        page = int(page_text) if page_text else 1
+        last = self._last_page(channel)
+        if page_text is not None and (page < 2 or page > last):
+            return None
+        start = (page - 1) * render.ITEMS_PER_PAGE
+        indices = self._channel_items[channel][start : start + render.ITEMS_PER_PAGE]
+        items = [self._list_item(i, edition) for i in indices]
+        title = dict(CHANNELS)[channel]
+        title = title if edition == "gb" else text.s2t(title)
+        rng = rng_for(self.seed, "list", edition, channel, page)
+        if page == 1:
+            extra = self._fault_links(edition)
+            return _html(render.front_page(edition, channel, title, items, last, extra, rng))
+        if channel == LEGACY_LIST_CHANNEL:
+            return _html(render.legacy_list_page(edition, channel, title, items, page, last, rng))
+        return _html(render.archive_page(edition, channel, title, items, page, last, rng))
+
+    def _home(self, edition: str) -> Page:
+        channels = [(n, t if edition == "gb" else text.s2t(t)) for n, t in CHANNELS]
+        newest = [self._list_item(m.index, edition) for m in reversed(self._metas[-HOME_ITEMS:])]
+        return _html(render.home_page(edition, channels, newest, rng_for(self.seed, "home", edition)))
+
+    def _rss_page(self, edition: str, title: str, self_path: str, indices: list[int]) -> Page:
+        entries = [(self._metas[i], self.content(self._metas[i], edition)) for i in indices]
+        body = render.rss(edition, title, self_path, entries)
+        return Page(200, {"Content-Type": "application/rss+xml; charset=utf-8"}, body.encode())
+
+    def _rss(self, edition: str, channel: str) -> Page | None:
+        if channel not in self._channel_items:
+            return None
+        title = dict(CHANNELS)[channel]
+        indices = self._channel_items[channel][: render.ITEMS_PER_PAGE]
+        return self._rss_page(
+            edition, title if edition == "gb" else text.s2t(title), f"/{edition}/{channel}.xml", indices
+        )
+
+    def _feed(self, edition: str) -> Page:
+        indices = [m.index for m in reversed(self._metas[-render.ITEMS_PER_PAGE :])]
+        return self._rss_page(
+            edition,
+            text.SITE_NAME_GB if edition == "gb" else text.s2t(text.SITE_NAME_GB),
+            f"/{edition}/feed",
+            indices,
+        )
+
+    def _tags_of(self, meta: ArticleMeta, edition: str) -> tuple[str, ...]:
+        return self.content(meta, edition).tags
+
+    def _all_tags(self, edition: str) -> list[str]:
+        vocabulary = text.TAGS if edition == "gb" else tuple(text.s2t(t) for t in text.TAGS)
+        return list(vocabulary)
+
+    def _tag(self, edition: str, quoted: str) -> Page | None:
+        tag = unquote(quoted)
+        if tag not in self._all_tags(edition):
+            return None
+        indices = [m.index for m in reversed(self._metas) if tag in self._tags_of(m, edition)]
+        items = [self._list_item(i, edition) for i in indices]
+        return _html(render.tag_page(edition, tag, items, rng_for(self.seed, "tag", edition, tag)))
+
+    # ---- faults -----------------------------------------------------------------------------------------------
+
+    def _plan_faults(self) -> None:
+        newest = self._metas[-1]
+        d = newest.url_date
+        pure: dict[str, list[str]] = {}
+        for offset, kind in enumerate(_PURE_FAULTS, start=1):
+            editions = EDITIONS if kind == "dead" else ("gb",)
+            for edition in editions:
+                path = f"/{edition}/{d.year % 100}/{d.month}/{d.day}/n{FAULT_NUMBER_BASE + offset}.htm"
+                pure.setdefault(kind, []).append(path)
+        flaky = [m for m in self._metas if m.index % FLAKY_PERIOD == FLAKY_PHASE]
+        steady = [
+            m
+            for m in reversed(self._metas)
+            if m.index % FLAKY_PERIOD != FLAKY_PHASE and m.layout == "current"
+        ]
+        encoded = {
+            "gbk": [steady[0].path("gb")],
+            "gb18030": [steady[1].path("gb")],
+            "big5": [steady[2].path("b5")],
+            "malformed": [steady[3].path("gb"), steady[3].path("b5")],
+        }
+        self._faults = {"flaky": [m.path(ed) for m in flaky for ed in EDITIONS], **pure, **encoded}
+        self._fault_by_path = {path: kind for kind, paths in self._faults.items() for path in paths}
+
+    def _fault_links(self, edition: str) -> list[tuple[str, str]]:
+        """Links from channel front pages to every fault page of the edition, so that a crawl meets them."""
+        if not self.faults:
+            return []
+        kinds = [k for k in self._faults if k != "flaky"]
+        return [
+            (content_mod.CANONICAL_BASE + path, f"{kind} {n}")
+            for kind in kinds
+            for n, path in enumerate(self._faults[kind])
+            if path.startswith(f"/{edition}/")
+        ]
+
+    def _fault_page(self, kind: str, path: str) -> Page:
+        handler = getattr(self, f"_fault_{kind}")
+        page: Page = handler(path)
+        return page
+
+    def _fault_flaky(self, path: str) -> Page:
+        self._hits[path] = self._hits.get(path, 0) + 1
+        if self._hits[path] == 1:
+            return _html("<html><body><h1>500 Internal Server Error</h1></body></html>\n", 500)
+        return self.render_clean(path) or not_found()
+
+    def _fault_dead(self, path: str) -> Page:
+        return not_found()
+
+    def _fault_slow(self, path: str) -> Page:
+        return Page(
+            200, {"Content-Type": HTML}, b"<html><body><p>slow</p></body></html>\n", delay=self.slow_seconds
+        )
+
+    def _fault_truncated(self, path: str) -> Page:
+        body = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>cut</title></head><body><p>cut'
+        headers = {"Content-Type": HTML, "Content-Length": str(len(body) + TRUNCATED_MISSING)}
+        return Page(200, headers, body, truncate=True)
+
+    def _fault_redirect(self, path: str) -> Page:
+        return Page(302, {"Location": EVIL_HOST + path, "Content-Type": HTML}, b"")
+
+    def _fault_too_big(self, path: str) -> Page:
+        headers = {"Content-Type": HTML, "Content-Length": str(TOO_BIG_BYTES)}
+        return Page(200, headers, b"", stream=_too_big_chunks)
+
+    def _fault_gzip_bomb(self, path: str) -> Page:
+        return Page(200, {"Content-Type": HTML, "Content-Encoding": "gzip"}, gzip_bomb())
+
+    def _fault_not_article(self, path: str) -> Page:
+        links = "".join(f'<li><a href="{m.path("gb")}">{m.article_id}</a></li>' for m in self._metas[-5:])
+        html = f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>专题</title></head><body><ul>{links}</ul></body></html>\n'
+        return _html(html)
+
+    def _encoded(self, path: str, codec: str, header_charset: bool) -> Page:
+        page = self.render_clean(path)
+        assert page is not None, path
+        html = page.body.decode().replace('<meta charset="utf-8">', f'<meta charset="{codec}">', 1)
+        content_type = f"text/html; charset={codec}" if header_charset else "text/html"
+        return Page(200, {"Content-Type": content_type}, html.encode(codec, errors="xmlcharrefreplace"))
+
+    def _fault_gbk(self, path: str) -> Page:
+        return self._encoded(path, "gbk", header_charset=True)
+
+    def _fault_gb18030(self, path: str) -> Page:
+        return self._encoded(path, "gb18030", header_charset=False)
+
+    def _fault_big5(self, path: str) -> Page:
+        return self._encoded(path, "big5", header_charset=True)
+
+    def _fault_malformed(self, path: str) -> Page:
+        page = self.render_clean(path)
+        assert page is not None, path
+        html = page.body.decode()
+        html = (
+            html.replace("</p>", "</p>\n</p>")
+            .replace("</div></div></main>", "")
+            .replace("</body></html>", "")
+        )
+        html = html.replace('<div id="artbody"', '<div class="unclosed"><span>\n<div id="artbody"', 1)
+        return _html(html)

@@ -1,0 +1,44 @@
+"""`serve_replica`: the replica as a real HTTP server in a subprocess, for tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_PREFIX = "serving "
+STOP_TIMEOUT = 10.0
+
+
+@contextmanager
+def serve_replica(
+    articles: int = 200,
+    seed: int = 0,
+    revision: int = 0,
+    faults: bool = False,
+    redesign: bool = False,
+    slow_seconds: float = 40.0,
+) -> Iterator[str]:
+    """Yields the base URL ("http://127.0.0.1:PORT") of a running replica; stops it on exit."""
+    command = [sys.executable, "-m", "tests.replica", "--port", "0", "--articles", str(articles)]
+    command += ["--seed", str(seed), "--revision", str(revision), "--slow-seconds", str(slow_seconds)]
+    command += ["--faults"] * faults + ["--redesign"] * redesign
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith(READY_PREFIX):
+            raise RuntimeError(f"replica did not start (exit code {process.poll()}): {line!r}")
+        yield line[len(READY_PREFIX) :].strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
