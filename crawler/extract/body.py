@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from html import escape
 
@@ -37,8 +36,6 @@ DROPPED_WITH_CONTENT = frozenset(
         "noscript", "noembed", "noframes", "template", "textarea", "select", "xmp", "plaintext", "head",
     }
 )  # fmt: skip
-# Characters XML (hence lxml) refuses in text and attribute values.
-_NOT_XML_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(slots=True)
@@ -125,7 +122,7 @@ def _safe_attributes(element: Element, base_url: str) -> dict[str, str] | None:
         src = image_url(_image_context(element), base_url)
         if src is None:
             return None
-        alt = _xml_safe(element.get("alt") or "")
+        alt = element.get("alt") or ""
         return {"src": src, "alt": alt} if alt else {"src": src}
     return {}
 
@@ -142,13 +139,8 @@ def _image_context(img: Element) -> Element:
 def _append_text(target: Element, text: str | None) -> None:
     if not text:
         return
-    text = _xml_safe(text)
     if len(target):
         last = target[-1]
         last.tail = (last.tail or "") + text
     else:
         target.text = (target.text or "") + text
-
-
-def _xml_safe(text: str) -> str:
-    return _NOT_XML_CHARS_RE.sub("", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeAlias
 
@@ -18,6 +19,9 @@ _PARSER = etree.HTMLParser(encoding="utf-8", remove_blank_text=False, no_network
 # Plain etree elements: lxml.html's element classes cost a lookup on every node access.
 Element: TypeAlias = etree._Element
 
+# Characters XML (hence lxml) refuses in text and attribute values; libxml2's HTML parser lets them through.
+_NOT_XML_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 NEWS_ARTICLE_TYPE = "NewsArticle"
 _JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()")
 _TITLE = etree.XPath("string(//head/title)")
@@ -31,7 +35,8 @@ def has_class(name: str) -> str:
 def parse_document(markup: str) -> Element:
     """The page's root element; empty or unparsable input is not an article."""
     try:
-        root = etree.fromstring(markup.encode("utf-8", "replace"), _PARSER)
+        clean = _NOT_XML_CHARS_RE.sub(" ", markup)
+        root = etree.fromstring(clean.encode("utf-8"), _PARSER)
     except (etree.LxmlError, ValueError) as exc:
         raise NotAnArticle(f"unparsable document: {exc}") from exc
     if root is None:

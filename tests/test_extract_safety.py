@@ -1,0 +1,168 @@
+"""Hostile and broken input: only ExtractionError escapes, and body_html stays whitelisted."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from crawler.extract import ExtractionError, extract
+from crawler.extract.body import ALLOWED_TAGS
+
+PAGES = Path(__file__).parent / "pages"
+URL = "https://www.epochtimes.com/gb/26/10/7/n14865552.htm"
+FULL_PAGE = (PAGES / "current_full.html").read_text(encoding="utf-8")
+BODY_SLOT = "<!-- ad slot -->"
+HOSTILE_FRAGMENTS = [
+    "<script>alert(1)</script>",
+    "<style>p{}</style>",
+    "<iframe src='https://evil.example/'></iframe>",
+    "<p onclick='alert(1)' onmouseover=x>点</p>",
+    "<a href='javascript:alert(1)'>链接</a>",
+    "<a href=' JaVaScRiPt:alert(1)'>链接</a>",
+    "<a href='data:text/html,<script>alert(1)</script>'>链接</a>",
+    "<a href='vbscript:msgbox'>链接</a>",
+    "<img src='data:image/png;base64,AAAA' onerror='alert(1)'>",
+    "<img src=x onerror=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "<math><mi>x</mi></math>",
+    "<object data='x.swf'></object><embed src='x.swf'>",
+    "<p style='background:url(javascript:alert(1))'>样式</p>",
+    "<form action='javascript:x'><input value='x'></form>",
+    "<noscript><script>alert(1)</script></noscript>",
+    "<!--<script>alert(1)</script>-->",
+    "<div><p>嵌套<b>粗<i>斜</b></i></p></div></p></p>",
+    "<h2 id=x class=y>小标题</h2><h3>三</h3><h4>四</h4>",
+    "<figure><a href='https://i.epochtimes.com/a.jpg'><img src='a-600x400.jpg'></a><figcaption>说明</figcaption></figure>",
+    "<p>\x00\x01\x0b\ufffe控制字符</p>",
+    "<a href='//evil.example/x'>相对协议</a>",
+]
+FORBIDDEN_TAGS = re.compile(r"<\s*/?\s*(script|style|iframe|object|embed|svg|math)\b", re.IGNORECASE)
+WEB_SCHEMES = {"http", "https"}
+
+
+def assert_safe(body_html: str) -> None:
+    assert not FORBIDDEN_TAGS.search(body_html)
+    fragment = etree.fromstring(f"<div>{body_html}</div>", etree.HTMLParser())
+    for element in fragment.iter():
+        if element.tag in {"html", "body", "div"} or not isinstance(element.tag, str):
+            continue
+        assert element.tag in ALLOWED_TAGS
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on")
+            assert (element.tag, name) in {("a", "href"), ("img", "src"), ("img", "alt")}
+            if name in {"href", "src"}:
+                assert urlsplit(value).scheme in WEB_SCHEMES
+
+
+def with_body(fragment: str) -> str:
+    return FULL_PAGE.replace(BODY_SLOT, fragment)
+
+
+def test_full_page_body_html_is_whitelisted() -> None:
+    article = extract(FULL_PAGE, URL)
+    assert article.body_html is not None
+    assert_safe(article.body_html)
+    assert "推荐文章" not in article.body_html  # noise blocks are gone, not just their tags
+    assert 'src="https://i.epochtimes.com/assets/uploads/2026/10/id14865554-rain.jpg"' in article.body_html
+
+
+@pytest.mark.parametrize("fragment", HOSTILE_FRAGMENTS)
+def test_hostile_fragment_is_neutralised(fragment: str) -> None:
+    article = extract(with_body(fragment), URL)
+    assert article.body_html is not None
+    assert_safe(article.body_html)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(HOSTILE_FRAGMENTS), min_size=1, max_size=6), st.text(max_size=40))
+def test_any_mix_of_hostile_fragments_is_neutralised(fragments: list[str], filler: str) -> None:
+    article = extract(with_body(filler.join(fragments)), URL)
+    assert article.body_html is not None
+    assert_safe(article.body_html)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=len(FULL_PAGE)), st.integers(min_value=0, max_value=len(FULL_PAGE)))
+def test_truncated_or_spliced_page_raises_only_extraction_errors(start: int, stop: int) -> None:
+    mangled = FULL_PAGE[:start] + FULL_PAGE[stop:]
+    try:
+        article = extract(mangled, URL)
+    except ExtractionError:
+        return
+    assert article.body_text
+    assert_safe(article.body_html or "")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_text_raises_only_extraction_errors(markup: str) -> None:
+    with contextlib.suppress(ExtractionError):
+        extract(markup, URL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300))
+def test_decoded_binary_garbage_raises_only_extraction_errors(raw: bytes) -> None:
+    for markup in (raw.decode("latin-1"), raw.decode("utf-8", "surrogateescape")):
+        with contextlib.suppress(ExtractionError):
+            extract(markup, URL)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    ["", " ", "\x00", "<?xml version='1.0' encoding='gbk'?><html/>", "<div>" * 20000, "<p>" * 5000 + "x"],
+)
+def test_degenerate_documents_raise_only_extraction_errors(markup: str) -> None:
+    with contextlib.suppress(ExtractionError):
+        extract(markup, URL)
+
+
+def test_deeply_nested_body_is_still_safe() -> None:
+    article = extract(with_body("<span>" * 3000 + "<script>x</script>深" + "</span>" * 3000), URL)
+    assert_safe(article.body_html or "")
+
+
+def run_cli(url: str, page: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.extract", url, str(page)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        timeout=60,
+    )
+
+
+def test_cli_prints_the_article_as_json() -> None:
+    result = run_cli(URL, PAGES / "current_full.html")
+    assert result.returncode == 0, result.stderr
+    assert '"article_id": "n14865552"' in result.stdout
+    assert '"published_at": "2026-10-07T19:29:39+00:00"' in result.stdout
+    assert "组图：台风过境 多地停课" in result.stdout  # ensure_ascii=False
+
+
+def test_cli_rejects_a_non_article_with_exit_1() -> None:
+    result = run_cli(
+        "https://www.epochtimes.com/gb/21/12/30/n13470001.htm", PAGES / "not_article_list_layout.html"
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "not_an_article" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_decodes_a_gbk_page_by_its_meta_charset(tmp_path: Path) -> None:
+    page = tmp_path / "gbk.html"
+    page.write_bytes(FULL_PAGE.replace('charset="utf-8"', 'charset="gbk"').encode("gbk"))
+    result = run_cli(URL, page)
+    assert result.returncode == 0, result.stderr
+    assert "强烈台风周三过境" in result.stdout
