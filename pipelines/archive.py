@@ -61,7 +61,7 @@ class ArchiveLookup(Protocol):
 
     def __len__(self) -> int: ...
 
-    def __contains__(self, article_id: str) -> bool: ...
+    def __contains__(self, article_id: object) -> bool: ...
 
     def latest(self, article_id: str) -> Latest | None: ...
 
@@ -233,12 +233,16 @@ class ArchiveIndex:
     def load(cls, uri: str) -> ArchiveIndex:
         """The index of the dataset at ``uri``; empty when the dataset does not exist yet."""
         fs, root = resolve(uri)
-        table = read_index_columns(fs, root)
+        return cls.from_rows(read_index_columns(fs, root))
+
+    @classmethod
+    def from_rows(cls, table: pa.Table) -> ArchiveIndex:
+        """The index of dataset rows already in memory (at least the ``INDEX_COLUMNS``)."""
         return cls(_freeze(table))
 
     @classmethod
     def empty(cls) -> ArchiveIndex:
-        return cls(_freeze(_EMPTY_TABLE))
+        return cls.from_rows(_EMPTY_TABLE)
 
     @property
     def nbytes(self) -> int:
@@ -253,8 +257,8 @@ class ArchiveIndex:
     def __len__(self) -> int:
         return self.archived_count + self._added_unknown
 
-    def __contains__(self, article_id: str) -> bool:
-        return self.latest(article_id) is not None
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self.latest(article_id) is not None
 
     def latest(self, article_id: str) -> Latest | None:
         number = article_number(article_id)
@@ -323,17 +327,20 @@ def part_files(fs: pafs.FileSystem, root: str) -> list[str]:
     return sorted(found)
 
 
-_EMPTY_TABLE = pa.table(
-    {
-        "article_id": pa.array([], pa.string()),
-        "version": pa.array([], pa.int32()),
-        "content_hash": pa.array([], pa.string()),
-        "simhash": pa.array([], pa.int64()),
-    }
+INDEX_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string()),
+        pa.field("version", pa.int32()),
+        pa.field("content_hash", pa.string()),
+        pa.field("simhash", pa.int64()),
+    ]
 )
+_EMPTY_TABLE = INDEX_SCHEMA.empty_table()
 
 
-def _freeze(table: pa.Table) -> _Frozen:
+def _freeze(rows: pa.Table) -> _Frozen:
+    # One column layout whatever wrote the files (large_string, int64 versions...); a no-op when it matches.
+    table = rows.select(list(INDEX_COLUMNS)).cast(INDEX_SCHEMA)
     numbers = _article_numbers(table.column("article_id"))
     versions = table.column("version").to_numpy().astype(np.int32, copy=False)
     keep = _latest_rows(numbers, versions)
@@ -402,8 +409,7 @@ def _fixed_width_bytes(strings: pa.Array, width: int) -> npt.NDArray[np.uint8]:
     if n == 0:
         return np.empty((0, width), dtype=np.uint8)
     _validity, offsets_buffer, data_buffer = strings.buffers()
-    offset_type = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[strings.offset : strings.offset + n + 1]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[strings.offset : strings.offset + n + 1]
     start, end = int(offsets[0]), int(offsets[-1])
     if end - start != n * width:
         raise ValueError("archive holds content_hash values that are not hexadecimal")

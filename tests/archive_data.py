@@ -1,4 +1,4 @@
-"""Synthetic archives for tests and benchmarks: realistic index columns, placeholder text.
+"""Synthetic archives for tests and benchmarks (realistic index columns, placeholder text), and sample items.
 
 ``make_synthetic_dataset(root, n)`` writes n rows in the dataset's hive layout with the real schema, fast
 enough for 1,000,000 rows (a few seconds): every column is generated as a whole numpy/Arrow array.
@@ -6,9 +6,10 @@ enough for 1,000,000 rows (a few seconds): every column is generated as a whole 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,8 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from crawler.items import ArticleItem
 from pipelines.schema import ARTICLE_SCHEMA
 
+BEIJING = timezone(timedelta(hours=8))
 FIRST_ARTICLE_NUMBER = 10_000_000
 FIRST_DAY = date(2020, 1, 1)
 ROWS_PER_DAY = 2_500
@@ -133,3 +136,35 @@ def _full_table(columns: dict[str, pa.Array], n: int) -> pa.Table:
         else:
             arrays.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(arrays, schema=ARTICLE_SCHEMA)
+
+
+SAMPLE_TITLE = "中国经济放缓 专家：问题在制度"
+SAMPLE_BODY = (
+    "近日公布的数据显示，中国经济增长继续放缓，多个行业的订单减少。\n"
+    "专家认为，问题的根源在于制度，而不是短期的市场波动。\n"
+    "有分析人士指出，地方政府的债务问题也在加重，发展前景并不乐观。"
+)
+
+
+def sample_item(
+    number: int = 13470319,
+    /,
+    *,
+    edition: str = "gb",
+    title: str = SAMPLE_TITLE,
+    body_text: str = SAMPLE_BODY,
+    **changes: Any,
+) -> ArticleItem:
+    """An article item as the spider yields it (before cleaning); ``changes`` override any field."""
+    item = ArticleItem(
+        article_id=f"n{number}",
+        url=f"https://www.epochtimes.com/{edition}/21/12/30/n{number}.htm",
+        edition=edition,
+        language="zh-Hans" if edition == "gb" else "zh-Hant",
+        title=title,
+        published_at=datetime(2021, 12, 31, 10, 30, tzinfo=BEIJING),
+        date_source="page",
+        body_text=body_text,
+        crawled_at=datetime(2024, 5, 1, 8, 0, tzinfo=UTC),
+    )
+    return replace(item, **changes)

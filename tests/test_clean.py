@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import opencc
+import pytest
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
+
+from crawler.extract.model import Image
+from pipelines.clean import CleanPipeline, MissingField, clean_item, text_fingerprints
+from pipelines.simhash import hamming_distance, simhash
+from tests.archive_data import BEIJING, SAMPLE_BODY, SAMPLE_TITLE, sample_item
+
+TO_TRADITIONAL = opencc.OpenCC("s2t")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def random_cjk(seed: int, length: int) -> str:
+    rng = random.Random(seed)
+    return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(length))
+
+
+def make_pipeline() -> tuple[CleanPipeline, StatsCollector]:
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    return CleanPipeline.from_crawler(crawler), crawler.stats
+
+
+def test_text_fields_are_normalized_and_lists_deduplicated() -> None:
+    item = sample_item(
+        title="  \u3000更新：ＡＢＣ\u200b 新闻 ",
+        body_text="第一段\u00a0 文字\n\n  第二段 ",
+        section=" 大陆新闻 ",
+        categories=["大陆新闻", " ", "大陆新闻", "政治"],
+        tags=["民调", "民调\u200b", ""],
+        authors=[" 李明 "],
+        editor="  ",
+        dateline="【大纪元2021年12月31日讯】",
+        images=[
+            Image("https://i.epochtimes.com/a.jpg", " 图说 ", ""),
+            Image("https://i.epochtimes.com/a.jpg", "重复", None),
+            Image(" ", "no url", None),
+        ],
+        char_count=999,
+    )
+    cleaned = clean_item(item)
+    assert cleaned.title == "更新：ABC 新闻"
+    assert cleaned.body_text == "第一段 文字\n第二段"
+    assert cleaned.char_count == len("第一段 文字\n第二段")
+    assert cleaned.section == "大陆新闻"
+    assert cleaned.categories == ["大陆新闻", "政治"]
+    assert cleaned.tags == ["民调"]
+    assert cleaned.authors == ["李明"]
+    assert cleaned.editor is None
+    assert cleaned.images == [Image("https://i.epochtimes.com/a.jpg", "图说", None)]
+
+
+def test_url_is_canonical_and_alternates_are_clean_absolute_and_distinct() -> None:
+    item = sample_item(
+        url="http://epochtimes.com/b5/21/12/30/n13470319.htm?utm_source=rss#comments",
+        edition="gb",
+        alternate_urls=[
+            "https://www.epochtimes.com/b5/21/12/30/n13470319.htm",
+            "/gb/21/12/30/n13470319.htm?utm_source=x",
+            "http://www.epochtimes.com/gb/21/12/30/n13470319.htm#top",
+            "http://www.epochtimes.com/gb/21/12/30/n13470319.htm",
+            "javascript:void(0)",
+        ],
+    )
+    cleaned = clean_item(item)
+    assert cleaned.url == "https://www.epochtimes.com/b5/21/12/30/n13470319.htm"
+    assert cleaned.edition == "b5"
+    assert cleaned.language == "zh-Hant"
+    assert cleaned.alternate_urls == [
+        "https://www.epochtimes.com/gb/21/12/30/n13470319.htm",
+        "http://www.epochtimes.com/gb/21/12/30/n13470319.htm",
+    ]
+
+
+def test_times_are_converted_to_utc() -> None:
+    cleaned = clean_item(sample_item(updated_at=datetime(2022, 1, 1, 8, 0, tzinfo=BEIJING)))
+    assert cleaned.published_at == datetime(2021, 12, 31, 2, 30, tzinfo=UTC)
+    assert cleaned.published_at.tzinfo is UTC
+    assert cleaned.updated_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)
+    assert cleaned.crawled_at.tzinfo is UTC
+
+
+def test_a_naive_datetime_is_a_bug_not_a_drop() -> None:
+    with pytest.raises(ValueError, match="published_at is a naive datetime"):
+        clean_item(sample_item(published_at=datetime(2021, 12, 31, 10, 30)))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", " \u3000 "), ("body_text", "\n \n"), ("article_id", ""), ("url", "https://x.org/about")],
+)
+def test_missing_required_field_is_dropped_and_counted(field: str, value: str) -> None:
+    pipeline, stats = make_pipeline()
+    with pytest.raises(MissingField) as dropped:
+        pipeline.process_item(sample_item(**{field: value}))
+    assert dropped.value.reason == "missing_field"
+    assert dropped.value.field == field
+    assert stats.get_value("articles/dropped/missing_field") == 1
+    assert stats.get_value(f"articles/dropped/missing_field/{field}") == 1
+
+
+def test_missing_published_at_is_dropped() -> None:
+    with pytest.raises(MissingField) as dropped:
+        clean_item(sample_item(published_at=None))
+    assert dropped.value.field == "published_at"
+
+
+def test_gb_and_b5_copies_hash_alike() -> None:
+    gb = clean_item(sample_item())
+    b5 = clean_item(
+        sample_item(
+            edition="b5",
+            title=TO_TRADITIONAL.convert(SAMPLE_TITLE),
+            body_text=TO_TRADITIONAL.convert(SAMPLE_BODY),
+        )
+    )
+    assert b5.body_text != gb.body_text
+    assert b5.content_hash == gb.content_hash
+    assert b5.simhash == gb.simhash
+
+
+def test_content_hash_covers_title_and_body() -> None:
+    base = clean_item(sample_item())
+    assert base.content_hash is not None and len(base.content_hash) == 64
+    assert clean_item(sample_item(title="另一个标题")).content_hash != base.content_hash
+    assert clean_item(sample_item(body_text=SAMPLE_BODY + "补充。")).content_hash != base.content_hash
+
+
+def test_simhash_is_deterministic() -> None:
+    # Pinned: a change of shingling or hashing changes every fingerprint in the archive.
+    assert simhash(SAMPLE_BODY) == -7559298446787549563
+    assert text_fingerprints(SAMPLE_TITLE, SAMPLE_BODY)[1] == simhash(SAMPLE_BODY)
+
+
+def test_small_edits_move_the_simhash_a_little_and_unrelated_texts_a_lot() -> None:
+    text = random_cjk(1, 3000)
+    edited = text[:1000] + "新增一句话。" + text[1000:2000] + text[2010:]
+    assert hamming_distance(simhash(text), simhash(edited)) <= 3
+    distances = [
+        hamming_distance(simhash(random_cjk(s, 3000)), simhash(random_cjk(s + 100, 3000))) for s in range(5)
+    ]
+    assert min(distances) >= 16
+
+
+def test_simhash_is_a_signed_int64() -> None:
+    values = [simhash(random_cjk(seed, 200)) for seed in range(64)]
+    assert all(INT64_MIN <= v <= INT64_MAX for v in values)
+    assert any(v < 0 for v in values)
+    assert simhash("") == 0
+    assert simhash("短") != 0
