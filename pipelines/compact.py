@@ -110,9 +110,13 @@ def plan(root: str, compact_id: str, partition: str, inputs: list[str]) -> Journ
     return Journal(compact_id, partition, inputs, output)
 
 
-def stage(fs: pafs.FileSystem, root: str, journal: Journal, *, compression: str, row_group_size: int) -> int:
-    """Steps 1-2: journal, hidden merged file, ``publishing``. Returns the row count."""
+def begin(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
+    """Step 1a: the journal, before anything else exists."""
     _save(fs, root, journal)
+
+
+def write_output(fs: pafs.FileSystem, journal: Journal, *, compression: str, row_group_size: int) -> int:
+    """Step 1b: the hidden merged file, checked to hold exactly the inputs' rows. Returns the row count."""
     table = pa.concat_tables([_read_rows(fs, path) for path in journal.inputs]).cast(ARTICLE_SCHEMA)
     expected = sum(_row_count(fs, path) for path in journal.inputs)
     if table.num_rows != expected:
@@ -120,9 +124,13 @@ def stage(fs: pafs.FileSystem, root: str, journal: Journal, *, compression: str,
             f"compaction of {journal.partition} read {table.num_rows} rows, expected {expected}"
         )
     storage.write_temporary(fs, journal.output, table, compression=compression, row_group_size=row_group_size)
+    return int(table.num_rows)
+
+
+def mark_publishing(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
+    """Step 2: from here on, recovery rolls forward."""
     journal.state = STATE_PUBLISHING
     _save(fs, root, journal)
-    return int(table.num_rows)
 
 
 def _hidden_output(journal: Journal) -> str:
@@ -148,7 +156,9 @@ def finish(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
 def compact_partition(
     fs: pafs.FileSystem, root: str, journal: Journal, *, compression: str, row_group_size: int
 ) -> PartitionResult:
-    rows = stage(fs, root, journal, compression=compression, row_group_size=row_group_size)
+    begin(fs, root, journal)
+    rows = write_output(fs, journal, compression=compression, row_group_size=row_group_size)
+    mark_publishing(fs, root, journal)
     publish(fs, journal)
     remove_inputs(fs, journal)
     finish(fs, root, journal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -40,7 +41,7 @@ class Command(ScrapyCommand):
                     fs, root, compact_id, compression=config.compression, row_group_size=config.row_group_size
                 )
         except DatasetLockedError as exc:
-            print(f"compact: {exc}")
+            print(f"compact: {exc}", file=sys.stderr)
             self.exitcode = FAILED_EXIT
             return
         for result in results:
