@@ -33,6 +33,7 @@ EDIT_SHIFT = timedelta(hours=6)
 NEAR_COPY_SENTENCE = "记者将继续跟踪报导。"
 _LENGTH_TARGETS = {"short": (180, 220), "normal": (600, 3000), "long": (7800, 8200)}
 _SIZE_SUFFIX = "-600x400"
+NO_CREDIT = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ def _body_blocks(seed: int, source: ArticleMeta) -> tuple[str, tuple[Block, ...]
         if blocks and blocks[-1].kind == "p" and length > 400 and rng.random() < 0.2:
             blocks.append(Block(rng.choice(("h2", "h2", "h3")), text.subhead(rng)))
         elif blocks and blocks[-1].kind == "p" and serial < 4 and rng.random() < 0.15:
-            credit = text.CAPTION_CREDITS[rng.randrange(len(text.CAPTION_CREDITS))]
+            credit = rng.choice((*text.CAPTION_CREDITS, NO_CREDIT))
             image = _image(source.number, source.published, serial, text.caption(rng), credit)
             blocks.append(Block("figure", image=image))
             serial += 1
@@ -194,7 +195,7 @@ def _byline(seed: int, meta: ArticleMeta) -> tuple[str, tuple[str, ...]]:
     place = rng.choice(text.PLACES)
     values = {"A": names[0], "B": names[1], "T": translated, "P": place}
     order = [key for key in ("T", "A", "B") if "{" + key + "}" in template][:count]
-    return template, tuple(values[key] for key in order) + (place,)
+    return template, (*tuple(values[key] for key in order), place)
 
 
 def _categories(seed: int, meta: ArticleMeta) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ are mostly recent.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -154,7 +155,7 @@ def _planned_published(seed: int, index: int) -> datetime:
 
 
 def _number_for(published: datetime, previous: int) -> int:
-    for (t0, n0), (t1, n1) in zip(_ID_ANCHORS, _ID_ANCHORS[1:], strict=False):
+    for (t0, n0), (t1, n1) in itertools.pairwise(_ID_ANCHORS):
         if published < t1 or t1 == _ID_ANCHORS[-1][0]:
             share = (published - t0) / (t1 - t0)
             return max(previous + 1, int(n0 + share * (n1 - n0)))

@@ -20,6 +20,7 @@ NEXT_TEXT = {"gb": "下一页", "b5": "下一頁"}
 HOME_TEXT = {"gb": "首页", "b5": "首頁"}
 RELATED_TEXT = {"gb": "相关文章", "b5": "相關文章"}
 LEGACY_NEXT = " > "
+UPDATED_LABEL = "更新"  # same character in both scripts
 ITEMS_PER_PAGE = 20
 EXCERPT_CHARS = 60
 
@@ -248,8 +249,8 @@ def _breadcrumbs(meta: ArticleMeta, content: Content, rng: random.Random) -> str
 def _info(meta: ArticleMeta, content: Content, rng: random.Random) -> str:
     stamp = ""
     if meta.features.time_element:
-        label = "更新" if content.edition == "gb" else "更新"
-        stamp = f'<time datetime="{_iso_beijing(content.modified)}">{label} {beijing_clock_12h(meta.published)}</time>'
+        clock = beijing_clock_12h(meta.published)
+        stamp = f'<time datetime="{_iso_beijing(content.modified)}">{UPDATED_LABEL} {clock}</time>'
     return f'<div class="info">{stamp}<span class="pageview">{rng.randint(100, 99999):,}</span></div>\n'
 
 

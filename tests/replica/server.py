@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import reactor as _reactor
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.server import NOT_DONE_YET
 from twisted.web.server import Site as TwistedSite
 
 from tests.replica.site import Page, Site
+
+# Twisted's request and reactor are only partly annotated (untyped methods, interface-typed module globals).
+Request = Any
+reactor: Any = _reactor
 
 
 class _ChunkProducer:
@@ -36,7 +41,7 @@ class ReplicaResource(Resource):
     isLeaf = True
 
     def __init__(self, site: Site) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._site = site
 
     def render(self, request: Request) -> bytes | int:
@@ -69,7 +74,8 @@ class ReplicaResource(Resource):
 
 def serve(site: Site, port: int) -> None:
     """Listen on 127.0.0.1:port (0 picks a free port), announce the URL, run until stopped."""
-    listening = reactor.listenTCP(port, TwistedSite(ReplicaResource(site)), interface="127.0.0.1")
+    factory = TwistedSite(ReplicaResource(site))  # type: ignore[no-untyped-call]
+    listening = reactor.listenTCP(port, factory, interface="127.0.0.1")
     print(f"serving http://127.0.0.1:{listening.getHost().port}", flush=True)
     sys.stdout.flush()
     reactor.run()

@@ -34,7 +34,14 @@ from urllib.parse import unquote, urlsplit
 from tests.replica import content as content_mod
 from tests.replica import render, text
 from tests.replica.content import Content
-from tests.replica.model import CHANNELS, LEGACY_LIST_CHANNEL, ArticleMeta, build_metadata, rng_for
+from tests.replica.model import (
+    CHANNELS,
+    IMAGE_BASE,
+    LEGACY_LIST_CHANNEL,
+    ArticleMeta,
+    build_metadata,
+    rng_for,
+)
 
 EDITIONS = ("gb", "b5")
 HTML = "text/html; charset=utf-8"
@@ -258,7 +265,7 @@ class Site:
         meta = self._metas[index]
         rng = rng_for(self.seed, "excerpt", index)
         excerpt = text.paragraph(rng, 30)[: render.EXCERPT_CHARS]
-        image = content_mod.Image(f"{content_mod.IMAGE_BASE}/thumb/{meta.number}.jpg", None, "")
+        image = content_mod.Image(f"{IMAGE_BASE}/thumb/{meta.number}.jpg", None, "")
         return render.ListItem(
             meta, self._title(meta, edition), excerpt if edition == "gb" else text.s2t(excerpt), image
         )
