@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.pipelines import ItemPipelineManager
 from scrapy.utils.test import get_crawler
 
 from crawler.extract.model import Image
@@ -29,6 +33,7 @@ from pipelines.storage import OutputNotWritableError
 
 BEIJING = timezone(timedelta(hours=8))
 DAY_ONE = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 
@@ -299,3 +304,65 @@ def test_table_matches_items_exactly(tmp_path: Path) -> None:
     assert row["tags"] == ["a", "b"]
     assert row["version"] == 1
     assert pa.types.is_int32(pq.read_schema(data_files(tmp_path / "articles")[0]).field("char_count").type)
+
+
+def test_scrapy_builds_the_pipeline_without_deprecation_warnings(tmp_path: Path) -> None:
+    # Warnings are errors here: a spider argument on open/close/process_item would fail this.
+    settings = {"PARQUET_URI": str(tmp_path), "ITEM_PIPELINES": {"pipelines.parquet.ParquetPipeline": 300}}
+    manager = ItemPipelineManager.from_crawler(get_crawler(MinimalSpider, settings))
+    assert [type(m) for m in manager.middlewares] == [ParquetPipeline]
+
+
+# Items come from a callback: Scrapy 2.19 does not finish closing a spider early while start() yields items.
+ITEMS_SPIDER = """
+import warnings
+
+import scrapy
+from scrapy.exceptions import ScrapyDeprecationWarning
+
+from tests.test_parquet import make_item
+
+warnings.simplefilter("error", ScrapyDeprecationWarning)
+
+
+class ItemsSpider(scrapy.Spider):
+    name = "items"
+    start_urls = ["data:,items"]
+
+    def parse(self, response):
+        for number in range(5):
+            yield make_item(number)
+"""
+
+
+def crawl_items(tmp_path: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    """A real Scrapy crawl of five items through the exporter alone, deprecation warnings as errors."""
+    spider = tmp_path / "items_spider.py"
+    spider.write_text(ITEMS_SPIDER)
+    pipelines = json.dumps({"pipelines.parquet.ParquetPipeline": 300})
+    command = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-s", f"PARQUET_URI={root}"]
+    command += ["-s", f"ITEM_PIPELINES={pipelines}", "-s", "PARQUET_FLUSH_ROWS=2", "-s", "ROBOTSTXT_OBEY=0"]
+    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_real_crawl_writes_every_item(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    result = crawl_items(tmp_path, root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Warning" not in result.stderr
+    assert pads.dataset(root, format="parquet", partitioning="hive").count_rows() == 5
+    assert "'parquet/files_written': 3" in result.stderr
+    assert "'health/ok': 1" in result.stderr
+
+
+def test_real_crawl_stops_when_the_output_fails_midway(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    root.mkdir()
+    # A regular file where the partition directory must go: the first flush fails for real.
+    (root / "date=2024-03-01").write_text("in the way")
+    result = crawl_items(tmp_path, root)
+    assert "Cannot write the dataset" in result.stderr
+    assert "Closing spider (output_error)" in result.stderr
+    assert "'health/ok': 0" in result.stderr
+    assert data_files(root) == []
+    assert hidden_files(root) == []
