@@ -9,19 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.archive import ArchiveIndex, ArchiveLookup, Latest, hash_key
+from pipelines.archive import INDEX_SCHEMA, ArchiveIndex, ArchiveLookup, Latest, hash_key
 from pipelines.simhash import hamming_distance, to_signed
 from tests.archive_data import make_synthetic_dataset
 
 UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
-INDEX_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("version", pa.int32()),
-        ("content_hash", pa.string()),
-        ("simhash", pa.int64()),
-    ]
-)
 BASE_SIMHASH = 0x0123_4567_89AB_CDEF
 
 
