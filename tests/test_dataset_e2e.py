@@ -86,7 +86,7 @@ def test_readers_agree(first_crawl: tuple[str, Path]) -> None:
     _, dataset = first_crawl
     count = read_rows(dataset).num_rows
     pattern = str(dataset / "**" / "*.parquet")
-    duck = duckdb.sql(
+    duck = duckdb.connect().execute(
         f"SELECT count(*), count(DISTINCT date) FROM read_parquet('{pattern}', hive_partitioning=true)"
     ).fetchall()
     assert duck[0][0] == count and duck[0][1] > 1
