@@ -1,8 +1,9 @@
 """The run manifest ``_runs/<run_id>.json`` (SPEC.md section 2).
 
-Written at start (``"status": "running"``), rewritten after every flush and at the end (``"finished"``), each
-time atomically (temporary name, then rename). Its ``files`` list is only extended after a part file is
-committed, so after a SIGKILL the manifest lists exactly the committed files of the run.
+Written at start (``"status": "running"``), rewritten after every committed file and at the end (``"finished"``,
+or ``"failed"`` when the output could not be written), each time atomically (temporary name, then rename). Its
+``files`` list is only extended after a part file is committed, so after a SIGKILL it lists committed files only;
+the next run, holding the lock, marks it ``"interrupted"`` and adds any file committed just before the kill.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ RUNS_DIR = "_runs"
 STATUS_RUNNING = "running"
 STATUS_FINISHED = "finished"
 STATUS_INTERRUPTED = "interrupted"
+STATUS_FAILED = "failed"
 
 # Spider attributes (the -a arguments) that change what a run writes.
 SPIDER_ARGUMENTS = ("site", "editions", "channels", "full", "refresh_days", "since", "until")

@@ -23,14 +23,21 @@ import pyarrow.fs as pafs
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.settings import BaseSettings
+from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import ArticleItem
 from pipelines import storage
 from pipelines.compact import recover_dataset
-from pipelines.health import HealthVerdict, evaluate, validate_max_failed_ratio
+from pipelines.health import DEFAULT_MAX_FAILED_RATIO, HealthVerdict, evaluate, validate_max_failed_ratio
 from pipelines.lock import DatasetLock
-from pipelines.manifest import STATUS_FINISHED, RunManifest, reconcile_interrupted, spider_arguments
+from pipelines.manifest import (
+    STATUS_FAILED,
+    STATUS_FINISHED,
+    RunManifest,
+    reconcile_interrupted,
+    spider_arguments,
+)
 from pipelines.schema import items_to_table, row_problem
 
 logger = logging.getLogger(__name__)
@@ -152,11 +159,14 @@ class ParquetPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParquetPipeline:
         config = ParquetConfig.from_settings(crawler.settings)
-        ratio = validate_max_failed_ratio(crawler.settings.get("HEALTH_MAX_FAILED_RATIO", 0.05))
+        ratio = validate_max_failed_ratio(
+            crawler.settings.get("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO)
+        )
         return cls(crawler, config, ratio)
 
     @property
-    def _stats(self) -> Any:
+    def _stats(self) -> StatsCollector:
+        assert self.crawler.stats is not None, "the crawler builds its stats before its pipelines"
         return self.crawler.stats
 
     def open_spider(self) -> None:
@@ -190,6 +200,7 @@ class ParquetPipeline:
         if not isinstance(item, ArticleItem):
             return item
         if self._output_error is not None:
+            self._stats.inc_value(f"articles/dropped/{OutputFailedError.reason}")
             raise OutputFailedError(f"output failed earlier in this run: {self._output_error}")
         item.run_id = self.run_id
         problem = row_problem(item)
@@ -255,7 +266,7 @@ class ParquetPipeline:
             if self._output_error is None:
                 self._flush_at_close()
             verdict = self._health()
-            self.manifest.status = STATUS_FINISHED
+            self.manifest.status = STATUS_FINISHED if self._output_error is None else STATUS_FAILED
             self.manifest.finished_at = datetime.now(UTC)
             self.manifest.health = verdict
             self.manifest.write(self.fs, self.root, self._stats.get_stats())

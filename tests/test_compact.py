@@ -192,3 +192,10 @@ def test_scrapy_compact_refuses_a_locked_dataset(dataset: Path) -> None:
     assert result.returncode == 1
     assert "crawl-in-progress" in result.stderr
     assert files_by_partition(dataset) == files
+
+
+def test_scrapy_compact_refuses_a_missing_dataset(tmp_path: Path) -> None:
+    result = scrapy_compact(tmp_path / "nothing-here")
+    assert result.returncode == 1
+    assert "no dataset" in result.stderr
+    assert not (tmp_path / "nothing-here").exists()

@@ -285,6 +285,7 @@ def test_write_failure_at_close_fails_health_and_leaves_no_partial_file(tmp_path
     assert hidden_files(root) == []
     manifest = read_manifest(pipeline.fs, pipeline.root, pipeline.run_id)
     assert manifest is not None and manifest["health"]["ok"] is False
+    assert manifest["status"] == "failed"
 
 
 def test_non_article_items_pass_through(tmp_path: Path) -> None:

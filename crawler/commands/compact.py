@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+import pyarrow.fs as pafs
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
@@ -32,6 +33,10 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         config = ParquetConfig.from_settings(self.settings)
         fs, root = storage.resolve(config.uri)
+        if fs.get_file_info(root).type != pafs.FileType.Directory:
+            print(f"compact: no dataset at {root}", file=sys.stderr)
+            self.exitcode = FAILED_EXIT
+            return
         compact_id = new_run_id()
         try:
             with open_lock(fs, root, compact_id):
