@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -115,16 +116,27 @@ def begin(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
     _save(fs, root, journal)
 
 
+def _read_inputs(fs: pafs.FileSystem, journal: Journal) -> Iterator[pa.Table]:
+    for path in journal.inputs:
+        yield _read_rows(fs, path).cast(ARTICLE_SCHEMA)
+
+
 def write_output(fs: pafs.FileSystem, journal: Journal, *, compression: str, row_group_size: int) -> int:
     """Step 1b: the hidden merged file, checked to hold exactly the inputs' rows. Returns the row count."""
-    table = pa.concat_tables([_read_rows(fs, path) for path in journal.inputs]).cast(ARTICLE_SCHEMA)
+    temporary = storage.write_temporary(
+        fs,
+        journal.output,
+        _read_inputs(fs, journal),
+        ARTICLE_SCHEMA,
+        compression=compression,
+        row_group_size=row_group_size,
+    )
     expected = sum(_row_count(fs, path) for path in journal.inputs)
-    if table.num_rows != expected:
-        raise RuntimeError(
-            f"compaction of {journal.partition} read {table.num_rows} rows, expected {expected}"
-        )
-    storage.write_temporary(fs, journal.output, table, compression=compression, row_group_size=row_group_size)
-    return int(table.num_rows)
+    written = _row_count(fs, temporary)
+    if written != expected:
+        fs.delete_file(temporary)
+        raise RuntimeError(f"compaction of {journal.partition} wrote {written} rows, expected {expected}")
+    return written
 
 
 def mark_publishing(fs: pafs.FileSystem, root: str, journal: Journal) -> None:

@@ -47,7 +47,8 @@ COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
 DEFAULT_URI = "output/articles"
 DEFAULT_PARTITION = "date"
 DEFAULT_FLUSH_ROWS = 5_000
-DEFAULT_ROW_GROUP_SIZE = 100_000
+# Rows carry whole articles (tens of KB of text): 10,000 rows make row groups of tens of MB compressed.
+DEFAULT_ROW_GROUP_SIZE = 10_000
 DEFAULT_COMPRESSION = "zstd"
 OUTPUT_ERROR_REASON = "output_error"
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,16 +50,43 @@ def ensure_writable(fs: pafs.FileSystem, root: str, probe_name: str) -> None:
         raise OutputNotWritableError(f"output {root} is not writable: {exc}") from exc
 
 
+def _row_groups(tables: Iterable[pa.Table], row_group_size: int) -> Iterator[pa.Table]:
+    """The rows of ``tables`` regrouped so that small inputs still make row groups of ``row_group_size``."""
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for table in tables:
+        pending.append(table)
+        pending_rows += table.num_rows
+        if pending_rows >= row_group_size:
+            yield pa.concat_tables(pending)
+            pending, pending_rows = [], 0
+    if pending:
+        yield pa.concat_tables(pending)
+
+
 def write_temporary(
-    fs: pafs.FileSystem, path: str, table: pa.Table, *, compression: str, row_group_size: int
+    fs: pafs.FileSystem,
+    path: str,
+    tables: Iterable[pa.Table],
+    schema: pa.Schema,
+    *,
+    compression: str,
+    row_group_size: int,
 ) -> str:
-    """Write ``table`` complete under a hidden name next to ``path``; returns that name. No file on failure."""
+    """Write ``tables`` as one file under a hidden name next to ``path``; returns that name. No file on failure.
+
+    Tables are consumed one by one, so memory holds about one row group, not the whole file.
+    """
     directory, name = path.rsplit("/", 1)
     temporary = f"{directory}/{temporary_name(name)}"
     fs.create_dir(directory, recursive=True)
     try:
-        with fs.open_output_stream(temporary) as out:
-            pq.write_table(table, out, compression=compression, row_group_size=row_group_size)
+        with (
+            fs.open_output_stream(temporary) as out,
+            pq.ParquetWriter(out, schema, compression=compression) as writer,
+        ):
+            for group in _row_groups(tables, row_group_size):
+                writer.write_table(group, row_group_size=row_group_size)
     except BaseException:
         _delete_quietly(fs, temporary)
         raise
@@ -69,7 +97,9 @@ def write_table_atomically(
     fs: pafs.FileSystem, path: str, table: pa.Table, *, compression: str, row_group_size: int
 ) -> None:
     """Write ``table`` hidden, then rename it to ``path``: a reader sees the complete file or nothing."""
-    temporary = write_temporary(fs, path, table, compression=compression, row_group_size=row_group_size)
+    temporary = write_temporary(
+        fs, path, [table], table.schema, compression=compression, row_group_size=row_group_size
+    )
     try:
         fs.move(temporary, path)
     except BaseException:

@@ -72,6 +72,7 @@ def test_compaction_keeps_rows_and_leaves_one_file_per_partition(dataset: Path) 
     assert leftovers(dataset) == []
     merged = dataset / "date=2024-03-01" / f"part-compact-{COMPACT_ID}.parquet"
     assert pq.read_schema(merged).metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+    assert pq.ParquetFile(merged).metadata.num_row_groups == 1  # small inputs regrouped, not one group each
     count = duckdb.sql(f"select count(*) from read_parquet('{dataset}/**/*.parquet', hive_partitioning=true)")
     assert count is not None and count.fetchall() == [(ROWS + 1,)]
 
