@@ -70,13 +70,21 @@ class PartitionResult:
 
 
 def _save(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
+    # Paths are stored relative to the root so that a dataset moved or copied mid-compaction still recovers.
+    document = asdict(journal)
+    document["inputs"] = [_relative(root, path) for path in journal.inputs]
+    document["output"] = _relative(root, journal.output)
     path = journal.path(root)
     directory, name = path.rsplit("/", 1)
     fs.create_dir(directory, recursive=True)
     temporary = f"{directory}/{storage.temporary_name(name)}"
     with fs.open_output_stream(temporary) as out:
-        out.write(json.dumps(asdict(journal), indent=2).encode("utf-8"))
+        out.write(json.dumps(document, indent=2).encode("utf-8"))
     fs.move(temporary, path)
+
+
+def _relative(root: str, path: str) -> str:
+    return path.removeprefix(root + "/")
 
 
 def _exists(fs: pafs.FileSystem, path: str) -> bool:
@@ -190,9 +198,11 @@ def compact(
     return results
 
 
-def _load_journal(fs: pafs.FileSystem, path: str) -> Journal:
+def _load_journal(fs: pafs.FileSystem, root: str, path: str) -> Journal:
     with fs.open_input_stream(path) as stream:
         data: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
+    data["inputs"] = [f"{root}/{relative}" for relative in data["inputs"]]
+    data["output"] = f"{root}/{data['output']}"
     return Journal(**data)
 
 
@@ -222,7 +232,7 @@ def recover(fs: pafs.FileSystem, root: str) -> list[str]:
     for info in sorted(journals, key=lambda i: i.path):
         if info.type != pafs.FileType.File or storage.is_temporary(info.base_name):
             continue
-        journal = _load_journal(fs, info.path)
+        journal = _load_journal(fs, root, info.path)
         if journal.state == STATE_PUBLISHING and _roll_forward(fs, journal):
             done.append(f"completed compaction of {journal.partition} ({journal.compact_id})")
         else:

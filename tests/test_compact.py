@@ -200,3 +200,19 @@ def test_scrapy_compact_refuses_a_missing_dataset(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no dataset" in result.stderr
     assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_dataset_moved_mid_compaction_still_recovers(dataset: Path, tmp_path: Path) -> None:
+    before = read_sorted(dataset)
+    fs, root = pafs.LocalFileSystem(), str(dataset)
+    partition, inputs = next(iter(compact.partitions_to_compact(fs, root).items()))
+    journal = compact.plan(root, COMPACT_ID, partition, inputs)
+    compact.begin(fs, root, journal)
+    compact.write_output(fs, journal, compression="zstd", row_group_size=1000)
+    compact.mark_publishing(fs, root, journal)
+    moved = dataset.rename(tmp_path / "moved")
+    with DatasetLock(moved, "recovery"):
+        compact.recover_dataset(fs, str(moved))
+    assert read_sorted(moved).equals(before)
+    assert files_by_partition(moved)[partition] == [f"part-compact-{COMPACT_ID}.parquet"]
+    assert leftovers(moved) == []
