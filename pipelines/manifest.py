@@ -27,6 +27,8 @@ STATUS_FAILED = "failed"
 
 # Spider attributes (the -a arguments) that change what a run writes.
 SPIDER_ARGUMENTS = ("site", "editions", "channels", "full", "refresh_days", "since", "until")
+# The articles spider keeps its validated arguments together on this attribute (crawler.spiders.articles).
+SPIDER_OPTIONS_ATTRIBUTE = "options"
 
 _STATUS_PREFIX = "downloader/response_status_count/"
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
@@ -52,8 +54,13 @@ def _jsonable(value: Any) -> Any:
 
 
 def spider_arguments(spider: object | None) -> dict[str, Any]:
-    """The run-shaping spider attributes that exist on ``spider``."""
-    return {name: _jsonable(getattr(spider, name)) for name in SPIDER_ARGUMENTS if hasattr(spider, name)}
+    """The run-shaping arguments of ``spider``: from its parsed ``options`` when it has them, else its attributes."""
+    found: dict[str, Any] = {}
+    for source in (spider, getattr(spider, SPIDER_OPTIONS_ATTRIBUTE, None)):
+        found.update(
+            {name: _jsonable(getattr(source, name)) for name in SPIDER_ARGUMENTS if hasattr(source, name)}
+        )
+    return found
 
 
 @dataclass(slots=True)

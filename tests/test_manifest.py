@@ -12,6 +12,7 @@ from typing import Any
 
 from scrapy.statscollectors import StatsCollector
 
+from crawler.spiders.articles import CrawlOptions
 from pipelines.manifest import read_manifest
 from pipelines.parquet import ParquetPipeline
 from tests.test_parquet import make_item, make_pipeline
@@ -63,6 +64,19 @@ def run_killed_after_two_flushes(root: Path) -> str:
         process.communicate()
     assert run_id, "the writer died before writing"
     return run_id
+
+
+def test_settings_come_from_the_articles_spider_options(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path)
+    spider = pipeline.crawler.spider
+    spider.options = CrawlOptions.parse(editions="gb,b5", since="2024-01-01", refresh_days="3")  # type: ignore[union-attr]
+    pipeline.open_spider()
+    pipeline.close_spider()
+    settings = manifest_of(pipeline)["settings"]
+    assert settings["site"] == "https://www.epochtimes.com"
+    assert settings["editions"] == ["gb", "b5"]
+    assert (settings["since"], settings["until"]) == ("2024-01-01", None)
+    assert (settings["full"], settings["refresh_days"]) == (False, 3)
 
 
 def test_running_manifest_at_open_names_the_settings_that_matter(tmp_path: Path) -> None:
