@@ -35,6 +35,9 @@ _EXCEPTION_PREFIX = "downloader/exception_type_count/"
 _DROPPED_PREFIX = "articles/dropped/"
 _FAILED_PREFIX = "articles/failed/"
 _COVERAGE_PREFIX = "coverage/"
+# Requests that never reached extraction, by reason (HTTP status, timeout, too large...), from the spider.
+_PAGES_FAILED_PREFIX = "pages/failed/"
+_SKIPPED_PREFIX = "articles/skipped/"
 
 
 def _by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
@@ -87,6 +90,8 @@ class RunManifest:
             "items_written": int(stats.get("parquet/rows_written", 0)),
             "items_dropped": _by_suffix(stats, _DROPPED_PREFIX),
             "extraction_failures": _by_suffix(stats, _FAILED_PREFIX),
+            "pages_failed": _by_suffix(stats, _PAGES_FAILED_PREFIX),
+            "articles_skipped": _by_suffix(stats, _SKIPPED_PREFIX),
             "coverage": _by_suffix(stats, _COVERAGE_PREFIX),
             "files": list(self.files),
             "health": asdict(self.health) if self.health else None,

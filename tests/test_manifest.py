@@ -112,6 +112,8 @@ def test_finished_manifest_summarises_the_run(tmp_path: Path) -> None:
         "articles/failed/not_article": 1,
         "articles/pages": 10,
         "articles/extracted": 9,
+        "pages/failed/http_503": 2,
+        "articles/skipped/known": 7,
     }
     for key, value in counters.items():
         stats(pipeline).set_value(key, value)
@@ -126,6 +128,8 @@ def test_finished_manifest_summarises_the_run(tmp_path: Path) -> None:
     assert document["items_written"] == 3
     assert document["items_dropped"] == {"duplicate": 3}
     assert document["extraction_failures"] == {"not_article": 1}
+    assert document["pages_failed"] == {"http_503": 2}
+    assert document["articles_skipped"] == {"known": 7}
     assert document["coverage"]["title"] == 3
     assert document["coverage"]["authors"] == 1  # only item 1 has an author
     assert document["files"] == committed_files(tmp_path)
