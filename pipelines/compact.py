@@ -74,13 +74,7 @@ def _save(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
     document = asdict(journal)
     document["inputs"] = [_relative(root, path) for path in journal.inputs]
     document["output"] = _relative(root, journal.output)
-    path = journal.path(root)
-    directory, name = path.rsplit("/", 1)
-    fs.create_dir(directory, recursive=True)
-    temporary = f"{directory}/{storage.temporary_name(name)}"
-    with fs.open_output_stream(temporary) as out:
-        out.write(json.dumps(document, indent=2).encode("utf-8"))
-    fs.move(temporary, path)
+    storage.write_bytes_atomically(fs, journal.path(root), json.dumps(document, indent=2).encode("utf-8"))
 
 
 def _relative(root: str, path: str) -> str:

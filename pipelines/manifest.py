@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from pipelines import storage
-from pipelines.health import HealthVerdict
+from pipelines.health import FAILED_REASON_PREFIX, HealthVerdict
 
 RUNS_DIR = "_runs"
 STATUS_RUNNING = "running"
@@ -33,7 +33,6 @@ SPIDER_OPTIONS_ATTRIBUTE = "options"
 _STATUS_PREFIX = "downloader/response_status_count/"
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
 _DROPPED_PREFIX = "articles/dropped/"
-_FAILED_PREFIX = "articles/failed/"
 _COVERAGE_PREFIX = "coverage/"
 # Requests that never reached extraction, by reason (HTTP status, timeout, too large...), from the spider.
 _PAGES_FAILED_PREFIX = "pages/failed/"
@@ -89,7 +88,7 @@ class RunManifest:
             "download_errors_by_type": _by_suffix(stats, _EXCEPTION_PREFIX),
             "items_written": int(stats.get("parquet/rows_written", 0)),
             "items_dropped": _by_suffix(stats, _DROPPED_PREFIX),
-            "extraction_failures": _by_suffix(stats, _FAILED_PREFIX),
+            "extraction_failures": _by_suffix(stats, FAILED_REASON_PREFIX),
             "pages_failed": _by_suffix(stats, _PAGES_FAILED_PREFIX),
             "articles_skipped": _by_suffix(stats, _SKIPPED_PREFIX),
             "coverage": _by_suffix(stats, _COVERAGE_PREFIX),
@@ -99,9 +98,7 @@ class RunManifest:
 
     def write(self, fs: pafs.FileSystem, root: str, stats: Mapping[str, Any]) -> str:
         """Atomically replace ``<root>/_runs/<run_id>.json``; returns its path."""
-        directory = f"{root}/{RUNS_DIR}"
-        fs.create_dir(directory, recursive=True)
-        path = f"{directory}/{self.run_id}.json"
+        path = f"{root}/{RUNS_DIR}/{self.run_id}.json"
         _write_document(fs, path, self.document(stats))
         return path
 
@@ -121,11 +118,8 @@ def _load(fs: pafs.FileSystem, path: str) -> dict[str, Any] | None:
 
 
 def _write_document(fs: pafs.FileSystem, path: str, document: Mapping[str, Any]) -> None:
-    directory, name = path.rsplit("/", 1)
-    temporary = f"{directory}/{storage.temporary_name(name)}"
-    with fs.open_output_stream(temporary) as out:
-        out.write(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
-    fs.move(temporary, path)
+    payload = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    storage.write_bytes_atomically(fs, path, payload)
 
 
 def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:

@@ -107,6 +107,16 @@ def write_table_atomically(
         raise
 
 
+def write_bytes_atomically(fs: pafs.FileSystem, path: str, payload: bytes) -> None:
+    """Replace ``path`` with ``payload`` through a hidden temporary file: readers see the old or the new content."""
+    directory, name = path.rsplit("/", 1)
+    temporary = f"{directory}/{temporary_name(name)}"
+    fs.create_dir(directory, recursive=True)
+    with fs.open_output_stream(temporary) as out:
+        out.write(payload)
+    fs.move(temporary, path)
+
+
 def _delete_quietly(fs: pafs.FileSystem, path: str) -> None:
     # Nothing was created, or the disk is gone: the next run's start-up sweep removes what is left.
     with contextlib.suppress(OSError, pa.ArrowException):
