@@ -6,12 +6,15 @@ import logging
 import time
 from typing import Any, Protocol, cast
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 
 from crawler.items import ArticleItem
 from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
 from pipelines.clean import ArticleDropped, report_drop
+from pipelines.manifest import STATUS_FINISHED, last_run_status
+from pipelines.storage import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ class ArchiveAware(Protocol):
     """A spider that skips known articles (``crawler.spiders.articles.ArticlesSpider``, DESIGN.md)."""
 
     archive: ArchiveLookup
+    archive_has_gaps: bool
 
 
 class Duplicate(ArticleDropped):
@@ -98,9 +102,13 @@ class DedupePipeline:
         if not uri or not isinstance(uri, str):
             raise ValueError(f"PARQUET_URI must name the dataset to deduplicate against, got {uri!r}")
         max_distance = parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE))
-        return cls(crawler, uri, max_distance)
+        pipeline = cls(crawler, uri, max_distance)
+        # Not in open_spider: the exporter's open_spider takes the dataset lock and repairs what a killed run
+        # left, and the archive must be read after that, or a run finishing meanwhile would go unseen.
+        crawler.signals.connect(pipeline.load_archive, signal=signals.spider_opened)
+        return pipeline
 
-    def open_spider(self) -> None:
+    def load_archive(self) -> None:
         started = time.perf_counter()
         self.index = ArchiveIndex.load(self.uri)
         logger.info(
@@ -111,7 +119,18 @@ class DedupePipeline:
         )
         self.stats.set_value("archive/articles_at_start", len(self.index))
         if self.crawler.spider is not None:
-            cast(ArchiveAware, self.crawler.spider).archive = self.index
+            spider = cast(ArchiveAware, self.crawler.spider)
+            spider.archive = self.index
+            spider.archive_has_gaps = self._last_run_incomplete()
+
+    def _last_run_incomplete(self) -> bool:
+        """A killed or failed last run archived some articles of a channel but maybe not the older ones."""
+        fs, root = resolve(self.uri)
+        status = last_run_status(fs, root, excluding=self.stats.get_value("run/id"))
+        if status not in (None, STATUS_FINISHED):
+            logger.warning("The last run ended %s: paging past known articles to fill the gap", status)
+            return True
+        return False
 
     def process_item(self, item: Any) -> ArticleItem:
         if not isinstance(item, ArticleItem):

@@ -148,3 +148,18 @@ def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
         _write_document(fs, info.path, document)
         fixed.append(run_id)
     return fixed
+
+
+def last_run_status(fs: pafs.FileSystem, root: str, *, excluding: str | None = None) -> str | None:
+    """Status of the newest run before this one (run ids sort by start time); None on a new dataset."""
+    selector = pafs.FileSelector(f"{root}/{RUNS_DIR}", allow_not_found=True)
+    run_ids = sorted(
+        info.base_name.removesuffix(".json")
+        for info in fs.get_file_info(selector)
+        if info.base_name.endswith(".json") and not info.base_name.startswith(".")
+    )
+    for run_id in reversed(run_ids):
+        if run_id != excluding:
+            document = read_manifest(fs, root, run_id)
+            return str(document.get("status")) if document else None
+    return None

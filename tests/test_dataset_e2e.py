@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+from crawler import listing
+from crawler.urls import parse_article_url
 from pipelines.schema import ARTICLE_SCHEMA
 from tests.crawling import PROJECT_ROOT, crawl
 from tests.replica.site import Site
@@ -86,9 +88,13 @@ def test_readers_agree(first_crawl: tuple[str, Path]) -> None:
     _, dataset = first_crawl
     count = read_rows(dataset).num_rows
     pattern = str(dataset / "**" / "*.parquet")
-    duck = duckdb.connect().execute(
-        f"SELECT count(*), count(DISTINCT date) FROM read_parquet('{pattern}', hive_partitioning=true)"
-    ).fetchall()
+    duck = (
+        duckdb.connect()
+        .execute(
+            f"SELECT count(*), count(DISTINCT date) FROM read_parquet('{pattern}', hive_partitioning=true)"
+        )
+        .fetchall()
+    )
     assert duck[0][0] == count and duck[0][1] > 1
     frame = (
         pl.scan_parquet(pattern, hive_partitioning=True).select(pl.len(), pl.col("published_at")).collect()
@@ -194,3 +200,39 @@ def test_sigkill_mid_crawl_leaves_no_partial_file_and_the_rerun_completes(tmp_pa
         result = crawl(site, dataset, args={"refresh_days": "0"})
         assert result.returncode == 0, result.log[-4000:]
     assert_complete(read_rows(dataset).column("article_id").to_pylist(), Site(articles=200))
+
+
+def test_after_an_interrupted_run_paging_continues_past_known_articles(tmp_path: Path) -> None:
+    """A page of known articles means "the rest is archived" only if the last run finished."""
+    site_model = Site(articles=ARTICLES)
+    since_iso = _oldest_url_date_on_first_pages(site_model)
+    runs = {}
+    for name in ("finished", "interrupted"):
+        dataset = tmp_path / name / "articles"
+        with serve_replica(articles=ARTICLES) as site:
+            assert crawl(site, dataset, args={"since": since_iso}).returncode == 0
+            if name == "interrupted":
+                manifest = next((dataset / "_runs").glob("*.json"))
+                document = json.loads(manifest.read_text(encoding="utf-8"))
+                manifest.write_text(json.dumps({**document, "status": "interrupted"}), encoding="utf-8")
+            runs[name] = crawl(site, dataset, args={"refresh_days": "0"})
+            assert runs[name].returncode == 0, runs[name].log[-3000:]
+        runs[name].stats["rows"] = read_rows(dataset).num_rows
+    assert "paging past known articles" in runs["interrupted"].log
+    assert_complete(
+        read_rows(tmp_path / "interrupted" / "articles").column("article_id").to_pylist(), site_model
+    )
+    assert runs["finished"].stats["rows"] < runs["interrupted"].stats["rows"]
+
+
+def _oldest_url_date_on_first_pages(site: Site) -> str:
+    """A `since` that archives every channel's first list page, and not all of the older pages."""
+    dates = []
+    for channel in site.channels():
+        path = f"/gb/{channel}.htm"
+        html = site.get(path).body.decode("utf-8")
+        for url in listing.article_links(html, f"https://www.epochtimes.com{path}"):
+            ref = parse_article_url(url)
+            assert ref is not None
+            dates.append(ref.url_date)
+    return min(dates).isoformat()

@@ -43,7 +43,7 @@ def start(settings: dict[str, object]) -> tuple[Crawler, DedupePipeline]:
     crawler.spider = ArticlesSpider.from_crawler(crawler)
     crawler.stats.open_spider()
     pipeline = DedupePipeline.from_crawler(crawler)
-    pipeline.open_spider()
+    pipeline.load_archive()
     return crawler, pipeline
 
 

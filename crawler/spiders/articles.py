@@ -180,6 +180,9 @@ class ArticlesSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self.options = CrawlOptions.parse(**options)
         self.archive: KnownArticles = NoArchive()
+        # Set by the dedupe pipeline when the last run did not finish: then a page of known articles does not
+        # mean that the older pages are archived too.
+        self.archive_has_gaps = False
         self.allowed_domains = [urlsplit(self.options.site).hostname or ""]
         self.today = datetime.now(UTC).date()
         # article_id -> every URL seen for it; the first one requested is the one fetched.
@@ -297,7 +300,7 @@ class ArticlesSpider(scrapy.Spider):
         if self.options.since is not None and all(a.url_date < self.options.since for a in articles):
             logger.info("Stopping %s/%s at page %d: older than since", ref.edition, ref.channel, ref.page)
             return False
-        if all(self._is_settled(a) for a in articles):
+        if not self.archive_has_gaps and all(self._is_settled(a) for a in articles):
             logger.info("Stopping %s/%s at page %d: all known", ref.edition, ref.channel, ref.page)
             self.crawler.stats.inc_value("lists/stopped_on_known")
             return False
