@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from crawler.extract.model import Article, Image
+from crawler.extract.model import Article
 
 
-@dataclass(slots=True)
-class ArticleItem:
-    # From the page (see crawler.extract.model.Article).
-    article_id: str
-    url: str
-    edition: str
-    language: str
-    title: str
-    published_at: datetime
-    date_source: str
-    body_text: str
+@dataclass(slots=True, kw_only=True)
+class ArticleItem(Article):
+    """An extracted article plus what the crawl and the pipelines add to make it a row."""
+
     crawled_at: datetime
-    updated_at: datetime | None = None
-    section: str | None = None
-    categories: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    authors: list[str] = field(default_factory=list)
-    editor: str | None = None
-    dateline: str | None = None
-    body_html: str | None = None
-    images: list[Image] = field(default_factory=list)
-    char_count: int = 0
-    # From the crawl.
+    # Other URLs seen for the same article during the crawl (other edition, http variants).
     alternate_urls: list[str] = field(default_factory=list)
     # Filled by the pipelines (clean: hashes; dedupe: version, near_duplicate_of; parquet: run_id).
     content_hash: str | None = None
@@ -43,25 +26,5 @@ class ArticleItem:
     def from_article(
         cls, article: Article, *, crawled_at: datetime, alternate_urls: list[str] | None = None
     ) -> ArticleItem:
-        return cls(
-            article_id=article.article_id,
-            url=article.url,
-            edition=article.edition,
-            language=article.language,
-            title=article.title,
-            published_at=article.published_at,
-            date_source=article.date_source,
-            body_text=article.body_text,
-            crawled_at=crawled_at,
-            updated_at=article.updated_at,
-            section=article.section,
-            categories=list(article.categories),
-            tags=list(article.tags),
-            authors=list(article.authors),
-            editor=article.editor,
-            dateline=article.dateline,
-            body_html=article.body_html,
-            images=list(article.images),
-            char_count=article.char_count,
-            alternate_urls=list(alternate_urls or []),
-        )
+        page_fields = {f.name: getattr(article, f.name) for f in fields(Article)}
+        return cls(**page_fields, crawled_at=crawled_at, alternate_urls=list(alternate_urls or []))
