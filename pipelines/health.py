@@ -1,8 +1,9 @@
 """The run's health check (SPEC.md section 4): did the crawl still understand the site's markup?
 
 Inputs are the spider's stats: ``pages/list`` (list pages parsed), ``articles/links_found`` (article links seen
-on them), ``articles/pages`` (article pages received for extraction), ``articles/extracted`` and
-``articles/failed`` (+ ``articles/failed/<reason>``).
+on them), ``articles/requested``, ``articles/pages`` (article pages received for extraction),
+``articles/extracted`` and ``articles/failed`` (+ ``articles/failed/<reason>``), and the pages given up on after
+retries: ``pages/failed/lists``, ``pages/failed/articles`` (+ ``pages/failed/<reason>``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any
 
 DEFAULT_MAX_FAILED_RATIO = 0.05
 FAILED_REASON_PREFIX = "articles/failed/"
+FETCH_FAILED_PREFIX = "pages/failed/"
+# pages/failed/<kind> counters sit next to pages/failed/<reason> ones: not reasons.
+_FETCH_FAILED_KINDS = ("lists", "articles")
 
 _MARKUP_HINT = "the site's markup probably changed"
 
@@ -44,11 +48,11 @@ def _count(stats: Mapping[str, Any], key: str) -> int:
     return int(stats.get(key) or 0)
 
 
-def _failure_breakdown(stats: Mapping[str, Any]) -> str:
+def _failure_breakdown(stats: Mapping[str, Any], prefix: str = FAILED_REASON_PREFIX) -> str:
     reasons = sorted(
-        (key.removeprefix(FAILED_REASON_PREFIX), int(value))
+        (key.removeprefix(prefix), int(value))
         for key, value in stats.items()
-        if key.startswith(FAILED_REASON_PREFIX)
+        if key.startswith(prefix) and key.removeprefix(prefix) not in _FETCH_FAILED_KINDS
     )
     if not reasons:
         return ""
@@ -80,4 +84,30 @@ def evaluate(stats: Mapping[str, Any], max_failed_ratio: float) -> HealthVerdict
             f"{failed} of {pages} article page(s) failed extraction ({failed / pages:.1%} > "
             f"HEALTH_MAX_FAILED_RATIO {max_failed_ratio:.1%}){_failure_breakdown(stats)}: {_MARKUP_HINT}"
         )
+    reasons += _fetch_failures(stats, max_failed_ratio)
     return HealthVerdict(ok=not reasons, reasons=reasons)
+
+
+def _fetch_failures(stats: Mapping[str, Any], max_failed_ratio: float) -> list[str]:
+    """Pages given up on after retries (site down, restarted, timing out): the run missed part of the site.
+
+    A lost list page ends its channel's paging there, so any is a failure; lost article pages beyond the
+    ratio too. Either way the run must not pass for complete: cron sees the exit status.
+    """
+    lists = _count(stats, f"{FETCH_FAILED_PREFIX}lists")
+    articles = _count(stats, f"{FETCH_FAILED_PREFIX}articles")
+    requested = _count(stats, "articles/requested")
+    breakdown = _failure_breakdown(stats, FETCH_FAILED_PREFIX)
+    reasons = []
+    if lists:
+        reasons.append(
+            f"{lists} list page(s) could not be fetched{breakdown}: the crawl missed part of the site; "
+            "the next run pages past known articles to fill the gap"
+        )
+    if requested and articles / requested > max_failed_ratio:
+        reasons.append(
+            f"{articles} of {requested} requested article page(s) could not be fetched "
+            f"({articles / requested:.1%} > HEALTH_MAX_FAILED_RATIO {max_failed_ratio:.1%}){breakdown}: "
+            "the site was unreachable or failing for part of the run"
+        )
+    return reasons

@@ -1,8 +1,8 @@
 """The run manifest ``_runs/<run_id>.json`` (SPEC.md section 2).
 
 Written at start (``"status": "running"``), rewritten after every committed file and at the end (``"finished"``,
-or ``"failed"`` when the output could not be written), each time atomically (temporary name, then rename). Its
-``files`` list is only extended after a part file is committed, so after a SIGKILL it lists committed files only;
+or ``"failed"`` when the output could not be written or the health check failed), each time atomically
+(temporary name, then rename). Its ``files`` list is only extended after a part file is committed, so after a SIGKILL it lists committed files only;
 the next run, holding the lock, marks it ``"interrupted"`` and adds any file committed just before the kill.
 """
 

@@ -267,7 +267,7 @@ class ParquetPipeline:
             if self._output_error is None:
                 self._flush_at_close()
             verdict = self._health()
-            self.manifest.status = STATUS_FINISHED if self._output_error is None else STATUS_FAILED
+            self.manifest.status = STATUS_FINISHED if verdict.ok else STATUS_FAILED
             self.manifest.finished_at = datetime.now(UTC)
             self.manifest.health = verdict
             self.manifest.write(self.fs, self.root, self._stats.get_stats())

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadConnectionRefusedError,
@@ -26,6 +28,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import listing
+from crawler.decoding import decode_problem
 from crawler.extract import extract
 from crawler.extract.errors import ExtractionError
 from crawler.items import ArticleItem
@@ -48,7 +51,7 @@ REAL_SITE = CANONICAL_BASE
 DEFAULT_REFRESH_DAYS = 2
 # List pages drive discovery, so they jump the queue: paging never waits behind thousands of articles.
 LIST_PRIORITY = 10
-REPLACEMENT_CHARACTER = "\ufffd"
+OFFSITE_REASON = "offsite"
 
 
 class KnownArticles(Protocol):
@@ -195,7 +198,12 @@ class ArticlesSpider(scrapy.Spider):
                     yield self._list_request(ListRef(edition, channel, 1))
             else:
                 home = f"{self.options.site}/{edition}/"
-                yield scrapy.Request(home, callback=self.parse_home, cb_kwargs={"edition": edition})
+                yield scrapy.Request(
+                    home,
+                    callback=self.parse_home,
+                    errback=self.request_failed,
+                    cb_kwargs={"edition": edition},
+                )
 
     def parse_home(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("pages/home")
@@ -235,17 +243,33 @@ class ArticlesSpider(scrapy.Spider):
         except ExtractionError as error:
             self._count_failure(error.reason, response.url, error)
             return
-        if REPLACEMENT_CHARACTER in article.title or REPLACEMENT_CHARACTER in article.body_text:
-            self._count_failure("decode_error", response.url)
+        problem = decode_problem(f"{article.title}\n{article.body_text}")
+        if problem is not None:
+            self._count_failure("decode_error", response.url, ValueError(problem))
             return
         stats.inc_value("articles/extracted")
         alternates = [url for url in self.seen_urls.get(ref.article_id, []) if url != article.url]
         yield ArticleItem.from_article(article, crawled_at=datetime.now(UTC), alternate_urls=alternates)
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticlesSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
+        return spider
+
     def request_failed(self, failure: Failure) -> None:
         """Errback: a page that never reached its callback is counted by reason, never silently lost."""
-        reason = failure_reason(failure)
-        request = failure.request  # type: ignore[attr-defined]
+        self._count_lost_page(failure.request, failure_reason(failure))  # type: ignore[attr-defined]
+
+    def request_scheduled(self, request: scrapy.Request) -> None:
+        """Signal: Scrapy's OffsiteMiddleware drops a redirect to another host without calling the errback;
+        count it like a failed page. Same rule as that middleware: the site's host or a subdomain of it."""
+        host = urlsplit(request.url).hostname or ""
+        if request.dont_filter or any(host == d or host.endswith(f".{d}") for d in self.allowed_domains):
+            return
+        self._count_lost_page(request, OFFSITE_REASON)
+
+    def _count_lost_page(self, request: scrapy.Request, reason: str) -> None:
         kind = "articles" if parse_article_url(request.url) else "lists"
         self.crawler.stats.inc_value(f"pages/failed/{reason}")
         self.crawler.stats.inc_value(f"pages/failed/{kind}")
