@@ -1,1 +1,17 @@
-"""Benchmarks (`make bench`): each prints a table and writes bench/results.json."""
+"""Benchmarks (`make bench`, `python -m bench`): one table and `bench/results.json`.
+
+Module contract: every module `bench/bench_<name>.py` defines
+
+    def run() -> list[bench.figures.Figure]
+
+and `python -m bench` finds it by name (no registry to edit), runs the modules in name order, prints each
+figure as a row of one table and writes all of them to `bench/results.json`. A module builds its figures with
+`bench.figures.measured` (a median of repeated samples, with min and max) or `bench.figures.single` (one
+value), and states its target, if any, as a `bench.figures.Target`. Whatever a module needs (a static export
+of the replica behind nginx, a crawl in a subprocess with its wall time and peak RSS) is in `bench.server` and
+`bench.crawls`. A module that raises is reported as failed and the others still run; a missed target is a
+verdict in the table, never an error: benchmarks are not tests.
+
+Every comparison is a ratio measured side by side in the same run (interleaved repetitions), because these
+machines are noisy; `python -m bench NAME...` runs only the named modules (e.g. `python -m bench extract`).
+"""

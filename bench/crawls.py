@@ -1,0 +1,81 @@
+"""Crawls in a subprocess, as cron runs them, with their wall time, peak RSS and final Scrapy stats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
+
+# Linux reports ru_maxrss in kibibytes.
+RSS_UNIT_BYTES = 1024
+QUIET_SETTINGS = {**FAST_SETTINGS, "LOG_LEVEL": "WARNING"}
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRun:
+    returncode: int
+    wall_seconds: float
+    peak_rss_bytes: int
+    stats: dict[str, Any]
+
+    @property
+    def responses(self) -> int:
+        return int(self.stats.get("downloader/response_count", 0))
+
+    @property
+    def requests(self) -> int:
+        return int(self.stats.get("downloader/request_count", 0))
+
+    @property
+    def engine_seconds(self) -> float:
+        """Spider open to spider closed (pipelines included), without interpreter and Scrapy start-up."""
+        return float(self.stats["elapsed_time_seconds"])
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.responses / self.engine_seconds
+
+
+def run_scrapy(arguments: list[str], settings: dict[str, str]) -> CrawlRun:
+    """`python -m scrapy ARGUMENTS -s ...` from the project root; raises if the run fails."""
+    with tempfile.TemporaryDirectory(prefix="bench-crawl-") as scratch:
+        stats_file = Path(scratch) / "stats.json"
+        log_file = Path(scratch) / "log.txt"
+        command = [sys.executable, "-m", "scrapy", *arguments]
+        for name, value in {**QUIET_SETTINGS, **settings, "STATS_JSON": str(stats_file)}.items():
+            command += ["-s", f"{name}={value}"]
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        with log_file.open("wb") as log:
+            started = time.perf_counter()
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+            # wait4 gives this child's own peak RSS, where getrusage(RUSAGE_CHILDREN) mixes all children.
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0 or not stats_file.exists():
+            tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise RuntimeError(f"scrapy {' '.join(arguments)} exited with {process.returncode}:\n{tail}")
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    return CrawlRun(process.returncode, wall, usage.ru_maxrss * RSS_UNIT_BYTES, stats)
+
+
+def crawl_articles(site: str, dataset: Path, settings: dict[str, str] | None = None) -> CrawlRun:
+    """The real `scrapy crawl articles` with every pipeline and Parquet output (gb edition)."""
+    return run_scrapy(
+        ["crawl", "articles", "-a", f"site={site}"], {"PARQUET_URI": str(dataset), **(settings or {})}
+    )
+
+
+def compact(dataset: Path) -> None:
+    """`scrapy compact` on `dataset`, as users run it."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    command = [sys.executable, "-m", "scrapy", "compact", "-s", f"PARQUET_URI={dataset}"]
+    subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
