@@ -49,3 +49,8 @@ EXTENSIONS = {
 PROGRESS_INTERVAL = 60.0
 # A path: the final stats are also written there as JSON (monitoring, tests).
 STATS_JSON = None
+
+# Distributed mode: switched on by -s REDIS_URL=redis://host:port/db (see crawler/distributed.py).
+ADDONS = {
+    "crawler.distributed.DistributedMode": 0,
+}

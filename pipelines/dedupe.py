@@ -13,7 +13,9 @@ from scrapy.statscollectors import StatsCollector
 from crawler.items import ArticleItem
 from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
 from pipelines.clean import ArticleDropped, report_drop
+from pipelines.coordination import CoordinationConfig
 from pipelines.manifest import STATUS_FINISHED, last_run_status
+from pipelines.redis_archive import RedisArchive
 from pipelines.storage import resolve
 
 logger = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class DedupePipeline:
 
     def load_archive(self) -> None:
         started = time.perf_counter()
-        self.index = ArchiveIndex.load(self.uri)
+        self.index = self._open_index()
         logger.info(
             "Archive index: %d articles from %s in %.2f s",
             len(self.index),
@@ -123,8 +125,20 @@ class DedupePipeline:
             spider.archive = self.index
             spider.archive_has_gaps = self._last_run_incomplete()
 
+    def _open_index(self) -> ArchiveLookup:
+        local = ArchiveIndex.load(self.uri)
+        coordination = CoordinationConfig.from_settings(self.crawler.settings)
+        if coordination is None:
+            return local
+        run_id = str(self.stats.get_value("run/id"))
+        return RedisArchive(coordination.client(), coordination.keys, run_id, local)
+
     def _last_run_incomplete(self) -> bool:
         """A killed or failed last run archived some articles of a channel but maybe not the older ones."""
+        coordination = CoordinationConfig.from_settings(self.crawler.settings)
+        if coordination is not None:
+            # Other workers' manifests say "running" while they live: the crawl's opener knows better.
+            return bool(coordination.client().get(coordination.keys.gaps))
         fs, root = resolve(self.uri)
         status = last_run_status(fs, root, excluding=self.stats.get_value("run/id"))
         if status not in (None, STATUS_FINISHED):

@@ -11,16 +11,43 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 LOCK_FILENAME = "_lock"
 
 
 class DatasetLockedError(RuntimeError):
     """Another live process holds the dataset's lock."""
+
+
+class WriterLock(Protocol):
+    """What the exporter needs of its lock: this ``flock`` or, in distributed mode, Redis coordination."""
+
+    @property
+    def sole_writer(self) -> bool:
+        """Nobody else writes the dataset now: repairing what killed runs left is safe."""
+        ...
+
+    def acquire(self) -> None: ...
+
+    def startup_done(self) -> None:
+        """The dataset is repaired: other writers may start."""
+
+    def committed(self, article_ids: Iterable[str]) -> None:
+        """These articles are in a committed part file."""
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> WriterLock: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +86,16 @@ class DatasetLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    @property
+    def sole_writer(self) -> bool:
+        return self.held
+
+    def startup_done(self) -> None:
+        """Nothing to hand over: the lock excludes every other writer for the whole run."""
+
+    def committed(self, article_ids: Iterable[str]) -> None:
+        """The part file itself is the record of what is archived."""
 
     def acquire(self) -> None:
         """Take the lock or raise DatasetLockedError naming the holder."""

@@ -29,8 +29,9 @@ from scrapy.utils.defer import deferred_from_coro
 from crawler.items import ArticleItem
 from pipelines import storage
 from pipelines.compact import recover_dataset
+from pipelines.coordination import CoordinationConfig, RedisCoordination
 from pipelines.health import DEFAULT_MAX_FAILED_RATIO, HealthVerdict, evaluate, validate_max_failed_ratio
-from pipelines.lock import DatasetLock
+from pipelines.lock import DatasetLock, WriterLock
 from pipelines.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
@@ -132,11 +133,21 @@ def coverage(table: pa.Table) -> dict[str, int]:
     return {name: _non_empty(table.column(name)) for name in table.column_names}
 
 
-def open_lock(fs: pafs.FileSystem, root: str, run_id: str) -> DatasetLock:
-    """The local lock of the dataset; other filesystems need the distributed mode, not built yet."""
+def open_lock(
+    fs: pafs.FileSystem,
+    root: str,
+    run_id: str,
+    settings: BaseSettings | None = None,
+    stats: StatsCollector | None = None,
+) -> WriterLock:
+    """Redis coordination when ``REDIS_URL`` is set, else the local lock (remote storage needs Redis)."""
+    coordination = CoordinationConfig.from_settings(settings) if settings is not None else None
+    if coordination is not None:
+        return RedisCoordination(coordination, fs, root, run_id, stats)
     if not isinstance(fs, pafs.LocalFileSystem):
         raise ParquetConfigError(
-            f"PARQUET_URI {root!r}: only local datasets can be locked for now (distributed mode is not built)"
+            f"PARQUET_URI {root!r} is not a local path: writers of remote storage cannot share a file lock, "
+            "so they coordinate through Redis: set REDIS_URL=redis://host:port/db as well"
         )
     return DatasetLock(Path(root), run_id)
 
@@ -150,7 +161,7 @@ class ParquetPipeline:
         self.max_failed_ratio = max_failed_ratio
         self.run_id = new_run_id()
         self.fs, self.root = storage.resolve(config.uri)
-        self.lock = open_lock(self.fs, self.root, self.run_id)
+        self.lock = open_lock(self.fs, self.root, self.run_id, crawler.settings, crawler.stats)
         self._buffer: dict[str, list[ArticleItem]] = defaultdict(list)
         self._buffered = 0
         self._file_seq = 0
@@ -174,7 +185,9 @@ class ParquetPipeline:
         storage.ensure_writable(self.fs, self.root, f"probe-{self.run_id}")
         self.lock.acquire()
         try:
-            self._recover()
+            if self.lock.sole_writer:
+                self._recover()
+            self.lock.startup_done()
             self.manifest = RunManifest(self.run_id, datetime.now(UTC), self._manifest_settings())
             self.manifest.write(self.fs, self.root, self._stats.get_stats())
         except BaseException:
@@ -237,6 +250,7 @@ class ParquetPipeline:
                 compression=self.config.compression,
                 row_group_size=self.config.row_group_size,
             )
+            self.lock.committed(table.column("article_id").to_pylist())
             self._count_written(table)
             written += table.num_rows
             self.manifest.files.append(path.removeprefix(self.root + "/"))

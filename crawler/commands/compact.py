@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractContextManager
 
 import pyarrow.fs as pafs
 from scrapy.commands import ScrapyCommand
@@ -11,6 +12,7 @@ from scrapy.exceptions import UsageError
 
 from pipelines import storage
 from pipelines.compact import compact, recover_dataset
+from pipelines.coordination import CoordinationConfig, maintenance_lock
 from pipelines.lock import DatasetLockedError
 from pipelines.parquet import ParquetConfig, new_run_id, open_lock
 
@@ -39,7 +41,7 @@ class Command(ScrapyCommand):
             return
         compact_id = new_run_id()
         try:
-            with open_lock(fs, root, compact_id):
+            with self._exclusive(fs, root, compact_id):
                 for line in recover_dataset(fs, root):
                     print(f"recovery: {line}")
                 results = compact(
@@ -52,3 +54,11 @@ class Command(ScrapyCommand):
         for result in results:
             print(f"{result.partition}: {result.inputs} files -> {result.output} ({result.rows} rows)")
         print(f"compacted {len(results)} partition(s) of {root}")
+
+    def _exclusive(self, fs: pafs.FileSystem, root: str, compact_id: str) -> AbstractContextManager[object]:
+        """The local lock, or in distributed mode (REDIS_URL) the guarantee that no worker is running."""
+        assert self.settings is not None
+        coordination = CoordinationConfig.from_settings(self.settings)
+        if coordination is not None:
+            return maintenance_lock(coordination, fs, root, compact_id)
+        return open_lock(fs, root, compact_id)
