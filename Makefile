@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PYTEST_WORKERS ?= 2
 
 .PHONY: install test lint demo bench clean
@@ -26,7 +27,12 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
 
-bench: $(STAMP)
+# The benchmark extra (trafilatura, gne) is for `make bench` only; nginx and wrk come from apt at run time.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
