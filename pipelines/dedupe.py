@@ -6,9 +6,12 @@ import logging
 import time
 from typing import Any, Protocol, cast
 
+import pyarrow as pa
+import redis
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import ArticleItem
 from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
@@ -23,6 +26,8 @@ logger = logging.getLogger(__name__)
 NEAR_DISTANCE_SETTING = "DEDUPE_NEAR_DISTANCE"
 MAX_NEAR_DISTANCE = 16
 FIRST_VERSION = 1
+# Drop reason and finish reason of a run whose archive could not be read at start.
+ARCHIVE_UNREADABLE = "archive_unreadable"
 
 
 class ArchiveAware(Protocol):
@@ -86,6 +91,11 @@ def parse_near_distance(value: object) -> int:
     return distance
 
 
+class ArchiveUnreadable(ArticleDropped):
+    def __init__(self, detail: str, url: str) -> None:
+        super().__init__(ARCHIVE_UNREADABLE, detail, url)
+
+
 class DedupePipeline:
     """Scrapy shell over :func:`assign_version`: loads the index at start and shares it with the spider."""
 
@@ -96,6 +106,7 @@ class DedupePipeline:
         self.max_distance = max_distance
         self.index: ArchiveLookup = ArchiveIndex.empty()
         self.accepted_this_run: set[str] = set()
+        self.archive_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -111,6 +122,16 @@ class DedupePipeline:
         return pipeline
 
     def load_archive(self) -> None:
+        """Signal handler; Scrapy only logs what a handler raises, so an unreadable archive stops the run here."""
+        try:
+            self._load_archive()
+        except (OSError, ValueError, pa.ArrowException, redis.RedisError) as error:
+            self.archive_error = f"cannot read the archive at {self.uri}: {error}"
+            logger.error("Stopping the run: %s", self.archive_error)
+            self.stats.set_value("archive/error", self.archive_error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_UNREADABLE))
+
+    def _load_archive(self) -> None:
         started = time.perf_counter()
         self.index = self._open_index()
         logger.info(
@@ -150,6 +171,9 @@ class DedupePipeline:
         if not isinstance(item, ArticleItem):
             raise TypeError(f"DedupePipeline expects ArticleItem, got {type(item).__name__}")
         try:
+            if self.archive_error is not None:
+                # Without the archive every article would look new: writing nothing is the only safe answer.
+                raise ArchiveUnreadable(self.archive_error, item.url)
             assign_version(item, self.index, self.accepted_this_run, self.max_distance)
         except ArticleDropped as drop:
             report_drop(self.stats, logger, drop)
