@@ -8,8 +8,9 @@ keeps the seen requests there. This module only wires them in and adds what the 
 - ``ArticleDupeFilter``: an article request's fingerprint is its ``article_id``, so the gb and b5 copies, http
   and https links and query-string variants of one article are fetched once by the whole crawl; other requests
   (home, list pages) keep scrapy-redis's URL fingerprint.
-- ``SeedStartRequests``: only the worker that started the crawl (see ``pipelines.coordination``) lets the
-  spider's start requests through; the others join and take requests from the shared queue.
+- Seeding: every worker yields its start requests, and the shared dupefilter (emptied when a new crawl opens,
+  see ``pipelines.coordination``) lets through only the first copy of each, so whichever worker comes first
+  seeds the start pages, and workers started with other arguments (one per edition) add theirs.
 - ``CloseWhenIdle``: a worker closes once the shared queue has stayed empty for ``MAX_IDLE_TIME_BEFORE_CLOSE``
   seconds (scrapy-redis's setting), so every worker ends by itself when the crawl is done.
 
@@ -21,9 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -44,7 +43,7 @@ MAX_IDLE_SETTING = "MAX_IDLE_TIME_BEFORE_CLOSE"
 DEFAULT_MAX_IDLE_S = 60
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ARTICLE_FINGERPRINT_PREFIX = "article:"
-SEEDER_STAT = "distributed/seeder"
+OPENED_CRAWL_STAT = "distributed/opened_crawl"
 ADDON_PRIORITY = "addon"
 _SPIDER_LOG_DEPRECATED = r"Spider\.log\(\) is deprecated"
 
@@ -149,7 +148,6 @@ class DistributedMode:
         settings.set("SCHEDULER_QUEUE_KEY", keys.requests, priority=ADDON_PRIORITY)
         settings.set("SCHEDULER_DUPEFILTER_KEY", keys.dupefilter, priority=ADDON_PRIORITY)
         settings.setdefault(MAX_IDLE_SETTING, DEFAULT_MAX_IDLE_S)
-        settings["SPIDER_MIDDLEWARES"][f"{__name__}.SeedStartRequests"] = 0
         settings["EXTENSIONS"][f"{__name__}.CloseWhenIdle"] = 0
         max_idle_seconds(settings)
 
@@ -200,26 +198,6 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         if request is not None and self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
-
-
-class SeedStartRequests:
-    """Spider middleware: the start requests go through only on the worker that opened the crawl."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> SeedStartRequests:
-        return cls(crawler)
-
-    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        stats = self.crawler.stats
-        if stats is not None and stats.get_value(SEEDER_STAT):
-            logger.info("Distributed mode: this worker seeds the crawl with the start pages")
-            async for request in start:
-                yield request
-        else:
-            logger.info("Distributed mode: joining a running crawl; requests come from the shared queue")
 
 
 class CloseWhenIdle:

@@ -3,8 +3,8 @@
 Each worker registers under a start-up mutex (``SET NX`` with a TTL) and keeps a heartbeat key alive. The
 worker that finds no other live worker opens a new crawl: it alone repairs the dataset (as the local lock
 holder does), rolls back what dead workers claimed but never committed, seeds the shared archive index from
-the dataset when Redis has none, clears the previous crawl's queue and dupefilter, and seeds the start pages.
-The others join. ``scrapy compact`` takes the same mutex and refuses while any worker is alive.
+the dataset when Redis has none, clears the previous crawl's queue and dupefilter, and lets the start pages through
+(the shared dupefilter drops later copies). The others join. ``scrapy compact`` takes the same mutex and refuses while any worker is alive.
 
 Claims (see ``pipelines.redis_archive``): a worker claims ``(article_id, version)`` atomically before writing
 and records the claim in its ``pending`` hash; once the row is in a committed part file the claim leaves the
@@ -30,7 +30,7 @@ import redis
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
-from crawler.distributed import SEEDER_STAT, CrawlKeys, redis_url
+from crawler.distributed import OPENED_CRAWL_STAT, CrawlKeys, redis_url
 from pipelines import storage
 from pipelines.archive import read_index_columns
 from pipelines.lock import DatasetLockedError
@@ -256,7 +256,7 @@ class RedisCoordination:
         self.client.set(self.keys.gaps, "1" if dead else "")
         self.client.set(self.keys.seeded, self.run_id)
         if self._stats is not None:
-            self._stats.set_value(SEEDER_STAT, 1)
+            self._stats.set_value(OPENED_CRAWL_STAT, 1)
         logger.info(
             "Distributed mode: run %s opens a new crawl (%d dead workers cleaned up)", self.run_id, len(dead)
         )

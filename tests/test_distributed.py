@@ -1,0 +1,316 @@
+"""Distributed mode against real services: redis-server, moto's S3 server, replicas served over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pytest
+import redis
+from scrapy import Request
+from scrapy.settings import Settings
+
+from crawler.distributed import ArticleDupeFilter, CrawlKeys, DistributedMode
+from pipelines.archive import ArchiveIndex
+from pipelines.clean import text_fingerprints
+from pipelines.coordination import CoordinationConfig, live_workers, roll_back_dead
+from pipelines.parquet import ParquetConfigError, open_lock
+from pipelines.redis_archive import ClaimLostError, RedisArchive
+from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
+from tests.replica.site import Site
+from tests.replica.testing import serve_replica
+from tests.services import S3Server, redis_server, s3_server
+
+WORKER_TIMEOUT_S = 300
+BIG_REPLICA_ARTICLES = 1000
+SMALL_REPLICA_ARTICLES = 60
+# Short enough to keep the tests quick, long enough for a worker to catch requests another one adds.
+IDLE_S = "3"
+HEARTBEAT_TTL_S = "2"
+POLL_S = 0.1
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def keys(redis_url: str) -> CrawlKeys:
+    """A key prefix of its own per test: tests share the server, never a crawl."""
+    return CrawlKeys(f"test-{uuid.uuid4().hex[:8]}")
+
+
+def client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[str]
+    stats_file: Path
+
+    def finish(self) -> tuple[int, dict[str, Any], str]:
+        _, log = self.process.communicate(timeout=WORKER_TIMEOUT_S)
+        stats = json.loads(self.stats_file.read_text(encoding="utf-8")) if self.stats_file.exists() else {}
+        return self.process.returncode, stats, log
+
+
+def start_worker(
+    scratch: Path,
+    site: str,
+    dataset: str,
+    redis_url: str,
+    keys: CrawlKeys,
+    *,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Worker:
+    """``scrapy crawl articles`` as a user starts it on each machine, in a subprocess."""
+    stats_file = scratch / f"stats-{uuid.uuid4().hex[:8]}.json"
+    merged = {
+        **FAST_SETTINGS,
+        "PARQUET_URI": dataset,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": keys.prefix,
+        "MAX_IDLE_TIME_BEFORE_CLOSE": IDLE_S,
+        "DISTRIBUTED_HEARTBEAT_TTL": HEARTBEAT_TTL_S,
+        "STATS_JSON": str(stats_file),
+        **(settings or {}),
+    }
+    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
+    for name, value in (args or {}).items():
+        command += ["-a", f"{name}={value}"]
+    for name, value in merged.items():
+        command += ["-s", f"{name}={value}"]
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return Worker(process, stats_file)
+
+
+def read_rows(dataset: str, filesystem: pafs.FileSystem | None = None) -> pa.Table:
+    return pads.dataset(dataset, format="parquet", partitioning="hive", filesystem=filesystem).to_table(
+        columns=["article_id", "version", "title", "body_text", "edition"]
+    )
+
+
+def assert_each_article_once(rows: pa.Table, truth: list[dict[str, Any]], context: object = None) -> None:
+    """One row per article; an article of the truth (any edition) is missing only when its text, as the
+    pipeline fingerprints it, was written under another id (a ``duplicate_content`` drop)."""
+    ids = rows.column("article_id").to_pylist()
+    assert len(ids) == len(set(ids)), "an article was written twice"
+    titles, bodies = rows.column("title").to_pylist(), rows.column("body_text").to_pylist()
+    written = {text_fingerprints(title, body)[0] for title, body in zip(titles, bodies, strict=True)}
+    hashes: dict[str, set[str]] = {}
+    for article in truth:
+        hashes.setdefault(article["article_id"], set()).add(
+            text_fingerprints(article["title"], article["body_text"])[0]
+        )
+    for article_id in set(hashes) - set(ids):
+        assert hashes[article_id] & written, (article_id, context)
+
+
+def gb_truth(articles: int) -> list[dict[str, Any]]:
+    return [a for a in Site(articles=articles, seed=0).truth() if a["edition"] == "gb"]
+
+
+@pytest.fixture(scope="module")
+def big_replica() -> Iterator[str]:
+    with serve_replica(articles=BIG_REPLICA_ARTICLES, seed=0) as base_url:
+        yield base_url
+
+
+# ---- pieces -------------------------------------------------------------------------------------------------
+
+
+def test_without_redis_url_the_addon_changes_nothing() -> None:
+    settings = Settings({"SCHEDULER": "scrapy.core.scheduler.Scheduler"})
+    DistributedMode().update_settings(settings)
+    assert settings["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"
+    assert "DUPEFILTER_CLASS" not in settings or "scrapy_redis" not in str(settings["DUPEFILTER_CLASS"])
+
+
+def test_a_bad_redis_url_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        DistributedMode().update_settings(Settings({"REDIS_URL": "localhost:6379"}))
+
+
+def test_dupefilter_keys_articles_by_id_and_lists_by_url(redis_url: str, keys: CrawlKeys) -> None:
+    dupefilter = ArticleDupeFilter(client(redis_url), key=keys.dupefilter)
+    gb = Request("http://127.0.0.1:1/gb/21/12/30/n13470319.htm")
+    b5 = Request("https://www.epochtimes.com/b5/21/12/30/n13470319.htm?utm_source=x")
+    assert not dupefilter.request_seen(gb)
+    assert dupefilter.request_seen(b5)
+    assert not dupefilter.request_seen(Request("http://127.0.0.1:1/gb/nsc413.htm"))
+    assert not dupefilter.request_seen(Request("http://127.0.0.1:1/gb/nsc413_2.htm"))
+
+
+def test_s3_without_redis_is_a_clear_error() -> None:
+    s3 = pafs.S3FileSystem(endpoint_override="http://127.0.0.1:9", scheme="http", anonymous=True)
+    with pytest.raises(ParquetConfigError, match="REDIS_URL"):
+        open_lock(s3, "bucket/articles", "run")
+
+
+def test_claims_are_atomic_and_a_dead_workers_uncommitted_claims_roll_back(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    redis_client = client(redis_url)
+    first = RedisArchive(redis_client, keys, "run-a", ArchiveIndex.empty())
+    second = RedisArchive(redis_client, keys, "run-b", ArchiveIndex.empty())
+    first.add("n1", 1, "aa" * 32, 0)
+    with pytest.raises(ClaimLostError) as lost:
+        second.add("n1", 1, "bb" * 32, 0)
+    assert lost.value.reason == "duplicate"
+    with pytest.raises(ClaimLostError) as same_text:
+        second.add("n2", 1, "aa" * 32, 0)
+    assert same_text.value.reason == "duplicate_content"
+    second.add("n3", 1, "cc" * 32, 0)
+    first.add("n3", 2, "dd" * 32, 0)
+    # run-a dies with nothing committed: n1 is forgotten and n3 falls back to run-b's version 1.
+    rolled, kept = roll_back_dead(redis_client, keys, pafs.LocalFileSystem(), str(tmp_path), "run-a")
+    assert (rolled, kept) == (2, 0)
+    assert "n1" not in first and first.find_hash("aa" * 32) is None
+    latest = first.latest("n3")
+    assert latest is not None and latest.version == 1
+
+
+# ---- crawls -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_three_workers_write_each_article_exactly_once(
+    big_replica: str, redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    dataset = str(tmp_path / "articles")
+    workers = [start_worker(tmp_path, big_replica, dataset, redis_url, keys) for _ in range(3)]
+    results = [worker.finish() for worker in workers]
+    for code, _, log in results:
+        assert code == 0, log[-3000:]
+    failures = [
+        {k: v for k, v in stats.items() if "failed" in k or "dropped" in k} for _, stats, _ in results
+    ]
+    assert sum(stats.get("distributed/opened_crawl", 0) for _, stats, _ in results) == 1
+    written = [stats.get("parquet/rows_written", 0) for _, stats, _ in results]
+    rows = read_rows(dataset)
+    assert sum(written) == rows.num_rows
+    assert all(count > 0 for count in written), f"a worker wrote nothing: {written}"
+    assert_each_article_once(rows, gb_truth(BIG_REPLICA_ARTICLES), context=failures)
+
+
+def wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + WORKER_TIMEOUT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(POLL_S)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_does_not_stop_the_others_and_a_rerun_completes(
+    big_replica: str, redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    dataset = str(tmp_path / "articles")
+    redis_client = client(redis_url)
+    small_flushes = {"PARQUET_FLUSH_ROWS": "40"}
+    victim = start_worker(tmp_path, big_replica, dataset, redis_url, keys, settings=small_flushes)
+    wait_until(lambda: redis_client.hlen(keys.archive_ids) > 0, "the first worker claims an article")
+    others = [start_worker(tmp_path, big_replica, dataset, redis_url, keys) for _ in range(2)]
+    wait_until(lambda: redis_client.hlen(keys.archive_ids) > 300, "the crawl is well under way")
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.communicate()
+    for worker in others:
+        code, _, log = worker.finish()
+        assert code == 0, log[-3000:]
+    wait_until(lambda: not live_workers(redis_client, keys), "the killed worker's heartbeat expires")
+
+    code, stats, log = start_worker(tmp_path, big_replica, dataset, redis_url, keys).finish()
+
+    assert code == 0, log[-3000:]
+    assert stats.get("distributed/opened_crawl") == 1
+    assert "died" in log
+    assert_each_article_once(read_rows(dataset), gb_truth(BIG_REPLICA_ARTICLES))
+
+
+def s3_filesystem(server: S3Server) -> pafs.S3FileSystem:
+    env = server.environment()
+    return pafs.S3FileSystem(
+        access_key=env["AWS_ACCESS_KEY_ID"],
+        secret_key=env["AWS_SECRET_ACCESS_KEY"],
+        region=env["AWS_REGION"],
+        endpoint_override=server.endpoint,
+        scheme="http",
+    )
+
+
+@pytest.mark.slow
+def test_one_worker_per_edition_into_one_s3_dataset_then_compact(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    with s3_server() as server, serve_replica(articles=SMALL_REPLICA_ARTICLES, seed=0) as site:
+        bucket = server.new_bucket()
+        uri = f"s3://{bucket}/articles"
+        env = server.environment()
+        small_flushes = {"PARQUET_FLUSH_ROWS": "10"}
+        workers = [
+            start_worker(
+                tmp_path,
+                site,
+                uri,
+                redis_url,
+                keys,
+                args={"editions": edition},
+                settings=small_flushes,
+                env=env,
+            )
+            for edition in ("gb", "b5")
+        ]
+        for worker in workers:
+            code, _, log = worker.finish()
+            assert code == 0, log[-3000:]
+        filesystem = s3_filesystem(server)
+        rows = read_rows(f"{bucket}/articles", filesystem)
+        truth = list(Site(articles=SMALL_REPLICA_ARTICLES, seed=0).truth())
+        assert_each_article_once(rows, truth)
+
+        compact_command = [sys.executable, "-m", "scrapy", "compact", "-s", f"PARQUET_URI={uri}"]
+        compact_command += ["-s", f"REDIS_URL={redis_url}", "-s", f"REDIS_KEY_PREFIX={keys.prefix}"]
+        compacted = subprocess.run(
+            compact_command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
+            capture_output=True,
+            text=True,
+            timeout=WORKER_TIMEOUT_S,
+            check=False,
+        )
+        assert compacted.returncode == 0, compacted.stderr[-3000:]
+        after = read_rows(f"{bucket}/articles", filesystem)
+        assert sorted(after.column("article_id").to_pylist()) == sorted(rows.column("article_id").to_pylist())
+        files = [f for f in pads.dataset(f"{bucket}/articles", filesystem=filesystem, format="parquet").files]
+        partitions = [path.rsplit("/", 1)[0] for path in files]
+        assert len(partitions) == len(set(partitions)), "a partition still has several part files"
+
+
+def test_coordination_config_is_off_without_redis_url() -> None:
+    assert CoordinationConfig.from_settings(Settings()) is None
+    lock = open_lock(pafs.LocalFileSystem(), "/nonexistent/dataset", "run", Settings())
+    assert not lock.sole_writer, "a local lock is not held before acquire()"
