@@ -213,7 +213,9 @@ def test_three_workers_write_each_article_exactly_once(
     written = [stats.get("parquet/rows_written", 0) for _, stats, _ in results]
     rows = read_rows(dataset)
     assert sum(written) == rows.num_rows
-    assert all(count > 0 for count in written), f"a worker wrote nothing: {written}"
+    # Which worker gets which request is up to the shared queue (a late starter may find it drained on 2 cores);
+    # what matters is that the work was shared and that no article was written twice.
+    assert sum(count > 0 for count in written) >= 2, f"the workers did not share the crawl: {written}"
     assert_each_article_once(rows, gb_truth(BIG_REPLICA_ARTICLES), context=failures)
 
 
