@@ -21,6 +21,13 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Each retry waits RETRY_BACKOFF_BASE seconds, doubling, at most RETRY_BACKOFF_MAX (crawler/retry.py).
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 30.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retry.BackoffRetryMiddleware": 550,
+}
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ FAST_SETTINGS = {
     "CONCURRENT_REQUESTS": "32",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
     "LOG_LEVEL": "INFO",
+    # Retries still back off (crawler/retry.py), on a replica's scale of time.
+    "RETRY_BACKOFF_BASE": "0.05",
 }
 
 
@@ -36,9 +39,13 @@ def crawl(
     settings: dict[str, str] | None = None,
     feed: Path | None = None,
     timeout: float = 240,
+    wrapper: Sequence[str] = (),
 ) -> CrawlResult:
-    """Run `scrapy crawl articles` in a subprocess from the project root; stats come from its STATS_JSON dump."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
+    """Run `scrapy crawl articles` in a subprocess from the project root; stats come from its STATS_JSON dump.
+
+    ``wrapper`` runs the command through another one (``prlimit --fsize=N --``, ``setpriv ... --``).
+    """
+    command = [*wrapper, sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
     for name, value in (args or {}).items():
         command += ["-a", f"{name}={value}"]
     merged = {**FAST_SETTINGS, **(settings or {})}
