@@ -238,31 +238,43 @@ class ParquetPipeline:
     def flush(self) -> None:
         """Commit the buffer: one part file per partition, the manifest rewritten after each."""
         assert self.manifest is not None, "flush() before open_spider()"
-        buffer, self._buffer, self._buffered = self._buffer, defaultdict(list), 0
-        written = 0
-        for partition in sorted(buffer):
-            table = items_to_table(buffer[partition])
-            path = self._next_part_path(partition)
-            storage.write_table_atomically(
-                self.fs,
-                path,
-                table,
-                compression=self.config.compression,
-                row_group_size=self.config.row_group_size,
-            )
-            self.lock.committed(table.column("article_id").to_pylist())
-            self._count_written(table)
-            written += table.num_rows
-            self.manifest.files.append(path.removeprefix(self.root + "/"))
-            self.manifest.write(self.fs, self.root, self._stats.get_stats())
-        if written:
+        buffer, buffered = self._buffer, self._buffered
+        self._buffer, self._buffered = defaultdict(list), 0
+        rows_before = self._stats.get_value("parquet/rows_written", 0)
+        try:
+            for partition in sorted(buffer):
+                self._commit(partition, buffer[partition])
+        except (OSError, pa.ArrowException):
+            # The rows not committed are lost with this run: count them, as the items that arrive after the
+            # failure are counted, so that extracted = written + dropped still holds.
+            committed = self._stats.get_value("parquet/rows_written", 0) - rows_before
+            self._stats.inc_value(f"articles/dropped/{OUTPUT_ERROR_REASON}", buffered - committed)
+            raise
+        if buffered:
             logger.info(
                 "Flushed %d rows to %d partition(s); %d rows in %d files written by this run",
-                written,
+                buffered,
                 len(buffer),
                 self._stats.get_value("parquet/rows_written", 0),
                 self._stats.get_value("parquet/files_written", 0),
             )
+
+    def _commit(self, partition: str, items: list[ArticleItem]) -> None:
+        """One part file written and renamed, then the lock and the manifest told."""
+        assert self.manifest is not None, "flush() before open_spider()"
+        table = items_to_table(items)
+        path = self._next_part_path(partition)
+        storage.write_table_atomically(
+            self.fs,
+            path,
+            table,
+            compression=self.config.compression,
+            row_group_size=self.config.row_group_size,
+        )
+        self._count_written(table)  # first: the rows are in the dataset whatever fails next
+        self.lock.committed(table.column("article_id").to_pylist())
+        self.manifest.files.append(path.removeprefix(self.root + "/"))
+        self.manifest.write(self.fs, self.root, self._stats.get_stats())
 
     def _next_part_path(self, partition: str) -> str:
         self._file_seq += 1
