@@ -45,7 +45,9 @@ def ensure_writable(fs: pafs.FileSystem, root: str, probe_name: str) -> None:
         fs.create_dir(root, recursive=True)
         with fs.open_output_stream(probe) as out:
             out.write(b"probe")
-        fs.delete_file(probe)
+        # The lock holder's start-up sweep may have removed it already: the write is what was proven.
+        with contextlib.suppress(FileNotFoundError):
+            fs.delete_file(probe)
     except (OSError, pa.ArrowException) as exc:
         raise OutputNotWritableError(f"output {root} is not writable: {exc}") from exc
 
@@ -131,7 +133,11 @@ def list_files(fs: pafs.FileSystem, root: str) -> list[pafs.FileInfo]:
 
 def remove_temporaries(fs: pafs.FileSystem, root: str) -> list[str]:
     """Delete the temporary files a killed writer left under ``root``; only safe while holding the lock."""
-    stale = [info.path for info in list_files(fs, root) if is_temporary(info.base_name)]
-    for path in stale:
-        fs.delete_file(path)
-    return stale
+    removed = []
+    for info in list_files(fs, root):
+        if is_temporary(info.base_name):
+            # A starting run's write probe comes and goes before it takes the lock: gone already is fine.
+            with contextlib.suppress(FileNotFoundError):
+                fs.delete_file(info.path)
+                removed.append(info.path)
+    return removed
