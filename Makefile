@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install test lint demo bench clean
+.PHONY: install services test lint demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The distributed-mode tests start a real redis-server (Debian package): installed when missing (needs root).
+services:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+test: $(STAMP) services
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 lint: $(STAMP)
