@@ -36,6 +36,7 @@ from pipelines.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
     RunManifest,
+    STATUS_INTERRUPTED,
     reconcile_interrupted,
     spider_arguments,
 )
@@ -293,7 +294,7 @@ class ParquetPipeline:
             if self._output_error is None:
                 self._flush_at_close()
             verdict = self._health()
-            self.manifest.status = STATUS_FINISHED if verdict.ok else STATUS_FAILED
+            self.manifest.status = self._final_status(verdict)
             self.manifest.finished_at = datetime.now(UTC)
             self.manifest.health = verdict
             self.manifest.write(self.fs, self.root, self._stats.get_stats())
@@ -314,6 +315,13 @@ class ParquetPipeline:
             reasons = [f"output {self.root} could not be written: {self._output_error}", *verdict.reasons]
             verdict = HealthVerdict(ok=False, reasons=reasons)
         self._stats.set_value("health/ok", int(verdict.ok))
+    def _final_status(self, verdict: HealthVerdict) -> str:
+        """``interrupted`` when the crawl was stopped (SIGTERM, SIGINT): it did not reach every page, so the
+        next run must page past known articles; else the health verdict."""
+        if not self.crawler.crawling:  # Crawler.stop() clears it before closing; a crawl that ends keeps it
+            return STATUS_INTERRUPTED
+        return STATUS_FINISHED if verdict.ok else STATUS_FAILED
+
         self._stats.set_value("health/reasons", verdict.reasons)
         if not verdict.ok:
             logger.error("Health check failed: %s", "; ".join(verdict.reasons))

@@ -68,6 +68,7 @@ def make_item(number: int, published_at: datetime = DAY_ONE, **overrides: Any) -
 def make_pipeline(root: Path, **settings: Any) -> ParquetPipeline:
     crawler = get_crawler(MinimalSpider, {"PARQUET_URI": str(root), **settings})
     crawler.spider = MinimalSpider.from_crawler(crawler)
+    crawler.crawling = True  # as inside a crawl: a pipeline closed while it is False was stopped (SIGTERM)
     return ParquetPipeline.from_crawler(crawler)
 
 
