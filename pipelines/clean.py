@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler.extract.dom import INVISIBLE_TAGS, parse_document, visible_text
 from crawler.extract.model import Image
 from crawler.extract.text import normalize_line, normalize_text
 from crawler.items import ArticleItem
@@ -71,19 +73,40 @@ def text_fingerprints(title: str, body_text: str) -> tuple[str, int]:
     return hashlib.sha256(folded.encode("utf-8")).hexdigest(), simhash(folded_body)
 
 
-def to_utc(value: datetime, field: str) -> datetime:
+class InvalidDate(ArticleDropped):
+    def __init__(self, field: str, value: datetime, url: str) -> None:
+        super().__init__("invalid_date", f"{field} {value.isoformat()} has no UTC equivalent", url)
+
+
+def to_utc(value: datetime, field: str, url: str) -> datetime:
     if value.utcoffset() is None:
         raise ValueError(f"{field} is a naive datetime ({value.isoformat()}): extraction must attach a zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # a page's date at the edge of the calendar: bad input, not a bug
+        raise InvalidDate(field, value, url) from None
+
+
+# A tag, end tag, comment or declaration starting: text fields hold none, whatever the page put in them.
+_MARKUP_RE = re.compile(r"<[A-Za-z/!?]")
+
+
+def plain_line(value: str) -> str:
+    """One normalized line of plain text. Markup that reached a text field (a meta attribute or a JSON-LD
+    string carrying HTML) is reduced to its visible text, as an element's would be; a ``<`` directly followed
+    by a letter is read as markup even in real text, a trade-off Chinese titles (they quote with 《》) can afford."""
+    if _MARKUP_RE.search(value):
+        value = visible_text(parse_document(f"<div>{value}</div>"), INVISIBLE_TAGS)
+    return normalize_line(value)
 
 
 def clean_lines(values: list[str]) -> list[str]:
     """Each entry normalized; empty entries and repeats removed, first occurrence order kept."""
-    return list(dict.fromkeys(line for line in map(normalize_line, values) if line))
+    return list(dict.fromkeys(line for line in map(plain_line, values) if line))
 
 
 def optional_line(value: str | None) -> str | None:
-    return (normalize_line(value) or None) if value is not None else None
+    return (plain_line(value) or None) if value is not None else None
 
 
 def clean_images(images: list[Image]) -> list[Image]:
@@ -113,7 +136,7 @@ def clean_item(item: ArticleItem) -> ArticleItem:
 
     A naive datetime raises ValueError: it is an extraction bug, not bad input to count and skip.
     """
-    title = normalize_line(item.title or "")
+    title = plain_line(item.title or "")
     body_text = normalize_text(item.body_text or "")
     _require_fields(item, title=title, body_text=body_text)
     ref = parse_article_url(item.url)
@@ -128,9 +151,9 @@ def clean_item(item: ArticleItem) -> ArticleItem:
         edition=ref.edition,
         language=LANGUAGE_BY_EDITION[ref.edition],
         title=title,
-        published_at=to_utc(item.published_at, "published_at"),
-        updated_at=to_utc(item.updated_at, "updated_at") if item.updated_at is not None else None,
-        crawled_at=to_utc(item.crawled_at, "crawled_at"),
+        published_at=to_utc(item.published_at, "published_at", item.url),
+        updated_at=to_utc(item.updated_at, "updated_at", item.url) if item.updated_at is not None else None,
+        crawled_at=to_utc(item.crawled_at, "crawled_at", item.url),
         section=optional_line(item.section),
         categories=clean_lines(item.categories),
         tags=clean_lines(item.tags),

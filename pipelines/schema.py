@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +52,8 @@ ARTICLE_SCHEMA = pa.schema(
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in ARTICLE_SCHEMA if not f.nullable)
 
 _INT32_BITS = 32
+# Partition names spell the year with four digits (date=YYYY-MM-DD); no news article is older anyway.
+MIN_YEAR = 1000
 _INT64_BITS = 64
 
 
@@ -78,6 +80,14 @@ def _fits_signed(value: int, bits: int) -> bool:
     return -bound <= value < bound
 
 
+def _utc_year(value: datetime) -> int:
+    """The UTC year of an aware datetime; 0 when it has none (year 1 at +08:00 is in year 0 UTC)."""
+    try:
+        return value.astimezone(UTC).year
+    except OverflowError:
+        return 0
+
+
 def _is_aware(value: datetime | None) -> bool:
     return value is None or value.utcoffset() is not None
 
@@ -92,6 +102,10 @@ def row_problem(item: ArticleItem) -> str | None:
         return f"missing required column(s): {', '.join(missing)}"
     if not (_is_aware(item.published_at) and _is_aware(item.crawled_at) and _is_aware(item.updated_at)):
         return "naive datetime: timestamps must carry a time zone"
+    if _utc_year(item.published_at) < MIN_YEAR:
+        return (
+            f"published_at {item.published_at.isoformat()} is not a UTC instant from the year {MIN_YEAR} on"
+        )
     if not (_fits_signed(item.version or 0, _INT32_BITS) and _fits_signed(item.char_count, _INT32_BITS)):
         return "version or char_count out of int32 range"
     if item.simhash is not None and not _fits_signed(item.simhash, _INT64_BITS):

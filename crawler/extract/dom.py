@@ -66,8 +66,12 @@ def _collect_text(element: Element, skip: frozenset[str], parts: list[str]) -> N
             parts.append(child.tail)
 
 
+# Their text is code or markup, never part of a title, a caption or a tag shown on the page.
+INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object"})
+
+
 def line_of(element: Element | None) -> str:
-    return "" if element is None else normalize_line(visible_text(element))
+    return "" if element is None else normalize_line(visible_text(element, INVISIBLE_TAGS))
 
 
 def first(nodes: Iterable[Any]) -> Any | None:

@@ -7,11 +7,10 @@ from typing import Any
 
 from lxml import etree
 
-from crawler.extract.dom import Element, head_title, ld_string, meta_content, unique
+from crawler.extract.dom import Element, head_title, ld_string, line_of, meta_content, unique
 from crawler.extract.text import normalize_line
 
 BODY = etree.XPath("//*[@id='artbody'] | //*[@itemprop='articleBody']")
-_STRING = etree.XPath("string()")
 OG_TITLE = etree.XPath("//meta[@property='og:title']/@content")
 META_KEYWORDS = etree.XPath("//meta[@name='keywords']/@content")
 META_PUBLISHED_TIME = etree.XPath("//meta[@property='article:published_time']/@content")
@@ -35,7 +34,7 @@ def title_from(heading: str, root: Element) -> str:
 
 
 def texts(elements: list[Element]) -> list[str]:
-    return [normalize_line(str(_STRING(element))) for element in elements]
+    return [line_of(element) for element in elements]
 
 
 def tags_from(root: Element) -> list[str]:
