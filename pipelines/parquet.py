@@ -35,8 +35,8 @@ from pipelines.lock import DatasetLock, WriterLock
 from pipelines.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
-    RunManifest,
     STATUS_INTERRUPTED,
+    RunManifest,
     reconcile_interrupted,
     spider_arguments,
 )
