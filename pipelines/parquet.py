@@ -302,6 +302,13 @@ class ParquetPipeline:
             self.lock.release()
             self.manifest = None
 
+    def _final_status(self, verdict: HealthVerdict) -> str:
+        """``interrupted`` when the crawl was stopped (SIGTERM, SIGINT): it did not reach every page, so the
+        next run must page past known articles; else the health verdict."""
+        if not self.crawler.crawling:  # Crawler.stop() clears it before closing; a crawl that ends keeps it
+            return STATUS_INTERRUPTED
+        return STATUS_FINISHED if verdict.ok else STATUS_FAILED
+
     def _flush_at_close(self) -> None:
         try:
             self.flush()
@@ -315,13 +322,6 @@ class ParquetPipeline:
             reasons = [f"output {self.root} could not be written: {self._output_error}", *verdict.reasons]
             verdict = HealthVerdict(ok=False, reasons=reasons)
         self._stats.set_value("health/ok", int(verdict.ok))
-    def _final_status(self, verdict: HealthVerdict) -> str:
-        """``interrupted`` when the crawl was stopped (SIGTERM, SIGINT): it did not reach every page, so the
-        next run must page past known articles; else the health verdict."""
-        if not self.crawler.crawling:  # Crawler.stop() clears it before closing; a crawl that ends keeps it
-            return STATUS_INTERRUPTED
-        return STATUS_FINISHED if verdict.ok else STATUS_FAILED
-
         self._stats.set_value("health/reasons", verdict.reasons)
         if not verdict.ok:
             logger.error("Health check failed: %s", "; ".join(verdict.reasons))
