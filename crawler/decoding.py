@@ -12,28 +12,38 @@ than CJK characters (mis-decoded Chinese has no CJK character left at all).
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 REPLACEMENT_CHARACTER = "\ufffd"
 # Latin-1's non-ASCII half and what cp1252 puts at 0x80-0x9F (its undefined slots decode as C1 controls).
 _MOJIBAKE_CHARS = "\u0080-\u00ff" + "".join(
     sorted({bytes([b]).decode("cp1252", "ignore") for b in range(0x80, 0xA0)})
 )
-_LATIN1_MARK = "\u00a1-\u00ff"
-# Three such characters in a row, one of them from Latin-1's non-ASCII half.
-_MOJIBAKE_RUN_RE = re.compile(f"(?=[{_MOJIBAKE_CHARS}]{{3}})[{_MOJIBAKE_CHARS}]{{0,2}}[{_LATIN1_MARK}]")
+_LATIN1_MARK_RE = re.compile("[\u00a1-\u00ff]")
 _C1_CONTROL_RE = re.compile("[\u0080-\u009f]")
-_SUSPECT_RE = re.compile(f"[{_MOJIBAKE_CHARS}]")
+# One scan for maximal runs of suspects: real Chinese text holds few, so the other checks only read those.
+_SUSPECT_RUN_RE = re.compile(f"[{_MOJIBAKE_CHARS}]+")
 _CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 MIN_SUSPECTS = 2
+# Three suspects in a row, one of them from Latin-1's non-ASCII half, is how a mis-decoded CJK character looks.
+MOJIBAKE_RUN_LENGTH = 3
 
 
 def decode_problem(text: str) -> str | None:
     """Why ``text`` is not correctly decoded text (``replacement_character`` or ``mojibake``), else None."""
     if REPLACEMENT_CHARACTER in text:
         return "replacement_character"
-    if _C1_CONTROL_RE.search(text) or _MOJIBAKE_RUN_RE.search(text):
-        return "mojibake"
-    suspects = len(_SUSPECT_RE.findall(text))
-    if suspects >= MIN_SUSPECTS and suspects > len(_CJK_RE.findall(text)):
+    suspects = 0
+    for run in _SUSPECT_RUN_RE.findall(text):
+        if _C1_CONTROL_RE.search(run) or (len(run) >= MOJIBAKE_RUN_LENGTH and _LATIN1_MARK_RE.search(run)):
+            return "mojibake"
+        suspects += len(run)
+    if suspects >= MIN_SUSPECTS and suspects > _count_up_to(_CJK_RE, text, suspects):
         return "mojibake"
     return None
+
+
+def _count_up_to(pattern: re.Pattern[str], text: str, limit: int) -> int:
+    """Matches of ``pattern`` in ``text``, counted no further than ``limit``: CJK pages hold thousands, and
+    only whether they outnumber the suspects matters."""
+    return sum(1 for _ in islice(pattern.finditer(text), limit))

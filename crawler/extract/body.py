@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field
 from html import escape
 
@@ -19,9 +20,10 @@ _NOISE = etree.XPath(
     " | .//twitter-widget | .//script | .//style | .//iframe | .//ins"
     f" | .//div[{has_class('share')}] | .//comment() | .//processing-instruction()"
 )
-_TEXT_BLOCK = "self::p or self::h2 or self::h3 or self::h4"
-# Outermost text blocks only, so a block nested in another (or in a figure's caption) is read once.
-_BLOCKS = etree.XPath(f"descendant::*[{_TEXT_BLOCK}][not(ancestor::figure)][not(ancestor::*[{_TEXT_BLOCK}])]")
+TEXT_BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4"})
+FIGURE_TAG = "figure"
+# Text blocks are not looked for inside these: a nested block is its outer block's text, a figure's is caption.
+_BLOCK_BARRIERS = TEXT_BLOCK_TAGS | {FIGURE_TAG}
 _FIGURES = etree.XPath(".//figure")
 # Captions repeat what the image shows; noscript holds lazy-image fallbacks, not text.
 _NOT_BODY_TEXT = frozenset({"figure", "figcaption", "noscript"})
@@ -36,6 +38,9 @@ DROPPED_WITH_CONTENT = frozenset(
         "noscript", "noembed", "noframes", "template", "textarea", "select", "xmp", "plaintext", "head",
     }
 )  # fmt: skip
+# Comments, processing instructions and entity references are not content either (their tails are).
+_DROPPED_NODES = (*DROPPED_WITH_CONTENT, etree.Comment, etree.ProcessingInstruction, etree.Entity)
+_ATTRIBUTED_TAGS = ("a", "img")
 
 
 @dataclass(slots=True)
@@ -51,7 +56,7 @@ class Body:
 def read_body(container: Element, base_url: str) -> Body:
     """Everything the body yields; ``container`` is cleaned of noise in place."""
     remove_noise(container)
-    lines = [line for line in map(block_line, _BLOCKS(container)) if line]
+    lines = [line for line in map(block_line, text_blocks(container)) if line]
     opening = split_opening(lines[0]) if lines else Opening("")
     lines[:1] = [opening.rest]
     editor = pop_editor(lines)
@@ -72,6 +77,25 @@ def remove_noise(container: Element) -> None:
         drop_keeping_tail(node)
 
 
+def text_blocks(container: Element) -> list[Element]:
+    """The outermost p and h2-h4 outside figures, in document order, so each text is read once (a walk:
+    the equivalent XPath's ancestor tests cost more than the rest of the body). A container that is, or is
+    inside, a block or a figure has none."""
+    if any(node.tag in _BLOCK_BARRIERS for node in (container, *container.iterancestors())):
+        return []
+    blocks: list[Element] = []
+    _collect_blocks(container, blocks)
+    return blocks
+
+
+def _collect_blocks(element: Element, blocks: list[Element]) -> None:
+    for child in element:
+        if child.tag in TEXT_BLOCK_TAGS:
+            blocks.append(child)
+        elif child.tag != FIGURE_TAG and is_element(child):
+            _collect_blocks(child, blocks)
+
+
 def block_line(block: Element) -> str:
     return normalize_line(visible_text(block, _NOT_BODY_TEXT))
 
@@ -87,30 +111,41 @@ def pop_editor(lines: list[str]) -> str | None:
 
 
 def clean_html(container: Element, base_url: str) -> str:
-    """The body rebuilt from whitelisted tags and attributes only; other tags are unwrapped."""
-    root = etree.Element("div")
-    _copy_content(container, root, base_url)
-    children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in root)
-    return (escape(root.text or "", quote=False) + children).strip()
+    """The body rebuilt from whitelisted tags and attributes only; other tags are unwrapped.
+
+    Works on a copy with lxml's C-level strip functions: copying node by node in Python cost more than
+    the rest of the extraction. Attributes are decided on the original, whose figures still hold the
+    noscript and lazy-image sources that the full-size image URL comes from.
+    """
+    clean = deepcopy(container)
+    originals = {
+        copied: source
+        for source, copied in zip(container.iter(), clean.iter(), strict=True)
+        if copied.tag in _ATTRIBUTED_TAGS
+    }
+    etree.strip_elements(clean, *_DROPPED_NODES, with_tail=False)
+    unwrapped: set[str] = set()
+    for copied in list(clean.iterdescendants()):
+        if copied.tag not in ALLOWED_TAGS:
+            unwrapped.add(copied.tag)
+        elif copied.tag in _ATTRIBUTED_TAGS:
+            _set_safe_attributes(copied, originals[copied], base_url)
+        elif copied.attrib:
+            copied.attrib.clear()
+    etree.strip_tags(clean, *unwrapped)
+    children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in clean)
+    return (escape(clean.text or "", quote=False) + children).strip()
 
 
-def _copy_content(source: Element, target: Element, base_url: str) -> None:
-    _append_text(target, source.text)
-    for child in source:
-        if is_element(child) and child.tag not in DROPPED_WITH_CONTENT:
-            _copy_element(child, target, base_url)
-        _append_text(target, child.tail)
-
-
-def _copy_element(source: Element, target: Element, base_url: str) -> None:
-    if source.tag not in ALLOWED_TAGS:
-        _copy_content(source, target, base_url)
-        return
+def _set_safe_attributes(copied: Element, source: Element, base_url: str) -> None:
+    """Replace ``copied``'s attributes by the safe ones of ``source``; drop it when it is useless without."""
     attributes = _safe_attributes(source, base_url)
     if attributes is None:
+        drop_keeping_tail(copied)
         return
-    copy = etree.SubElement(target, source.tag, attributes)
-    _copy_content(source, copy, base_url)
+    copied.attrib.clear()
+    for name, value in attributes.items():
+        copied.set(name, value)
 
 
 def _safe_attributes(element: Element, base_url: str) -> dict[str, str] | None:
@@ -134,13 +169,3 @@ def _image_context(img: Element) -> Element:
         return figure
     parent = img.getparent()
     return parent if parent is not None and parent.tag == "a" else img
-
-
-def _append_text(target: Element, text: str | None) -> None:
-    if not text:
-        return
-    if len(target):
-        last = target[-1]
-        last.tail = (last.tail or "") + text
-    else:
-        target.text = (target.text or "") + text
