@@ -118,7 +118,10 @@ def test_stored_text_is_decoded_and_inert(fault_crawl: tuple[CrawlResult, Path])
         for text in texts:
             assert not any(marker in text.lower() for marker in ACTIVE_CONTENT), row["url"]
         assert_safe(row["body_html"] or "")
-    assert result.stats["offsite/filtered"] == 1  # the redirect to another host was not followed
+    # The redirect to another host was not followed (Scrapy may count one filtered request twice: at
+    # scheduling and again in the downloader middleware, so only "at least once" is stable).
+    assert result.stats["offsite/filtered"] >= 1
+    assert result.stats["offsite/domains"] == 1
     assert result.stats["robotstxt/request_count"] == 1  # robots.txt consulted by default
 
 
