@@ -27,7 +27,7 @@ from crawler.extract.model import Image
 from crawler.items import ArticleItem
 from pipelines.health import HealthConfigError
 from pipelines.manifest import read_manifest
-from pipelines.parquet import ParquetConfigError, ParquetPipeline, partition_dir
+from pipelines.parquet import ParquetConfigError, ParquetPipeline, partition_dir, text_bytes
 from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
 from pipelines.storage import OutputNotWritableError
 
@@ -201,6 +201,19 @@ def test_flushes_every_flush_rows_and_at_close(tmp_path: Path) -> None:
     assert stats["parquet/files_written"] == 3
 
 
+def test_flushes_when_the_buffered_text_reaches_flush_bytes(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    items = [make_item(number, body_text="正文" * 5_000) for number in range(5)]
+    pipeline = make_pipeline(root, PARQUET_FLUSH_BYTES=2 * text_bytes(items[0]))
+    pipeline.open_spider()
+    for item in items:
+        pipeline.process_item(item)
+    assert len(data_files(root)) == 2  # after the second and the fourth item, far below PARQUET_FLUSH_ROWS
+    pipeline.close_spider()
+    assert stats_of(pipeline)["parquet/rows_written"] == 5
+    assert len(data_files(root)) == 3
+
+
 def test_coverage_counts_non_null_non_empty_values(two_days: tuple[Path, ParquetPipeline]) -> None:
     _, pipeline = two_days
     stats = stats_of(pipeline)
@@ -217,6 +230,8 @@ def test_coverage_counts_non_null_non_empty_values(two_days: tuple[Path, Parquet
         ("PARQUET_PARTITION", "week"),
         ("PARQUET_FLUSH_ROWS", "0"),
         ("PARQUET_FLUSH_ROWS", "many"),
+        ("PARQUET_FLUSH_BYTES", "0"),
+        ("PARQUET_FLUSH_BYTES", "32MB"),
         ("PARQUET_ROW_GROUP_SIZE", "-5"),
         ("PARQUET_COMPRESSION", "zip"),
     ],

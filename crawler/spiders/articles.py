@@ -188,8 +188,11 @@ class ArticlesSpider(scrapy.Spider):
         self.archive_has_gaps = False
         self.allowed_domains = [urlsplit(self.options.site).hostname or ""]
         self.today = datetime.now(UTC).date()
-        # article_id -> every URL seen for it; the first one requested is the one fetched.
-        self.seen_urls: dict[str, list[str]] = {}
+        # Articles requested by this run: one request per article_id, whatever link variant comes first.
+        self.requested_ids: set[str] = set()
+        # article_id -> the URLs seen so far for an article requested and not yet parsed (its alternate_urls);
+        # dropped once parsed, so that per-article memory stays an id, not a list of URLs.
+        self.pending_urls: dict[str, list[str]] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for edition in self.options.editions:
@@ -235,6 +238,7 @@ class ArticlesSpider(scrapy.Spider):
     def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem]:
         stats = self.crawler.stats
         stats.inc_value("articles/pages")
+        seen_urls = self.pending_urls.pop(ref.article_id, [])
         if not isinstance(response, TextResponse):
             self._count_failure("not_html", response.url)
             return
@@ -248,7 +252,7 @@ class ArticlesSpider(scrapy.Spider):
             self._count_failure("decode_error", response.url, ValueError(problem))
             return
         stats.inc_value("articles/extracted")
-        alternates = [url for url in self.seen_urls.get(ref.article_id, []) if url != article.url]
+        alternates = [url for url in seen_urls if url != article.url]
         yield ArticleItem.from_article(article, crawled_at=datetime.now(UTC), alternate_urls=alternates)
 
     @classmethod
@@ -290,16 +294,17 @@ class ArticlesSpider(scrapy.Spider):
         if not self._in_date_range(ref.url_date):
             self.crawler.stats.inc_value("articles/skipped/out_of_range")
             return None
-        seen = self.seen_urls.get(ref.article_id)
         variant = _public_variant(url)
-        if seen is not None:
-            if variant not in seen:
-                seen.append(variant)
+        if ref.article_id in self.requested_ids:
+            pending = self.pending_urls.get(ref.article_id)
+            if pending is not None and variant not in pending:
+                pending.append(variant)
             return None
         if self._is_settled(ref):
             self.crawler.stats.inc_value("articles/skipped/known")
             return None
-        self.seen_urls[ref.article_id] = [variant]
+        self.requested_ids.add(ref.article_id)
+        self.pending_urls[ref.article_id] = [variant]
         self.crawler.stats.inc_value("articles/requested")
         return scrapy.Request(
             rebase(ref.canonical_url, self.options.site),
