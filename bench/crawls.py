@@ -54,20 +54,38 @@ def run_scrapy(arguments: list[str], settings: dict[str, str], python: list[str]
     with tempfile.TemporaryDirectory(prefix="bench-crawl-") as scratch:
         stats_file = Path(scratch) / "stats.json"
         log_file = Path(scratch) / "log.txt"
-        command = [*(python or [sys.executable]), "-m", "scrapy", *arguments]
-        for name, value in {**QUIET_SETTINGS, **settings, "STATS_JSON": str(stats_file)}.items():
-            command += ["-s", f"{name}={value}"]
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        command = [*(python or [sys.executable]), *scrapy_arguments(arguments, settings, stats_file)]
         with log_file.open("wb") as log:
             started = time.perf_counter()
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=scrapy_env(), stdout=log, stderr=log)
             peak = _peak_rss(process)
             wall = time.perf_counter() - started
-        if process.returncode != 0 or not stats_file.exists():
-            tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise RuntimeError(f"scrapy {' '.join(arguments)} exited with {process.returncode}:\n{tail}")
-        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+        stats = finished_stats(process, arguments, stats_file, log_file)
     return CrawlRun(process.returncode, wall, peak, stats)
+
+
+def scrapy_arguments(arguments: list[str], settings: dict[str, str], stats_file: Path) -> list[str]:
+    """``-m scrapy ARGUMENTS -s ...`` with the quiet bench settings and the final stats written to
+    ``stats_file``."""
+    command = ["-m", "scrapy", *arguments]
+    for name, value in {**QUIET_SETTINGS, **settings, "STATS_JSON": str(stats_file)}.items():
+        command += ["-s", f"{name}={value}"]
+    return command
+
+
+def scrapy_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
+def finished_stats(
+    process: subprocess.Popen[bytes], arguments: list[str], stats_file: Path, log_file: Path
+) -> dict[str, Any]:
+    """The final stats of an exited scrapy process; raises with the log's tail if it failed."""
+    if process.returncode != 0 or not stats_file.exists():
+        tail = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise RuntimeError(f"scrapy {' '.join(arguments)} exited with {process.returncode}:\n{tail}")
+    stats: dict[str, Any] = json.loads(stats_file.read_text(encoding="utf-8"))
+    return stats
 
 
 def _peak_rss(process: subprocess.Popen[bytes]) -> int:
