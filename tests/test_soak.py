@@ -1,12 +1,11 @@
 """Soak: 20,000 articles of a replica with every fault, crawled in one run, memory sampled all along.
 
-Minutes long, so opt-in: ``SOAK=1 .venv/bin/python -m pytest tests/test_soak.py -s`` (prints the figures).
+About a minute on 2 cores, so it runs in `make test`; ``pytest tests/test_soak.py -s`` prints the figures.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,7 +29,6 @@ SOAK_SETTINGS = {**FAST_SETTINGS, "DOWNLOAD_TIMEOUT": "2", "PROGRESS_INTERVAL": 
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("SOAK") != "1", reason="opt-in soak: set SOAK=1 (minutes long)"),
     pytest.mark.timeout(SOAK_TIMEOUT),
 ]
 
