@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.processes import stop
 from tests.replica.export import file_for
 from tests.replica.site import Site
 
 NGINX_PACKAGES = ("nginx-light", "nginx")
 WRK_PACKAGE = "wrk"
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.05
 # Only what the articles spider fetches: tag pages and feeds are costly to render and never requested.
 _SKIPPED_PARTS = ("/tag/", "/feed", ".xml")
@@ -146,9 +146,4 @@ def nginx(root: Path) -> Iterator[StaticServer]:
             _wait_for_port(port, process, log)
             yield StaticServer(f"http://127.0.0.1:{port}", Path(scratch) / "access.log")
         finally:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

@@ -33,6 +33,7 @@ from scrapy.statscollectors import StatsCollector
 from crawler.distributed import OPENED_CRAWL_STAT, CrawlKeys, redis_url
 from pipelines import storage
 from pipelines.archive import read_index_columns
+from pipelines.config import positive_int
 from pipelines.lock import DatasetLockedError
 
 logger = logging.getLogger(__name__)
@@ -76,23 +77,16 @@ class CoordinationConfig:
         return cls(
             url=url,
             keys=CrawlKeys.from_settings(settings),
-            heartbeat_ttl=_positive_int(settings, HEARTBEAT_TTL_SETTING, DEFAULT_HEARTBEAT_TTL_S),
-            startup_timeout=_positive_int(settings, STARTUP_TIMEOUT_SETTING, DEFAULT_STARTUP_TIMEOUT_S),
+            heartbeat_ttl=positive_int(
+                settings, HEARTBEAT_TTL_SETTING, DEFAULT_HEARTBEAT_TTL_S, unit="seconds"
+            ),
+            startup_timeout=positive_int(
+                settings, STARTUP_TIMEOUT_SETTING, DEFAULT_STARTUP_TIMEOUT_S, unit="seconds"
+            ),
         )
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, decode_responses=True)
-
-
-def _positive_int(settings: BaseSettings, name: str, default: int) -> int:
-    raw = settings.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive whole number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive whole number of seconds, got {raw!r}")
-    return value
 
 
 class StartupMutex:

@@ -30,6 +30,7 @@ from scrapy.utils.defer import deferred_from_coro
 from crawler.items import ArticleItem
 from pipelines import storage
 from pipelines.compact import recover_dataset
+from pipelines.config import positive_int
 from pipelines.coordination import CoordinationConfig, RedisCoordination
 from pipelines.health import DEFAULT_MAX_FAILED_RATIO, HealthVerdict, evaluate, validate_max_failed_ratio
 from pipelines.lock import DatasetLock, WriterLock
@@ -85,17 +86,6 @@ def partition_dir(kind: str, published_at: datetime) -> str:
     return f"{kind}={published_at.astimezone(UTC).strftime(PARTITION_FORMATS[kind])}"
 
 
-def _positive_int(settings: BaseSettings, name: str, default: int) -> int:
-    raw = settings.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ParquetConfigError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ParquetConfigError(f"{name} must be a positive integer, got {value}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class ParquetConfig:
     uri: str
@@ -121,9 +111,13 @@ class ParquetConfig:
         return cls(
             uri=uri,
             partition=partition,
-            flush_rows=_positive_int(settings, "PARQUET_FLUSH_ROWS", DEFAULT_FLUSH_ROWS),
-            flush_bytes=_positive_int(settings, "PARQUET_FLUSH_BYTES", DEFAULT_FLUSH_BYTES),
-            row_group_size=_positive_int(settings, "PARQUET_ROW_GROUP_SIZE", DEFAULT_ROW_GROUP_SIZE),
+            flush_rows=positive_int(settings, "PARQUET_FLUSH_ROWS", DEFAULT_FLUSH_ROWS, ParquetConfigError),
+            flush_bytes=positive_int(
+                settings, "PARQUET_FLUSH_BYTES", DEFAULT_FLUSH_BYTES, ParquetConfigError
+            ),
+            row_group_size=positive_int(
+                settings, "PARQUET_ROW_GROUP_SIZE", DEFAULT_ROW_GROUP_SIZE, ParquetConfigError
+            ),
             compression=compression,
         )
 

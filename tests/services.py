@@ -22,10 +22,11 @@ from pathlib import Path
 import redis
 from pyarrow import fs as pafs
 
+from tests.processes import stop
+
 LOCALHOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.05
-STOP_TIMEOUT_S = 10.0
 # moto accepts any credentials; pyarrow and boto need some to sign requests.
 S3_ACCESS_KEY = "testing"
 S3_SECRET_KEY = "testing"
@@ -55,15 +56,6 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str) -> No
     raise ServiceUnavailableError(f"{name} did not listen on port {port} within {STARTUP_TIMEOUT_S} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def redis_server() -> Iterator[str]:
     """A throw-away ``redis-server`` (no persistence); yields its ``redis://`` URL."""
@@ -80,7 +72,7 @@ def redis_server() -> Iterator[str]:
             redis.Redis.from_url(url).ping()
             yield url
         finally:
-            _stop(process)
+            stop(process)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,4 +118,4 @@ def s3_server() -> Iterator[S3Server]:
                 _wait_for_port(port, process, "moto server")
                 yield S3Server(f"http://{LOCALHOST}:{port}")
             finally:
-                _stop(process)
+                stop(process)

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.processes import stop
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "serving "
-STOP_TIMEOUT = 10.0
 
 
 @contextmanager
@@ -34,11 +35,6 @@ def serve_replica(
             raise RuntimeError(f"replica did not start (exit code {process.poll()}): {line!r}")
         yield line[len(READY_PREFIX) :].strip()
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if process.stdout is not None:
             process.stdout.close()
