@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ ARTICLES = 150
 # What the test waits for before it kills: the signs of a run at that point, or of a compaction mid-way.
 DEADLINE_SECONDS = 60.0
 POLL_SECONDS = 0.002
+KILL_ATTEMPTS = 5
 # Many small commits, each of many row groups: a crawl spends much of its time writing part files.
 WRITE_HEAVY = {"PARQUET_FLUSH_ROWS": "30", "PARQUET_PARTITION": "month", "PARQUET_ROW_GROUP_SIZE": "1"}
 
@@ -108,17 +110,26 @@ def _part_being_written(dataset: Path) -> Callable[[], bool]:
     return lambda: any(dataset.glob("*=*/.part-*.tmp"))
 
 
+def kill_at(site: str, dataset: Path, moment: str) -> None:
+    """SIGKILL a crawl at ``moment``. A part file can be renamed between our seeing it and the signal landing,
+    so a kill "mid-write" is retried on a fresh dataset until the half-written file is really left behind."""
+    ready = _run_started(dataset) if moment == "run started" else _part_being_written(dataset)
+    for _ in range(KILL_ATTEMPTS):
+        shutil.rmtree(dataset, ignore_errors=True)
+        victim = start(crawl_command(site, dataset, WRITE_HEAVY))
+        assert signal_when(victim, ready, signal.SIGKILL), f"the crawl ended before: {moment}"
+        assert victim.returncode == -signal.SIGKILL
+        if moment == "run started" or hidden_temporaries(dataset):
+            return
+    pytest.fail(f"no kill landed while a part file was being written in {KILL_ATTEMPTS} attempts")
+
+
 @pytest.mark.parametrize("moment", ["run started", "part file being written"])
 def test_sigkill_loses_no_committed_row_and_the_next_run_completes_without_duplicates(
     site: str, tmp_path: Path, moment: str
 ) -> None:
     dataset = tmp_path / "articles"
-    ready = _run_started(dataset) if moment == "run started" else _part_being_written(dataset)
-    victim = start(crawl_command(site, dataset, WRITE_HEAVY))
-    assert signal_when(victim, ready, signal.SIGKILL), f"the crawl ended before: {moment}"
-    assert victim.returncode == -signal.SIGKILL
-    if moment == "part file being written":
-        assert hidden_temporaries(dataset)  # killed mid-write: the half-written file is there, hidden
+    kill_at(site, dataset, moment)
     assert_only_complete_files(dataset)
     committed = rows(dataset) if visible_files(dataset) else Rows()
     again = crawl(site, dataset, args={"refresh_days": "0"}, settings=WRITE_HEAVY)
