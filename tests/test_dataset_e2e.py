@@ -26,6 +26,7 @@ from pipelines.schema import ARTICLE_SCHEMA
 from tests.crawling import PROJECT_ROOT, crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
+from tests.test_lock import held_by_subprocess
 
 ARTICLES = 80
 pytestmark = pytest.mark.slow
@@ -140,20 +141,10 @@ def test_rerun_over_unchanged_site_writes_nothing_and_costs_few_requests(
 
 def test_lock_held_makes_a_second_run_exit_non_zero(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pipelines.lock import DatasetLock; "
-         "DatasetLock(sys.argv[1], run_id='holder-run').acquire(); print('held', flush=True); time.sleep(60)", str(dataset)],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with serve_replica(articles=20) as site:
-            result = crawl(site, dataset)
-        assert result.returncode != 0
-        assert "holder-run" in result.log
-    finally:
-        holder.kill()
-        holder.communicate()
+    with held_by_subprocess(dataset), serve_replica(articles=20) as site:
+        result = crawl(site, dataset)
+    assert result.returncode != 0
+    assert "holder-run" in result.log
 
 
 def test_edits_become_version_2_and_new_articles_are_added(tmp_path: Path) -> None:
