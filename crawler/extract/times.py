@@ -22,13 +22,20 @@ _NOON = 12
 Clock = tuple[int, int]
 
 
-def parse_iso(value: str | None) -> datetime | None:
-    """An ISO 8601 instant in UTC; a value without offset is a Beijing wall clock; None if unparsable."""
+def _from_iso(value: str | None) -> datetime | None:
+    """The datetime an ISO 8601 value writes, as written (offset or none); None if absent or unparsable."""
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return datetime.fromisoformat(value.strip())
     except ValueError:
+        return None
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 instant in UTC; a value without offset is a Beijing wall clock; None if unparsable."""
+    parsed = _from_iso(value)
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BEIJING)
@@ -37,13 +44,8 @@ def parse_iso(value: str | None) -> datetime | None:
 
 def declared_clock(value: str | None) -> Clock | None:
     """The wall clock (HH, MM) written in an ISO value, whatever offset it declares."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.hour, parsed.minute
+    parsed = _from_iso(value)
+    return None if parsed is None else (parsed.hour, parsed.minute)
 
 
 def parse_json_ld_time(value: str | None, printed_clock: Clock | None) -> datetime | None:
