@@ -14,8 +14,10 @@ LANGUAGE_BY_EDITION = {"gb": "zh-Hans", "b5": "zh-Hant"}
 
 # /{gb|b5}/{YY}/{M}/{D}/n{ID}.htm; year, month and day are not zero-padded (2005 is "5").
 ARTICLE_PATH_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.htm$")
-# Flat list pages under the edition root, page 1 bare and page N as name_N.htm.
-LIST_PATH_RE = re.compile(r"^/(gb|b5)/((?:nsc|ncid|nf)\d+|nc[A-Za-z_]+|n24hr)(?:_(\d+))?\.htm$")
+# Flat list pages under the edition root, page 1 bare and page N as name_N.htm (SITE.md 2.2, 2.3): sections,
+# category ids, archive lists, named channels, the 24-hour list and the 要闻 list `nimpart`. The ranking pages
+# (`nrw`, `nscrw<N>`) re-list articles of other lists by popularity, so the grammar leaves them out on purpose.
+LIST_PATH_RE = re.compile(r"^/(gb|b5)/((?:nsc|ncid|nf)\d+|nc[A-Za-z_]+|n24hr|nimpart)(?:_(\d+))?\.htm$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """`python -m tests.replica`: serve the replica, print its truth, or export it as static files.
 
     python -m tests.replica --port PORT --articles N [--seed S] [--revision K] [--faults] [--redesign]
+                            [--home-era current|2018] [--list-markup known|unknown]
     python -m tests.replica truth --articles N [--seed S] [--revision K]
     python -m tests.replica export DIR --articles N [--seed S] [--revision K]
 
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.replica.export import export
-from tests.replica.site import Site
+from tests.replica.site import HOME_ERAS, LIST_MARKUPS, Site
 
 
 def _site_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--redesign", action="store_true")
     parser.add_argument("--slow-seconds", type=float, default=40.0, help="delay of the slow-page fault")
+    parser.add_argument(
+        "--home-era", choices=HOME_ERAS, default="current", help="2018: the Foundation-theme home"
+    )
+    parser.add_argument(
+        "--list-markup", choices=LIST_MARKUPS, default="known", help="unknown: a list markup no parser knows"
+    )
     _site_options(parser)
     return parser
 
@@ -64,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=args.faults,
         redesign=args.redesign,
         slow_seconds=args.slow_seconds,
+        home_era=args.home_era,
+        list_markup=args.list_markup,
     )
     from tests.replica.server import serve  # noqa: PLC0415 (the reactor is only for serving)
 

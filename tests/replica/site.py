@@ -23,6 +23,7 @@ The pure fault URLs carry the newest article's URL date, so date-windowed crawls
 from __future__ import annotations
 
 import gzip
+import random
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tests.replica import content as content_mod
-from tests.replica import render, text
+from tests.replica import era2018, render, text
 from tests.replica.content import Content
 from tests.replica.model import (
     CHANNELS,
@@ -55,10 +56,12 @@ STREAM_CHUNK = 64 * 1024
 TRUNCATED_MISSING = 5000
 RELATED_COUNT = 3
 HOME_ITEMS = 10
+HOME_ERAS = ("current", "2018")
+LIST_MARKUPS = ("known", "unknown")
 
 _ARTICLE_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.htm$")
-_LIST_RE = re.compile(r"^/(gb|b5)/([a-z]+\d+)(?:_([\d]+))?\.htm$")
-_RSS_RE = re.compile(r"^/(gb|b5)/([a-z]+\d+)\.xml$")
+_LIST_RE = re.compile(r"^/(gb|b5)/([a-z]+\d*)(?:_([\d]+))?\.htm$")
+_RSS_RE = re.compile(r"^/(gb|b5)/([a-z]+\d*)\.xml$")
 _TAG_RE = re.compile(r"^/(gb|b5)/tag/(.+)\.html$")
 _HOME_RE = re.compile(r"^/(gb|b5)/(?:index\.html?)?$")
 _FEED_RE = re.compile(r"^/(gb|b5)/feed/?$")
@@ -128,6 +131,12 @@ class Site:
     faults: bool = False
     redesign: bool = False
     slow_seconds: float = 40.0
+    home_era: str = (
+        "current"  # "2018": the Foundation-theme home page of SITE.md 2.3, with nimpart and rankings
+    )
+    list_markup: str = (
+        "known"  # "unknown": archive pages in a list markup no parser knows, beside a hot sidebar
+    )
     _metas: list[ArticleMeta] = field(init=False, repr=False)
     _by_number: dict[int, ArticleMeta] = field(init=False, repr=False)
     _channel_items: dict[str, list[int]] = field(init=False, repr=False)
@@ -137,6 +146,8 @@ class Site:
     _fault_by_path: dict[str, str] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.home_era not in HOME_ERAS or self.list_markup not in LIST_MARKUPS:
+            raise ValueError(f"home_era must be one of {HOME_ERAS}, list_markup one of {LIST_MARKUPS}")
         self._metas = build_metadata(self.seed, self.articles)
         self._by_number = {m.number: m for m in self._metas}
         self._channel_items = {name: [] for name, _ in CHANNELS}
@@ -212,10 +223,12 @@ class Site:
         for edition in EDITIONS:
             yield f"/{edition}/"
             yield f"/{edition}/feed"
-            for channel in self.channels():
+            for channel in self._walkable_channels():
                 yield f"/{edition}/{channel}.xml"
                 for page in range(1, self._last_page(channel) + 1):
                     yield render.channel_path(edition, channel, page)
+            for ranking in self._rankings():
+                yield render.channel_path(edition, ranking)
             for tag in self._all_tags(edition):
                 yield f"/{edition}/tag/{tag}.html"
             for meta in self._metas:
@@ -270,33 +283,90 @@ class Site:
             meta, self._title(meta, edition), excerpt if edition == "gb" else text.s2t(excerpt), image
         )
 
+    def _walkable_channels(self) -> list[str]:
+        """The channels a crawl may walk: the 2018 home page adds the 要闻 list (every article)."""
+        return self.channels() + ([era2018.NIMPART] if self.home_era == "2018" else [])
+
+    def _rankings(self) -> tuple[str, ...]:
+        return era2018.RANKINGS if self.home_era == "2018" else ()
+
+    def _items_of(self, channel: str) -> list[int] | None:
+        if channel in self._channel_items:
+            return self._channel_items[channel]
+        if channel in self._walkable_channels():
+            return [m.index for m in reversed(self._metas)]
+        return None
+
+    def _channel_title(self, channel: str, edition: str) -> str:
+        title = dict(CHANNELS).get(channel, "要闻")
+        return title if edition == "gb" else text.s2t(title)
+
     def _last_page(self, channel: str) -> int:
-        return max(1, -(-len(self._channel_items[channel]) // render.ITEMS_PER_PAGE))
+        return max(1, -(-len(self._items_of(channel) or ()) // render.ITEMS_PER_PAGE))
 
     def _list(self, edition: str, channel: str, page_text: str | None) -> Page | None:
-        if channel not in self._channel_items:
+        if channel in self._rankings():
+            return None if page_text else self._ranking(edition, channel)
+        all_items = self._items_of(channel)
+        if all_items is None:
             return None
         page = int(page_text) if page_text else 1
         last = self._last_page(channel)
         if page_text is not None and (page < 2 or page > last):
             return None
         start = (page - 1) * render.ITEMS_PER_PAGE
-        indices = self._channel_items[channel][start : start + render.ITEMS_PER_PAGE]
-        items = [self._list_item(i, edition) for i in indices]
-        title = dict(CHANNELS)[channel]
-        title = title if edition == "gb" else text.s2t(title)
+        items = [self._list_item(i, edition) for i in all_items[start : start + render.ITEMS_PER_PAGE]]
+        title = self._channel_title(channel, edition)
         rng = rng_for(self.seed, "list", edition, channel, page)
         if page == 1:
-            extra = self._fault_links(edition)
+            extra = self._fault_links(edition) + self._hot_links(edition)
             return _html(render.front_page(edition, channel, title, items, last, extra, rng))
+        return _html(self._archive_html(edition, channel, title, items, page, last, rng))
+
+    def _archive_html(
+        self,
+        edition: str,
+        channel: str,
+        title: str,
+        items: list[render.ListItem],
+        page: int,
+        last: int,
+        rng: random.Random,
+    ) -> str:
+        """Pages 2 and later of a list."""
+        if self.list_markup == "unknown":
+            hot = self._newest_items(edition, era2018.HOT_ITEMS)
+            return era2018.unknown_list_page(edition, channel, title, items, hot, page, last, rng)
         if channel == LEGACY_LIST_CHANNEL:
-            return _html(render.legacy_list_page(edition, channel, title, items, page, last, rng))
-        return _html(render.archive_page(edition, channel, title, items, page, last, rng))
+            return render.legacy_list_page(edition, channel, title, items, page, last, rng)
+        return render.archive_page(edition, channel, title, items, page, last, rng)
+
+    def _newest_items(self, edition: str, count: int) -> list[render.ListItem]:
+        return [self._list_item(m.index, edition) for m in reversed(self._metas[-count:])]
+
+    def _hot_links(self, edition: str) -> list[tuple[str, str]]:
+        """With unknown list markup, page 1 also carries the hot sidebar (the site's newest articles)."""
+        if self.list_markup != "unknown":
+            return []
+        hot = self._newest_items(edition, era2018.HOT_ITEMS)
+        return [(content_mod.CANONICAL_BASE + i.meta.path(edition), i.title) for i in hot]
+
+    def _ranking(self, edition: str, name: str) -> Page:
+        rng = rng_for(self.seed, "ranking", edition, name)
+        picks = rng.sample(range(len(self._metas)), min(era2018.RANKING_ITEMS, len(self._metas)))
+        items = [self._list_item(i, edition) for i in picks]
+        return _html(era2018.ranking_page(edition, "排行", items, rng))
 
     def _home(self, edition: str) -> Page:
+        rng = rng_for(self.seed, "home", edition)
+        if self.home_era == "2018":
+            shown = sum(size for _, size in era2018.BLOCK_SIZES)
+            titles = {n: self._channel_title(n, edition) for n, _ in CHANNELS}
+            oldest = [self._list_item(m.index, edition) for m in self._metas[: era2018.OLD_ITEMS]]
+            home = era2018.Home2018(edition, titles, self._newest_items(edition, shown), oldest)
+            return _html(era2018.home_2018(home, rng))
         channels = [(n, t if edition == "gb" else text.s2t(t)) for n, t in CHANNELS]
-        newest = [self._list_item(m.index, edition) for m in reversed(self._metas[-HOME_ITEMS:])]
-        return _html(render.home_page(edition, channels, newest, rng_for(self.seed, "home", edition)))
+        return _html(render.home_page(edition, channels, self._newest_items(edition, HOME_ITEMS), rng))
 
     def _rss_page(self, edition: str, title: str, self_path: str, indices: list[int]) -> Page:
         entries = [(self._metas[i], self.content(self._metas[i], edition)) for i in indices]
@@ -304,12 +374,12 @@ class Site:
         return Page(200, {"Content-Type": "application/rss+xml; charset=utf-8"}, body.encode())
 
     def _rss(self, edition: str, channel: str) -> Page | None:
-        if channel not in self._channel_items:
+        all_items = self._items_of(channel)
+        if all_items is None:
             return None
-        title = dict(CHANNELS)[channel]
-        indices = self._channel_items[channel][: render.ITEMS_PER_PAGE]
+        indices = all_items[: render.ITEMS_PER_PAGE]
         return self._rss_page(
-            edition, title if edition == "gb" else text.s2t(title), f"/{edition}/{channel}.xml", indices
+            edition, self._channel_title(channel, edition), f"/{edition}/{channel}.xml", indices
         )
 
     def _feed(self, edition: str) -> Page:
