@@ -23,4 +23,4 @@ def extract(html: str, url: str) -> Article:
     parser = parser_for(root)
     if parser is None:
         raise NotAnArticle(f"no known article layout: {url}")
-    return assemble(root, ref, parser.read(root, ref.canonical_url))
+    return assemble(root, ref, parser.read(root, ref.canonical_url), parser.name)

@@ -51,6 +51,7 @@ class Body:
     authors: list[str] = field(default_factory=list)
     editor: str | None = None
     images: list[Image] = field(default_factory=list)
+    byline_issue: str | None = None
 
 
 def read_body(container: Element, base_url: str) -> Body:
@@ -69,6 +70,7 @@ def read_body(container: Element, base_url: str) -> Body:
         authors=opening.authors,
         editor=editor,
         images=unique_images(figure_image(figure, base_url) for figure in _FIGURES(container)),
+        byline_issue=opening.byline_issue,
     )
 
 

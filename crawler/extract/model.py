@@ -35,10 +35,15 @@ class Article:
     body_html: str | None = None
     images: list[Image] = field(default_factory=list)
     char_count: int = 0
+    # The parser that read the page: current, legacy, pre2013 (the site's layouts) or generic.
+    extractor: str | None = None
+    # Not a column: what went wrong with the byline (crawler.extract.byline), counted by the crawl.
+    byline_issue: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """SPEC.md column names; timestamps as ISO 8601 with offset, images as plain dicts."""
         out = dataclasses.asdict(self)
+        del out["byline_issue"]
         for key in ("published_at", "updated_at"):
             value = out[key]
             out[key] = value.isoformat() if value is not None else None

@@ -2,8 +2,9 @@
 
     python -m tests.replica --port PORT --articles N [--seed S] [--revision K] [--faults] [--redesign]
                             [--home-era current|2018] [--list-markup known|unknown]
-    python -m tests.replica truth --articles N [--seed S] [--revision K]
-    python -m tests.replica export DIR --articles N [--seed S] [--revision K]
+                            [--unknown-layouts] [--half-broken]
+    python -m tests.replica truth --articles N [--seed S] [--revision K] [--unknown-layouts] [--half-broken]
+    python -m tests.replica export DIR --articles N [--seed S] [--revision K] [--unknown-layouts] [--half-broken]
 
 See `tests.replica.export` for the nginx configuration that serves an export.
 """
@@ -24,13 +25,19 @@ def _site_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", type=int, default=200, help="articles per edition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--revision", type=int, default=0, help="rounds of edits applied to the site")
+    parser.add_argument(
+        "--unknown-layouts", action="store_true", help="2 in 50 articles as video or 文化网 pages"
+    )
+    parser.add_argument(
+        "--half-broken", action="store_true", help="article bodies split across two containers"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.replica", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--faults", action="store_true")
-    parser.add_argument("--redesign", action="store_true")
+    parser.add_argument("--redesign", action="store_true", help="article markup no parser knows")
     parser.add_argument("--slow-seconds", type=float, default=40.0, help="delay of the slow-page fault")
     parser.add_argument(
         "--home-era", choices=HOME_ERAS, default="current", help="2018: the Foundation-theme home"
@@ -55,7 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in ("truth", "export"):
         command = args_list.pop(0)
         args = _command_parser(command).parse_args(args_list)
-        site = Site(articles=args.articles, seed=args.seed, revision=args.revision)
+        site = Site(
+            articles=args.articles,
+            seed=args.seed,
+            revision=args.revision,
+            unknown_layouts=args.unknown_layouts,
+            half_broken=args.half_broken,
+        )
         if command == "truth":
             for row in site.truth():
                 sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -70,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         revision=args.revision,
         faults=args.faults,
         redesign=args.redesign,
+        unknown_layouts=args.unknown_layouts,
+        half_broken=args.half_broken,
         slow_seconds=args.slow_seconds,
         home_era=args.home_era,
         list_markup=args.list_markup,

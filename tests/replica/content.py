@@ -331,6 +331,7 @@ def truth_dict(meta: ArticleMeta, content: Content) -> dict[str, Any]:
         "dateline": content.dateline,
         "images": [{"url": i.url, "caption": i.caption, "credit": i.credit} for i in content.images()],
         "char_count": len(body_text),
+        "extractor": meta.layout,
     }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tests.replica import content as content_mod
-from tests.replica import era2018, render, text
+from tests.replica import era2018, render, text, unknown
 from tests.replica.content import Content
 from tests.replica.model import (
     CHANNELS,
@@ -130,6 +130,8 @@ class Site:
     revision: int = 0
     faults: bool = False
     redesign: bool = False
+    unknown_layouts: bool = False
+    half_broken: bool = False
     slow_seconds: float = 40.0
     home_era: str = (
         "current"  # "2018": the Foundation-theme home page of SITE.md 2.3, with nimpart and rankings
@@ -176,8 +178,20 @@ class Site:
 
     def truth(self) -> Iterator[dict[str, Any]]:
         for meta in self._metas:
+            extractor = self.extractor_for(meta)
             for edition in EDITIONS:
-                yield content_mod.truth_dict(meta, self.content(meta, edition))
+                row = content_mod.truth_dict(meta, self.content(meta, edition))
+                yield row if extractor == row["extractor"] else {**row, "extractor": extractor}
+
+    def unknown_layout(self, meta: ArticleMeta) -> str | None:
+        """`video` or `culture` when `unknown_layouts` serves the article in a layout no parser knows."""
+        if not self.unknown_layouts or self.redesign:
+            return None
+        return unknown.unknown_layout(meta, meta.index in self._protected)
+
+    def extractor_for(self, meta: ArticleMeta) -> str:
+        """The parser that can read the article's page: its layout's, or the general extractor's."""
+        return "generic" if self.redesign or self.unknown_layout(meta) else meta.layout
 
     def exact_copies(self) -> dict[str, str]:
         return {m.article_id: self._metas[m.copy_of].article_id for m in self._metas if m.copy_of is not None}
@@ -260,11 +274,20 @@ class Site:
         if self.redesign:
             return render.redesigned_article(content)
         rng = rng_for(self.seed, "page", meta.index, edition)
+        layout = self.unknown_layout(meta)
+        if layout == unknown.VIDEO:
+            return unknown.video_article(meta, content, self._related(meta, edition), rng)
+        if layout == unknown.CULTURE:
+            return unknown.culture_article(meta, content, self._related(meta, edition), rng)
+        html = self._layout_html(meta, content, rng)
+        return unknown.split_body(html) if self.half_broken else html
+
+    def _layout_html(self, meta: ArticleMeta, content: Content, rng: random.Random) -> str:
         if meta.layout == "pre2013":
             return render.pre2013_article(meta, content, rng)
         if meta.layout == "legacy":
             return render.legacy_article(meta, content, rng)
-        return render.current_article(meta, content, self._related(meta, edition), rng)
+        return render.current_article(meta, content, self._related(meta, content.edition), rng)
 
     def _related(self, meta: ArticleMeta, edition: str) -> list[tuple[str, str]]:
         earlier = self._metas[max(0, meta.index - RELATED_COUNT) : meta.index]

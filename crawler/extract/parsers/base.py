@@ -44,7 +44,7 @@ def published_meta(root: Element) -> datetime | None:
     return parse_iso(str(values[0])) if values else None
 
 
-def assemble(root: Element, ref: ArticleRef, fields: LayoutFields) -> Article:
+def assemble(root: Element, ref: ArticleRef, fields: LayoutFields, extractor: str) -> Article:
     url = ref.canonical_url
     title = title_from(fields.heading, root)
     if not title:
@@ -74,4 +74,6 @@ def assemble(root: Element, ref: ArticleRef, fields: LayoutFields) -> Article:
         body_html=body.html,
         images=unique_images([fields.lead_image, *body.images]),
         char_count=len(body.text),
+        extractor=extractor,
+        byline_issue=body.byline_issue,
     )
