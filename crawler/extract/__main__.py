@@ -1,4 +1,9 @@
-"""``python -m crawler.extract URL [FILE]``: print one saved page's article as a JSON object."""
+"""``python -m crawler.extract [--generic] URL [FILE]``: print the article on a saved page as a JSON object.
+
+Reads the page as bytes (FILE, default stdin) and decodes it as a browser would (BOM, ``<meta>``, XML
+declaration, then detection). The site's own parsers read its article pages; any other page goes to the
+general extractor (``--generic`` sends every page there).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,20 @@ import json
 import sys
 from pathlib import Path
 
-from w3lib.encoding import html_to_unicode
-
-from crawler.extract.api import extract
+from crawler.extract.api import extract_page
 from crawler.extract.errors import ExtractionError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawler.extract", description=__doc__)
+    parser.add_argument("--generic", action="store_true", help="use the general extractor for every page")
     parser.add_argument("url", help="the URL the page was fetched from")
     parser.add_argument("file", nargs="?", type=Path, help="the saved page (default: stdin)")
+    parser.add_argument("--content-type", help="the HTTP Content-Type header the page came with")
     args = parser.parse_args(argv)
     raw = args.file.read_bytes() if args.file else sys.stdin.buffer.read()
-    # No HTTP header here: w3lib sniffs BOM and <meta charset> as Scrapy would, defaulting to UTF-8.
-    _, markup = html_to_unicode(None, raw)
     try:
-        article = extract(markup, args.url)
+        article = extract_page(raw, args.url, args.content_type, generic=args.generic)
     except ExtractionError as exc:
         print(f"{args.url}: {exc.reason}: {exc}", file=sys.stderr)
         return 1

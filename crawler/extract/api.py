@@ -1,9 +1,13 @@
-"""``extract(html, url)``: one saved article page to an Article, or a typed ExtractionError."""
+"""``extract(html, url)``: a decoded page of the site to an Article; ``extract_page(body, url)``: any page's
+bytes to an Article, by the site's own parser when the page is one of its layouts, else the general extractor.
+Only ExtractionError subclasses escape."""
 
 from __future__ import annotations
 
+from crawler.decoding import decode_page
 from crawler.extract.dom import parse_document
-from crawler.extract.errors import NotAnArticle
+from crawler.extract.errors import MissingField, NotAnArticle
+from crawler.extract.generic import extract_generic
 from crawler.extract.model import Article
 from crawler.extract.parsers import parser_for
 from crawler.extract.parsers.base import assemble
@@ -24,3 +28,20 @@ def extract(html: str, url: str) -> Article:
     if parser is None:
         raise NotAnArticle(f"no known article layout: {url}")
     return assemble(root, ref, parser.read(root, ref.canonical_url), parser.name)
+
+
+def extract_page(body: bytes, url: str, content_type: str | None = None, *, generic: bool = False) -> Article:
+    """The article on a page's bytes fetched from ``url`` (``content_type``: the HTTP header, if any).
+
+    An article URL of the site whose markup is one of the site's layouts goes to that layout's parser; any
+    other page (another site's, the site's in an unknown layout, or one whose layout parser finds no title,
+    body or date) to the general extractor, as does every page when ``generic`` is set. Raises NotAnArticle for list, index and error pages, MissingField when an
+    article lacks its title, body or publication date.
+    """
+    html = decode_page(body, content_type)
+    if not generic and parse_article_url(url) is not None:
+        try:
+            return extract(html, url)
+        except (NotAnArticle, MissingField):
+            pass  # not one of the site's layouts, or one its parser cannot read: read as any page
+    return extract_generic(html, url)

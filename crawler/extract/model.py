@@ -19,7 +19,7 @@ class Image:
 class Article:
     article_id: str
     url: str
-    edition: str
+    edition: str | None
     language: str
     title: str
     published_at: datetime

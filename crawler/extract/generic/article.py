@@ -1,0 +1,292 @@
+"""Any news page to its fields (``read_generic``) or to an Article (``extract_generic``).
+
+Nothing here knows a particular site. An Epoch Times article URL only lends the row its site id and edition,
+so that a page of the site that its own parsers cannot read still lands under the right key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timezone
+from html import escape
+from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
+
+from crawler.extract.dom import Element, first, line_of
+from crawler.extract.errors import MissingField, NotAnArticle
+from crawler.extract.generic.bylines import authors_in, editors_in, standalone_name
+from crawler.extract.generic.content import (
+    HEADING_TAGS,
+    Content,
+    Line,
+    find_content,
+    images_in,
+    strip_furniture,
+)
+from crawler.extract.generic.dates import CHINA, Found, dates_in, in_local_zone, parse_iso
+from crawler.extract.generic.language import page_language
+from crawler.extract.generic.metadata import PageMeta, read_meta
+from crawler.extract.images import web_url
+from crawler.extract.model import Article, Image
+from crawler.extract.text import normalize_line
+from crawler.extract.times import url_time
+from crawler.urls import LANGUAGE_BY_EDITION, parse_article_url
+
+EXTRACTOR_NAME = "generic"
+SOURCE_PAGE = "page"
+SOURCE_URL = "url"
+_PARSER = etree.HTMLParser(
+    encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, remove_blank_text=False
+)
+_NOT_XML_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Labels that introduce the publication time: a date after one of them beats any other date in the text.
+_DATE_LABEL_RE = re.compile(
+    r"(?:发布|發布|发表|發表|更新|时间|時間|日期|出版|刊登|Published|Posted|Updated|Date)\s*(?:时间|時間|日期|于|於)?\s*[:：]?\s*$",
+    re.I,
+)
+_URL_DATE_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-/_]?(0[1-9]|1[0-2])[-/_]?(0[1-9]|[12]\d|3[01])(?!\d)")
+_META_LINE_RE = re.compile(
+    r"来源|來源|作者|记者|記者|编辑|編輯|发布|發布|日期|时间|時間|字号|字體|浏览|瀏覽|点击|點擊"
+)
+_MAX_META_LINE_WEIGHT = 60
+# A line that ends a sentence is prose, even when it names a reporter or a date.
+_SENTENCE_END_RE = re.compile(r"[。！？!?]|\.\s")
+_ID_HEX = 16
+_MAX_IMAGES = 30
+_FIGCAPTION = etree.XPath(".//figcaption")
+_BYLINE_WINDOW = 8
+_DATE_WINDOW = 25
+
+
+@dataclass(slots=True)
+class GenericPage:
+    """Every field the general extractor reads; any may be missing (the benchmark scores them one by one)."""
+
+    url: str
+    canonical_url: str
+    title: str | None
+    language: str
+    lines: list[Line]
+    published_at: datetime | None = None
+    published_has_time: bool = False
+    date_source: str | None = None
+    updated_at: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    editor: str | None = None
+    images: list[Image] = field(default_factory=list)
+
+    @property
+    def body_text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def body_html(self) -> str:
+        return "".join(_line_html(line) for line in self.lines)
+
+
+def parse_page(html: str) -> Element:
+    try:
+        root = etree.fromstring(_NOT_XML_CHARS_RE.sub(" ", html).encode("utf-8"), _PARSER)
+    except (etree.LxmlError, ValueError) as exc:
+        raise NotAnArticle(f"unparsable document: {exc}") from exc
+    if root is None:
+        raise NotAnArticle("empty document")
+    return root
+
+
+def read_generic(html: str, url: str) -> GenericPage:
+    """The fields of the article on ``html``; NotAnArticle when nothing on it reads like one."""
+    root = parse_page(html)
+    meta = read_meta(root, url)
+    strip_furniture(root)
+    content = find_content(root)
+    if content is None:
+        raise NotAnArticle(f"no article text: {url}")
+    title = meta.title or None
+    lines = _without_head_lines(content.lines, title)
+    if not lines:
+        raise NotAnArticle(f"no article text: {url}")
+    text = "\n".join(line.text for line in lines)
+    language = page_language(meta.language, text)
+    zone = CHINA if language.startswith("zh") else UTC
+    page = GenericPage(
+        url=url,
+        canonical_url=_canonical(url, meta.canonical_url),
+        title=title,
+        language=language,
+        lines=lines,
+        images=_images(content, url),
+    )
+    _set_published(page, meta, content, zone)
+    page.updated_at = next(
+        (in_local_zone(value, zone) for value in (parse_iso(raw, zone) for raw in meta.updated) if value),
+        None,
+    )
+    _set_people(page, meta, content)
+    return page
+
+
+def extract_generic(html: str, url: str) -> Article:
+    """The page as an Article: needs a title, a body and a publication date (MissingField otherwise)."""
+    page = read_generic(html, url)
+    if not page.title:
+        raise MissingField("title", url)
+    ref = parse_article_url(url)
+    if ref is not None and page.date_source != SOURCE_PAGE:
+        # The site's own rule: its URL's day at noon UTC (crawler.extract.times.url_time).
+        page.published_at, page.date_source = url_time(ref.url_date), SOURCE_URL
+    if page.published_at is None or page.date_source is None:
+        raise MissingField("published_at", url)
+    article_id = ref.article_id if ref else url_article_id(page.canonical_url)
+    body_text = page.body_text
+    return Article(
+        article_id=article_id,
+        url=ref.canonical_url if ref else page.canonical_url,
+        edition=ref.edition if ref else None,
+        language=LANGUAGE_BY_EDITION[ref.edition] if ref else page.language,
+        title=page.title,
+        published_at=page.published_at.astimezone(UTC),
+        date_source=page.date_source,
+        body_text=body_text,
+        updated_at=page.updated_at.astimezone(UTC) if page.updated_at else None,
+        authors=page.authors,
+        editor=page.editor,
+        body_html=page.body_html,
+        images=page.images,
+        char_count=len(body_text),
+        extractor=EXTRACTOR_NAME,
+    )
+
+
+def url_article_id(canonical_url: str) -> str:
+    """A stable id for another site's page: ``u`` and 16 hex digits of its canonical URL's SHA-256."""
+    return "u" + hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:_ID_HEX]
+
+
+def _canonical(url: str, declared: str | None) -> str:
+    """The page's canonical URL when it stays on the page's own site, else the fetched URL; https, no
+    fragment, host lowercased: the same page always gets the same id."""
+    chosen = url
+    if declared and _site(declared) == _site(url):
+        chosen = declared
+    parts = urlsplit(chosen.strip())
+    scheme = "https" if parts.scheme in ("http", "https") else parts.scheme
+    return urlunsplit((scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def _site(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return ".".join(host.split(".")[-2:])
+
+
+def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
+    """Without the headline repeated at the top and the short date/source/byline lines around it."""
+    out = list(lines)
+    while out and (
+        (title and normalize_line(out[0].text) == title)
+        or (
+            out[0].weight < _MAX_META_LINE_WEIGHT
+            and not _SENTENCE_END_RE.search(out[0].text)
+            and (dates_in(out[0].text) or _META_LINE_RE.search(out[0].text))
+            and len(out) > 1
+        )
+    ):
+        out.pop(0)
+    return out
+
+
+def _set_published(page: GenericPage, meta: PageMeta, content: Content, zone: timezone) -> None:
+    declared = [value for value in (parse_iso(raw, zone) for raw in meta.published) if value]
+    written = _written_date(content)
+    declared_with_time = [
+        value for value in declared if (value.hour, value.minute, value.second) != (0, 0, 0)
+    ]
+    if declared_with_time:
+        page.published_at, page.published_has_time = in_local_zone(declared_with_time[0], zone), True
+    elif written is not None and (written.has_time or not declared):
+        page.published_at, page.published_has_time = written.value.replace(tzinfo=zone), written.has_time
+    elif declared:
+        page.published_at = in_local_zone(declared[0], zone)
+    if page.published_at is not None:
+        page.date_source = SOURCE_PAGE
+        return
+    url_day = _url_date(page.url)
+    if url_day is not None:
+        page.published_at = datetime(url_day.year, url_day.month, url_day.day, tzinfo=zone)
+        page.date_source = SOURCE_URL
+
+
+def _written_date(content: Content) -> Found | None:
+    """The date written next to the text: after a label, else the nearest with a time above the text, else
+    any nearby date (above the text first, then its first and last lines, then below it)."""
+    before = content.before[-_DATE_WINDOW:]
+    around = [
+        *reversed(before),
+        *(line.text for line in content.lines[:2]),
+        *(line.text for line in content.lines[-3:]),
+        *content.after[:_DATE_WINDOW],
+    ]
+    candidates: list[tuple[Found, bool]] = []
+    for index, line in enumerate(around):
+        previous = around[index + 1] if index < len(before) - 1 else ""
+        for found in dates_in(line):
+            labelled = bool(_DATE_LABEL_RE.search(line[: found.start])) or (
+                found.start == 0 and bool(_DATE_LABEL_RE.search(previous))
+            )
+            candidates.append((found, labelled))
+    for wanted in (
+        lambda item: item[1],
+        lambda item: item[0].has_time,
+        lambda item: True,
+    ):
+        chosen = next((found for found, labelled in candidates if wanted((found, labelled))), None)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def _url_date(url: str) -> date | None:
+    match = _URL_DATE_RE.search(urlsplit(url).path)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
+    """Authors from the bylines around the text, else the page's metadata, else the responsible editor."""
+    before = content.before[-_BYLINE_WINDOW:]
+    lines = content.raw
+    nearby = [*before, *lines[:3], *lines[-6:], *content.after[:_BYLINE_WINDOW]]
+    editors = editors_in([*lines[-6:], *content.after[:_BYLINE_WINDOW], *before])
+    page.editor = editors[0] if editors else None
+    authors = [name for name in authors_in(nearby) if name not in editors]
+    if not authors:
+        authors = [name for name in (standalone_name(line) for line in reversed(before[-3:])) if name][:1]
+    page.authors = authors or meta.authors or editors[:1]
+
+
+def _images(content: Content, url: str) -> list[Image]:
+    images: list[Image] = []
+    for img in images_in(content.roots):
+        source = img.get("data-original") or img.get("data-src") or img.get("src") or ""
+        absolute = web_url(source, url)
+        if absolute is None or any(image.url == absolute for image in images):
+            continue
+        figure = next(img.iterancestors("figure"), None)
+        written = line_of(first(_FIGCAPTION(figure))) if figure is not None else ""
+        caption = written or normalize_line(img.get("alt") or img.get("title") or "") or None
+        images.append(Image(url=absolute, caption=caption))
+        if len(images) >= _MAX_IMAGES:
+            break
+    return images
+
+
+def _line_html(line: Line) -> str:
+    tag = line.tag if line.tag in HEADING_TAGS else "p"
+    return f"<{tag}>{escape(line.text, quote=False)}</{tag}>"

@@ -1,0 +1,139 @@
+"""Who wrote a news page, read from the short lines around its text: Chinese bylines (记者/記者, 作者, 文/图,
+通讯员, 执笔, （某某 北京报道）, 某某/摄) and English ones (``By A and B``), and the responsible editor
+(编辑/責任編輯). Places and news agencies are cut off names, never taken for them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crawler.extract.text import normalize_line
+
+# Places a reporter files from, and who employs or supplies: cut off around a name, never a name themselves.
+PLACES = (
+    "北京", "上海", "天津", "重庆", "广州", "深圳", "南京", "杭州", "武汉", "成都", "西安", "沈阳", "大连", "青岛",
+    "长春", "哈尔滨", "济南", "郑州", "长沙", "南昌", "合肥", "福州", "厦门", "昆明", "贵阳", "南宁", "海口", "兰州",
+    "西宁", "银川", "乌鲁木齐", "拉萨", "呼和浩特", "石家庄", "太原", "苏州", "无锡", "宁波", "温州", "东莞", "佛山",
+    "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南",
+    "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆",
+    "香港", "澳门", "台北", "新北", "桃园", "台中", "台南", "高雄", "基隆", "新竹", "嘉义", "花莲", "宜兰", "屏东",
+    "纽约", "华盛顿", "华府", "旧金山", "洛杉矶", "芝加哥", "波士顿", "西雅图", "休斯顿", "多伦多", "温哥华",
+    "渥太华", "蒙特利尔", "悉尼", "雪梨", "墨尔本", "奥克兰", "东京", "大阪", "首尔", "伦敦", "巴黎", "柏林",
+    "法兰克福", "莫斯科", "新加坡", "曼谷", "联合国", "美国", "日本", "英国", "法国", "德国", "加拿大", "澳洲",
+    "北京電", "臺北", "台灣", "臺灣", "舊金山", "洛杉磯", "波士頓", "西雅圖", "休士頓", "溫哥華", "渥太華",
+    "蒙特婁", "墨爾本", "奧克蘭", "倫敦", "莫斯科", "紐約", "華盛頓", "華府", "東京", "首爾", "廣州", "南京",
+    "重慶", "瀋陽", "大連", "長春", "哈爾濱", "鄭州", "長沙", "廈門", "蘭州", "烏魯木齊", "蘇州", "無錫", "寧波",
+    "溫州", "東莞", "遼寧", "黑龍江", "江蘇", "廣東", "陝西", "廣西", "寧夏", "新疆", "澳門", "桃園", "臺中",
+    "臺南", "花蓮", "宜蘭", "屏東", "聯合國", "美國", "英國", "法國", "德國", "加拿大", "澳洲", "芝加哥",
+)  # fmt: skip
+AGENCIES = (
+    "新华社", "新華社", "中新社", "中新网", "中新網", "人民网", "人民網", "新华网", "新華網", "央视", "央視", "中央社",
+    "法新社", "美联社", "美聯社", "路透社", "共同社", "本报", "本報", "本台", "本网", "本網", "本刊", "实习生",
+    "實習生", "特约", "特約", "驻", "駐", "日报", "日報", "晚报", "晚報", "时报", "時報", "新闻网", "新聞網",
+)  # fmt: skip
+_HAN = "\u4e00-\u9fff"
+_NAME = rf"[{_HAN}]{{2,4}}|[{_HAN}]+(?:[·‧・][{_HAN}]+)+|[A-Z][a-zA-Z'.-]+(?: [A-Z][a-zA-Z'.-]+){{1,3}}"
+_NAMES = rf"(?:{_NAME})(?:\s*[、，,和与與及\s]\s*(?:{_NAME}))*"
+_REPORT = r"(?:报道|报导|報導|報道|电|電|讯|訊|摄影|攝影|摄|攝|撰稿|撰文|整理|编译|編譯)"
+_PLACE_ALT = "|".join(sorted(PLACES, key=len, reverse=True))
+_AGENCY_ALT = "|".join(sorted(AGENCIES, key=len, reverse=True))
+_LABEL = r"(?:记者|記者|作者|作\s者|文字|撰文|执笔人?|執筆人?|通讯员|通訊員|撰稿人?|文/图|文／图|文/圖|文／圖|图/文|文)"
+_COLON = r"\s*[:：︰/／]?\s*"
+# 记者 张三 李四, 作者：某某, 文/某某: the label, then names up to a place, a reporting verb or the line's end.
+_LABELLED_RE = re.compile(rf"(?:^|[\s（(【\[|｜]|(?<=[{_HAN}]))({_LABEL}){_COLON}(?P<names>{_NAMES})")
+# （张三 北京报道）, (张三), [ 张三 ]: a bracketed group of names, optionally a place and a reporting verb.
+_BRACKETED_RE = re.compile(
+    rf"[（(\[【]\s*(?P<names>{_NAMES})\s*(?:{_PLACE_ALT})?\s*(?:{_REPORT})?\s*[）)\]】]"
+)
+# 张三/摄, 张三 摄
+_CREDIT_RE = re.compile(rf"(?P<names>{_NAMES})\s*[/／]?\s*(?:摄|攝)\s*$")
+_ENGLISH_BY_RE = re.compile(r"^\s*(?:by|written by)[:\s]+(?P<names>[A-Z][^|•·\n]{2,80})$", re.IGNORECASE)
+_EDITOR_RE = re.compile(
+    rf"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：︰]\s*(?P<names>{_NAMES})"
+)
+_POSTED_BY_RE = re.compile(r"^(?P<names>\S{2,20})\s+(?:发表于|發表於|发表|發表)\b")
+_NAME_SPLIT_RE = re.compile(rf"\s*[、，,和与與及]\s*|(?<=[{_HAN}])\s+(?=[{_HAN}])|\s+(?:and|&)\s+|\s*,\s*")
+_PLACE_SUFFIX_RE = re.compile(rf"(?:{_PLACE_ALT})+(?:{_REPORT})?$|{_REPORT}$")
+_AGENCY_RE = re.compile(rf"^(?:{_AGENCY_ALT})")
+_NOT_NAMES = frozenset(
+    {"本报", "本報", "记者", "記者", "编辑", "編輯", "来源", "來源", "作者", "发布", "發布", "时间", "時間", "日期",
+     "原标题", "原標題", "网友", "網友", "评论", "評論", "分享", "责任", "責任", "报道", "報導", "综合", "綜合",
+     "新闻", "新聞", "专题", "專題", "图片", "圖片", "视频", "視頻", "更新", "标题", "標題"}
+)  # fmt: skip
+_MAX_NAME_CHARS = 4
+_MAX_LATIN_NAME = 40
+_SHORT_LINE = 60
+
+
+def authors_in(lines: list[str]) -> list[str]:
+    """The names in byline lines among ``lines`` (a page's lines around its text), in order, once each."""
+    found: list[str] = []
+    for line in lines:
+        found += line_authors(line)
+    return list(dict.fromkeys(found))
+
+
+def line_authors(line: str) -> list[str]:
+    """Names a single line gives as its authors; [] when it is not a byline."""
+    line = normalize_line(line)
+    names: list[str] = []
+    for match in _LABELLED_RE.finditer(line):
+        names += _names(match.group("names"))
+    if names:
+        return names
+    english = _ENGLISH_BY_RE.match(line) if len(line) <= _SHORT_LINE * 2 else None
+    if english:
+        return _latin_names(english.group("names"))
+    for pattern in (_BRACKETED_RE, _CREDIT_RE, _POSTED_BY_RE):
+        for match in pattern.finditer(line):
+            names += _names(match.group("names"))
+        if names:
+            return names
+    return []
+
+
+def editors_in(lines: list[str]) -> list[str]:
+    found: list[str] = []
+    for line in lines:
+        for match in _EDITOR_RE.finditer(normalize_line(line)):
+            found += _names(match.group("names"))
+    return list(dict.fromkeys(found))
+
+
+def _names(group: str) -> list[str]:
+    names = []
+    for raw in _NAME_SPLIT_RE.split(group.strip()):
+        name = _clean_name(raw)
+        if name:
+            names.append(name)
+    return names
+
+
+def _clean_name(raw: str) -> str | None:
+    name = raw.strip()
+    while True:
+        stripped = _AGENCY_RE.sub("", name)
+        stripped = re.sub(r"^(?:记者|記者)", "", stripped)
+        if stripped == name:
+            break
+        name = stripped
+    name = _PLACE_SUFFIX_RE.sub("", name).strip()
+    if not name or name in _NOT_NAMES or name in PLACES:
+        return None
+    if re.fullmatch(rf"[{_HAN}]+", name):
+        return name if 2 <= len(name) <= _MAX_NAME_CHARS else None
+    return name if len(name) <= _MAX_LATIN_NAME else None
+
+
+def _latin_names(text: str) -> list[str]:
+    text = re.split(r"\s+(?:in|for|at|from|on)\s+|\s*[|•·]\s*|\s*\d", text)[0]
+    parts = [part.strip(" .") for part in re.split(r"\s*,\s*|\s+and\s+|\s*&\s*", text)]
+    return [part for part in parts if part and len(part) <= _MAX_LATIN_NAME and part[0].isupper()]
+
+
+def standalone_name(line: str) -> str | None:
+    """A line that is nothing but a Chinese name (a column's author under its title), else None."""
+    text = normalize_line(line)
+    if not re.fullmatch(rf"[{_HAN}]{{2,3}}", text):
+        return None
+    return _clean_name(text)

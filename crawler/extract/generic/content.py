@@ -1,0 +1,364 @@
+"""The main text of any page: paragraph scoring over the page's text nodes, then boilerplate removal.
+
+One pass over the text nodes (not over every element) groups them into blocks (the nearest ancestor that is
+not inline), scores each block that reads like prose (length, sentence punctuation, few links) and gives the
+score to the block's containers, less for each level up. The best container, with the siblings that score
+nearly as well, is the article; inside it, link lists, share bars and "related" tails are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from crawler.extract.dom import Element
+from crawler.extract.text import normalize_line
+
+# Their text is code, controls or page furniture, never the article's.
+DROPPED_TAGS = (
+    "script", "style", "noscript", "iframe", "object", "embed", "svg", "canvas", "template", "select",
+    "textarea", "button", "input", "nav", "footer", "aside", "header", "head", "option", "map", "audio", "video",
+)  # fmt: skip
+INLINE_TAGS = frozenset(
+    {
+        "a", "span", "font", "b", "strong", "em", "i", "u", "small", "big", "sub", "sup", "label", "abbr",
+        "cite", "code", "q", "s", "strike", "tt", "mark", "time", "img", "br", "wbr", "ins", "del", "nobr",
+    }
+)  # fmt: skip
+LINK_TAG = "a"
+BREAK_TAG = "br"
+# Blocks that are one paragraph: their score goes to their containers only.
+PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dd", "dt", "pre", "figcaption"})
+HEADING_TAGS = frozenset({"h2", "h3", "h4"})
+# A caption describes an image (it goes with the image), it is not the article's text.
+CAPTION_TAGS = frozenset({"figcaption", "figure"})
+LIST_CONTAINER_TAGS = frozenset({"ul", "ol", "dl", "table", "tbody", "tr", "div", "section", "td", "menu"})
+_TAG_BONUS = {"div": 5, "article": 10, "td": 3, "pre": 3, "blockquote": 3, "section": 3, "main": 5}
+_TAG_MALUS = {"ul": -3, "ol": -3, "li": -3, "dl": -3, "form": -3, "th": -5, "h1": -5, "h2": -5, "h3": -5}
+_POSITIVE_RE = re.compile(
+    r"article|content|main|body|text|entry|post|story|news|detail|zoom|cont|artibody|endtext|正文", re.I
+)
+# Long words mark furniture wherever they appear in a class or id; short ones only as a whole word part
+# ("hot" is in "photo", "side" in "inside").
+_NEGATIVE_RE = re.compile(
+    r"comment|share|sharing|social|related|relate|recommend|footer|sidebar|breadcrumb|crumb|banner|advert"
+    r"|sponsor|promo|widget|toolbar|copyright|subscribe|popup|pagination|weixin|wechat|qrcode|erweima"
+    r"|(?<![a-z])(?:hot|side|nav|menu|foot|tools?|more|rank|tags?|links?|print|ads?|top\d|pager|login|friend)(?![a-z])",
+    re.I,
+)
+# Sentence punctuation: prose has it, link lists and menus do not.
+_PUNCTUATION_RE = re.compile(r"[，。！？；、,.!?;：:]")
+_SENTENCE_RE = re.compile(r"[，。！？；,.!?;）)」”]")
+_CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+_TEXTS = etree.XPath("//body//text()")
+_IMAGES = etree.XPath(".//img")
+MIN_PARAGRAPH_WEIGHT = 10
+MIN_ARTICLE_WEIGHT = 60
+MAX_ARTICLE_LINK_DENSITY = 0.5
+MAX_LINE_LINK_DENSITY = 0.5
+MAX_CONTAINER_LINK_DENSITY = 0.55
+SIBLING_SHARE = 0.25
+LONG_SIBLING_WEIGHT = 40
+ANCESTOR_LEVELS = 4
+NOISE_SHARE = 0.5
+# Trailing lines this short without sentence punctuation are buttons and labels ("推文", "Print").
+MAX_TRAILING_LABEL_WEIGHT = 8
+# Tail sections after the article: "related", "recommended", comments. A short line naming one ends the body.
+_TAIL_HEADING_RE = re.compile(
+    r"^[【\[〖「]?\s*(?:相关(?:新闻|阅读|报道|文章|链接|专题|推荐)|相關(?:新聞|閱讀|報導|文章|連結)|延伸阅读|延伸閱讀"
+    r"|推荐阅读|推薦閱讀|热门(?:新闻|文章|推荐)|熱門|更多(?:新闻|精彩|文章)|猜你喜欢|网友评论|網友評論|发表评论|發表評論"
+    r"|最新评论|我要评论|相关搜索|今日推荐|编辑推荐|精彩推荐|Related (?:Articles|Stories|News|Posts|Content)"
+    r"|Read (?:More|Next)|More (?:from|on|Stories)|Recommended|Comments?|Share this|Most (?:Read|Popular))"
+    r"\s*[】\]〗」:：]?\s*$",
+    re.I,
+)
+_BOILERPLATE_LINE_RE = re.compile(
+    r"^[（(【\[]?\s*(?:分享到|分享至|打印|关闭窗口|關閉窗口|返回顶部|返回首頁|返回首页|上一页|下一页|上一篇|下一篇|【?字号|【?字體"
+    r"|【?字体|点击(?:数|次数|排行)|责任编辑|責任編輯|编辑[:：]|編輯[:：]|来源[:：]|來源[:：]|版权所有|版權所有|Copyright"
+    r"|©|All rights reserved|Share|Tweet|Print|Email|Advertisement|广告|廣告|扫一扫|掃一掃|【.{0,12}】$|\(?责编)",
+    re.I,
+)
+_SHORT_LINE_WEIGHT = 30
+
+
+@dataclass(slots=True)
+class Block:
+    """The text of one block element (its direct text and that of its inline descendants)."""
+
+    element: Element
+    weight: float = 0.0
+    link_weight: float = 0.0
+    punctuation: int = 0
+
+
+@dataclass(slots=True)
+class Run:
+    """One text node: the block it belongs to, whether it sits in a link, whether a line break precedes it."""
+
+    text: str
+    block: Block
+    in_link: bool
+    after_break: bool
+
+
+@dataclass(slots=True)
+class Line:
+    text: str
+    tag: str
+    weight: float = 0.0
+    link_weight: float = 0.0
+
+
+@dataclass(slots=True)
+class Content:
+    """The article's lines, the elements they come from, and the page's lines before and after them."""
+
+    lines: list[Line]
+    roots: list[Element]
+    # The chosen area's lines before cleaning: bylines and editor lines are read there.
+    raw: list[str] = field(default_factory=list)
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+def text_weight(text: str) -> float:
+    """How much text this is, in CJK characters: a CJK character counts 1, other letters 0.4 (a word ~2)."""
+    cjk = len(_CJK_RE.findall(text))
+    return cjk + 0.4 * (len(text) - cjk - text.count(" "))
+
+
+def strip_furniture(root: Element) -> None:
+    etree.strip_elements(root, *DROPPED_TAGS, with_tail=False)
+
+
+def find_content(root: Element) -> Content | None:
+    """The article text of a page already stripped of furniture; None when nothing reads like an article."""
+    runs = _runs(root)
+    blocks = {id(run.block): run.block for run in runs}
+    scores, totals = _score(blocks.values())
+    if not scores:
+        return None
+    top = max(scores, key=lambda key: scores[key][1] * (1 - _density(totals, key)))
+    top_element = scores[top][0]
+    if _density(totals, top) > MAX_ARTICLE_LINK_DENSITY:
+        return None
+    roots = _with_siblings(top_element, scores, totals)
+    inside = _inside(runs, roots, totals)
+    raw = _lines([run for run, keep in zip(runs, inside, strict=True) if keep])
+    lines = _clean_lines(raw)
+    if sum(line.weight for line in lines) < MIN_ARTICLE_WEIGHT:
+        return None
+    first = inside.index(True)
+    last = len(inside) - 1 - inside[::-1].index(True)
+    return Content(
+        lines=lines,
+        roots=roots,
+        raw=[line.text for line in raw],
+        before=_plain_lines(runs[max(0, first - 60) : first]),
+        after=_plain_lines(runs[last + 1 : last + 40]),
+    )
+
+
+def _runs(root: Element) -> list[Run]:
+    runs: list[Run] = []
+    blocks: dict[int, Block] = {}
+    for node in _TEXTS(root):
+        text = str(node)
+        if not text.strip():
+            continue
+        parent = node.getparent()
+        if parent is None:
+            continue
+        after_break = False
+        if node.is_tail:
+            after_break = parent.tag == BREAK_TAG or parent.tag not in INLINE_TAGS
+            owner = parent.getparent()
+            in_link = False
+        else:
+            owner = parent
+            in_link = parent.tag == LINK_TAG
+        while owner is not None and owner.tag in INLINE_TAGS:
+            in_link = in_link or owner.tag == LINK_TAG
+            owner = owner.getparent()
+        if owner is None:
+            continue
+        block = blocks.get(id(owner))
+        if block is None:
+            block = blocks[id(owner)] = Block(owner)
+        weight = text_weight(text.strip())
+        block.weight += weight
+        block.punctuation += len(_PUNCTUATION_RE.findall(text))
+        if in_link:
+            block.link_weight += weight
+        runs.append(Run(text, block, in_link, after_break))
+    return runs
+
+
+def _score(
+    blocks: Iterable[Block],
+) -> tuple[dict[int, tuple[Element, float]], dict[int, tuple[float, float]]]:
+    """Content scores of containers (keyed by id), and every element's (text, link text) weights."""
+    scores: dict[int, tuple[Element, float]] = {}
+    totals: dict[int, tuple[float, float]] = {}
+    for block in blocks:
+        chain = [block.element, *block.element.iterancestors()]
+        for element in chain:
+            weight, links = totals.get(id(element), (0.0, 0.0))
+            totals[id(element)] = (weight + block.weight, links + block.link_weight)
+        if block.weight < MIN_PARAGRAPH_WEIGHT:
+            continue
+        link_share = block.link_weight / block.weight
+        points = (1 + block.punctuation + min(block.weight / 100, 3)) * (1 - link_share)
+        if block.element.tag in PARAGRAPH_TAGS:
+            chain = chain[1:]
+        for level, element in enumerate(chain[:ANCESTOR_LEVELS]):
+            divider = 1 if level == 0 else (2 if level == 1 else level * 3)
+            key = id(element)
+            if key not in scores:
+                scores[key] = (element, _initial(element))
+            scores[key] = (element, scores[key][1] + points / divider)
+    return scores, totals
+
+
+def _initial(element: Element) -> float:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    score = float(_TAG_BONUS.get(tag, 0) + _TAG_MALUS.get(tag, 0))
+    marks = f"{element.get('class') or ''} {element.get('id') or ''}"
+    if marks.strip():
+        if _POSITIVE_RE.search(marks):
+            score += 25
+        if _NEGATIVE_RE.search(marks):
+            score -= 25
+    return score
+
+
+def _density(totals: dict[int, tuple[float, float]], key: int) -> float:
+    weight, links = totals.get(key, (0.0, 0.0))
+    return links / weight if weight else 1.0
+
+
+def _with_siblings(
+    top: Element, scores: dict[int, tuple[Element, float]], totals: dict[int, tuple[float, float]]
+) -> list[Element]:
+    """The top container and the siblings that score nearly as well or hold long low-link prose."""
+    parent = top.getparent()
+    if parent is None:
+        return [top]
+    top_score = scores[id(top)][1]
+    threshold = max(10.0, top_score * SIBLING_SHARE)
+    chosen = []
+    for sibling in parent:
+        if not isinstance(sibling.tag, str):
+            continue
+        key = id(sibling)
+        if sibling is top:
+            chosen.append(sibling)
+            continue
+        density = _density(totals, key)
+        score = scores.get(key, (sibling, 0.0))[1] * (1 - density)
+        weight = totals.get(key, (0.0, 0.0))[0]
+        if score >= threshold or (
+            sibling.tag in PARAGRAPH_TAGS and weight >= LONG_SIBLING_WEIGHT and density < SIBLING_SHARE
+        ):
+            chosen.append(sibling)
+    return chosen
+
+
+def _inside(runs: list[Run], roots: list[Element], totals: dict[int, tuple[float, float]]) -> list[bool]:
+    """For each run: inside the chosen roots and not inside a link list or share bar within them."""
+    root_keys = {id(root) for root in roots}
+    # A container named like furniture that holds most of the text is the article after all.
+    noise_limit = NOISE_SHARE * sum(totals.get(key, (0.0, 0.0))[0] for key in root_keys)
+    verdicts: dict[int, bool] = {}
+    out = []
+    for run in runs:
+        key = id(run.block.element)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = _kept(run.block.element, root_keys, totals, noise_limit)
+        out.append(verdict)
+    return out
+
+
+def _kept(
+    element: Element, root_keys: set[int], totals: dict[int, tuple[float, float]], noise_limit: float
+) -> bool:
+    for node in (element, *element.iterancestors()):
+        key = id(node)
+        if key in root_keys:
+            return True
+        if _is_noise(node, totals, noise_limit):
+            return False
+    return False
+
+
+def _is_noise(node: Element, totals: dict[int, tuple[float, float]], noise_limit: float) -> bool:
+    weight, links = totals.get(id(node), (0.0, 0.0))
+    listing = node.tag in LIST_CONTAINER_TAGS or node.tag in PARAGRAPH_TAGS
+    if listing and weight and links / weight > MAX_CONTAINER_LINK_DENSITY:
+        return True
+    if node.get("hidden") is not None or "display:none" in (node.get("style") or "").replace(" ", ""):
+        return True
+    marks = f"{node.get('class') or ''} {node.get('id') or ''}"
+    return weight < noise_limit and bool(marks.strip()) and bool(_NEGATIVE_RE.search(marks))
+
+
+def _lines(runs: list[Run]) -> list[Line]:
+    lines: list[Line] = []
+    current: Line | None = None
+    block: Block | None = None
+    parts: list[str] = []
+    for run in runs:
+        if current is None or run.block is not block or run.after_break:
+            if current is not None:
+                current.text = "".join(parts)
+                lines.append(current)
+            block = run.block
+            tag = block.element.tag if isinstance(block.element.tag, str) else "p"
+            current = Line("", tag)
+            parts = []
+        parts.append(run.text)
+        weight = text_weight(run.text.strip())
+        current.weight += weight
+        if run.in_link:
+            current.link_weight += weight
+    if current is not None:
+        current.text = "".join(parts)
+        lines.append(current)
+    for line in lines:
+        line.text = normalize_line(line.text)
+    return [line for line in lines if line.text]
+
+
+def _clean_lines(lines: list[Line]) -> list[Line]:
+    """Without link lines, boilerplate lines, and everything from a "related"/"comments" heading on."""
+    kept: list[Line] = []
+    for line in lines:
+        if line.tag in CAPTION_TAGS:
+            continue
+        if line.weight and line.link_weight / line.weight > MAX_LINE_LINK_DENSITY:
+            continue
+        short = line.weight < _SHORT_LINE_WEIGHT
+        if short and _TAIL_HEADING_RE.match(line.text) and kept:
+            break
+        if short and _BOILERPLATE_LINE_RE.match(line.text):
+            continue
+        kept.append(line)
+    while kept and kept[-1].weight < MAX_TRAILING_LABEL_WEIGHT and not _SENTENCE_RE.search(kept[-1].text):
+        kept.pop()
+    return kept
+
+
+def _plain_lines(runs: list[Run]) -> list[str]:
+    return [line.text for line in _lines(runs)]
+
+
+def images_in(roots: list[Element]) -> list[Element]:
+    return [img for root in roots for img in _IMAGES(root)]

@@ -1,0 +1,155 @@
+"""The general extractor and ``extract_page``: golden pages of other sites (tests/pages/generic/README.md),
+the choice between the site's parsers and the general extractor, and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.extract import MissingField, NotAnArticle, extract, extract_page
+from crawler.extract.generic import extract_generic, read_generic
+from crawler.extract.generic.article import url_article_id
+
+GENERIC = Path(__file__).parent / "pages" / "generic"
+SITE_PAGES = Path(__file__).parent / "pages"
+SIDECAR_PREFIX = "_"
+CASES = sorted(path.stem for path in GENERIC.glob("*.json"))
+ARTICLE_CASES = [name for name in CASES if "_error" not in json.loads((GENERIC / f"{name}.json").read_text())]
+ERROR_CASES = [name for name in CASES if name not in ARTICLE_CASES]
+SITE_URL = "https://www.epochtimes.com/gb/26/10/7/n14865552.htm"
+
+
+def expected(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((GENERIC / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def extracted(name: str) -> dict[str, Any]:
+    case = expected(name)
+    body = (GENERIC / f"{name}.html").read_bytes()
+    return extract_page(body, case["_fetched_url"], case.get("_content_type")).to_json_dict()
+
+
+def field_cases() -> list[tuple[str, str]]:
+    return [
+        (name, key) for name in ARTICLE_CASES for key in expected(name) if not key.startswith(SIDECAR_PREFIX)
+    ]
+
+
+def test_golden_folder_has_articles_and_non_articles() -> None:
+    assert len(ARTICLE_CASES) >= 3
+    assert len(ERROR_CASES) >= 2
+
+
+@pytest.mark.parametrize(("page", "field_name"), field_cases())
+def test_golden_field(page: str, field_name: str) -> None:
+    assert extracted(page)[field_name] == expected(page)[field_name]
+
+
+@pytest.mark.parametrize("page", ARTICLE_CASES)
+def test_another_sites_article_id_is_stable_for_its_canonical_url(page: str) -> None:
+    row = extracted(page)
+    assert row["article_id"] == url_article_id(expected(page)["url"])
+    assert row["article_id"].startswith("u")
+    assert len(row["article_id"]) == 17
+    assert row["edition"] is None
+    assert row["char_count"] == len(row["body_text"])
+
+
+@pytest.mark.parametrize("page", ERROR_CASES)
+def test_list_and_error_pages_are_not_articles(page: str) -> None:
+    case = expected(page)
+    with pytest.raises(NotAnArticle):
+        extract_page((GENERIC / f"{page}.html").read_bytes(), case["_fetched_url"])
+
+
+def test_body_html_is_rebuilt_from_the_text() -> None:
+    row = extracted("en_jsonld")
+    assert row["body_html"].startswith("<p>The city council voted")
+    assert "<h2>What happens next</h2>" in row["body_html"]
+    assert "Related Stories" not in row["body_html"]
+    assert "waste of money" not in row["body_text"]  # the comments section
+
+
+def test_site_article_goes_to_the_sites_parser() -> None:
+    markup = (SITE_PAGES / "current_full.html").read_text(encoding="utf-8")
+    by_site = extract(markup, SITE_URL)
+    assert extract_page(markup.encode("utf-8"), SITE_URL, "text/html; charset=utf-8") == by_site
+
+
+def test_site_article_in_an_unknown_layout_goes_to_the_general_extractor_under_its_site_id() -> None:
+    page = """<html><head><title>标题一则 - 大纪元</title></head><body><div id="article_wrap">
+    <h1>标题一则</h1><div class="time">2026-10-07 10:30</div>
+    <p>这是一篇视频文章的文字说明，它的正文放在一个站点描述里没有提到的容器里面，需要通用提取器来读取。</p>
+    <p>第二段文字继续说明视频的内容，包括人物、地点和事件的经过，以及后续的发展情况。</p></div></body></html>"""
+    article = extract_page(page.encode("utf-8"), SITE_URL)
+    assert article.article_id == "n14865552"
+    assert article.edition == "gb"
+    assert article.language == "zh-Hans"
+    assert article.url == SITE_URL
+    assert article.title == "标题一则"
+    assert article.published_at.isoformat() == "2026-10-07T02:30:00+00:00"
+    assert article.body_text.startswith("这是一篇视频文章")
+
+
+def test_generic_flag_sends_the_sites_pages_to_the_general_extractor() -> None:
+    markup = (SITE_PAGES / "current_full.html").read_text(encoding="utf-8")
+    by_site = extract(markup, SITE_URL)
+    generic = extract_page(markup.encode("utf-8"), SITE_URL, generic=True)
+    assert generic.article_id == by_site.article_id
+    assert generic.title == by_site.title
+    assert generic.body_text.splitlines()[-1].startswith(by_site.body_text.splitlines()[-1])
+
+
+def test_an_article_without_any_date_is_a_missing_field_but_its_fields_are_readable() -> None:
+    page = (GENERIC / "en_jsonld.html").read_text(encoding="utf-8")
+    undated = page.replace('"datePublished":"2021-12-30T10:15:00-05:00",', "")
+    url = "https://www.example-times.com/local/park-plan/"
+    with pytest.raises(MissingField) as raised:
+        extract_generic(undated, url)
+    assert raised.value.field_name == "published_at"
+    fields = read_generic(undated, url)
+    assert fields.published_at is None
+    assert fields.title == "City council approves new park plan"
+
+
+def test_date_in_the_url_is_the_last_resort() -> None:
+    page = (GENERIC / "en_jsonld.html").read_text(encoding="utf-8")
+    undated = page.replace('"datePublished":"2021-12-30T10:15:00-05:00",', "")
+    article = extract_generic(undated, "https://www.example-times.com/2021/12/29/park-plan/")
+    assert article.date_source == "url"
+    assert article.published_at.date().isoformat() == "2021-12-29"
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.extract", *args], input=stdin, capture_output=True, check=False
+    )
+
+
+def test_cli_reads_any_page_as_bytes() -> None:
+    done = run_cli(
+        "https://tw.example.org/news/20211230/typhoon.html", str(GENERIC / "zh_hant_big5_undeclared.html")
+    )
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["title"] == "颱風逼近 臺灣北部嚴陣以待"
+    assert row["edition"] is None
+
+
+def test_cli_generic_flag_and_stdin() -> None:
+    body = (SITE_PAGES / "current_full.html").read_bytes()
+    done = run_cli("--generic", SITE_URL, stdin=body)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["article_id"] == "n14865552"
+
+
+def test_cli_reports_a_list_page_as_not_an_article() -> None:
+    done = run_cli("https://news.example.com/china/", str(GENERIC / "list_page.html"))
+    assert done.returncode == 1
+    assert b"not_an_article" in done.stderr
