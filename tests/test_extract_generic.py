@@ -59,6 +59,7 @@ def test_another_sites_article_id_is_stable_for_its_canonical_url(page: str) -> 
     assert len(row["article_id"]) == 17
     assert row["edition"] is None
     assert row["char_count"] == len(row["body_text"])
+    assert row["extractor"] == "generic"
 
 
 @pytest.mark.parametrize("page", ERROR_CASES)
@@ -95,6 +96,28 @@ def test_site_article_in_an_unknown_layout_goes_to_the_general_extractor_under_i
     assert article.title == "标题一则"
     assert article.published_at.isoformat() == "2026-10-07T02:30:00+00:00"
     assert article.body_text.startswith("这是一篇视频文章")
+    assert article.extractor == "generic"
+
+
+def test_site_layout_whose_parser_finds_no_body_goes_to_the_general_extractor() -> None:
+    markup = (SITE_PAGES / "current_full.html").read_text(encoding="utf-8")
+    moved = markup.replace('id="artbody"', 'id="video_text"').replace('itemprop="articleBody"', "")
+    assert moved != markup
+    with pytest.raises(MissingField):
+        extract(moved, SITE_URL)
+    article = extract_page(moved.encode("utf-8"), SITE_URL)
+    assert article.extractor == "generic"
+    assert "强烈台风周三过境" in article.body_text
+
+
+def test_site_article_without_a_written_date_gets_its_url_day() -> None:
+    page = """<html><head><title>标题一则</title></head><body><div class="post">
+    <h1>标题一则</h1>
+    <p>这是一篇没有写日期的文章，它的正文放在一个站点描述里没有提到的容器里面，需要通用提取器来读取。</p>
+    <p>第二段文字继续说明视频的内容，包括人物、地点和事件的经过，以及后续的发展情况。</p></div></body></html>"""
+    article = extract_page(page.encode("utf-8"), SITE_URL)
+    assert article.date_source == "url"
+    assert article.published_at.isoformat() == "2026-10-07T12:00:00+00:00"
 
 
 def test_generic_flag_sends_the_sites_pages_to_the_general_extractor() -> None:

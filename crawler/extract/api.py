@@ -35,8 +35,8 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *, gene
 
     An article URL of the site whose markup is one of the site's layouts goes to that layout's parser; any
     other page (another site's, the site's in an unknown layout, or one whose layout parser finds no title,
-    body or date) to the general extractor, as does every page when ``generic`` is set. Raises NotAnArticle for list, index and error pages, MissingField when an
-    article lacks its title, body or publication date.
+    body or date) to the general extractor, as does every page when ``generic`` is set. Raises NotAnArticle
+    for list, index and error pages, MissingField when an article lacks its title, body or publication date.
     """
     html = decode_page(body, content_type)
     if not generic and parse_article_url(url) is not None:
