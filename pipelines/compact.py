@@ -1,4 +1,5 @@
-"""Compaction: merge each partition's part files into one ``part-compact-<id>.parquet``, same rows.
+"""Compaction: merge each partition's part files into one ``part-compact-<id>.parquet``, same rows (also a
+partition with a single file of an earlier schema version: the merged file is in the current one).
 
 Runs under the dataset lock, one partition at a time, each driven by a journal ``_compact/<id>-<partition>.json``
 that lists the inputs and the output before anything visible changes:
@@ -37,7 +38,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines import storage
-from pipelines.schema import ARTICLE_SCHEMA
+from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,14 @@ def _row_count(fs: pafs.FileSystem, path: str) -> int:
         return int(pq.ParquetFile(source).metadata.num_rows)
 
 
+def _is_current(fs: pafs.FileSystem, path: str) -> bool:
+    with fs.open_input_file(path) as source:
+        return schema_version_of(pq.read_schema(source)) == SCHEMA_VERSION
+
+
 def partitions_to_compact(fs: pafs.FileSystem, root: str) -> dict[str, list[str]]:
-    """Partition directory (relative to root) -> its visible part files, for partitions with several."""
+    """Partition directory (relative to root) -> its visible part files, for partitions with several, or with
+    one written in an earlier schema version (rewritten in the current one: readers then see every column)."""
     parts: dict[str, list[str]] = defaultdict(list)
     for info in storage.list_files(fs, root):
         relative = info.path.removeprefix(root + "/")
@@ -105,7 +112,11 @@ def partitions_to_compact(fs: pafs.FileSystem, root: str) -> dict[str, list[str]
         partition, name = relative.rsplit("/", 1)
         if name.endswith(storage.DATA_SUFFIX) and not name.startswith(_RESERVED_PREFIXES):
             parts[partition].append(info.path)
-    return {p: sorted(files) for p, files in sorted(parts.items()) if len(files) > 1}
+    return {
+        p: sorted(files)
+        for p, files in sorted(parts.items())
+        if len(files) > 1 or not _is_current(fs, files[0])
+    }
 
 
 def plan(root: str, compact_id: str, partition: str, inputs: list[str]) -> Journal:
@@ -120,7 +131,7 @@ def begin(fs: pafs.FileSystem, root: str, journal: Journal) -> None:
 
 def _read_inputs(fs: pafs.FileSystem, journal: Journal) -> Iterator[pa.Table]:
     for path in journal.inputs:
-        yield _read_rows(fs, path).cast(ARTICLE_SCHEMA)
+        yield conform(_read_rows(fs, path))
 
 
 def write_output(fs: pafs.FileSystem, journal: Journal, *, compression: str, row_group_size: int) -> int:

@@ -10,8 +10,9 @@ import pyarrow as pa
 
 from crawler.items import ArticleItem
 
-# Bump when a column changes meaning or type; readers check it in the file metadata.
-SCHEMA_VERSION = "1"
+# Bump when a column is added or changes meaning or type; readers check it in the file metadata.
+# 2: `extractor` (the parser that produced the row). Files of version 1 read it as null (see ``conform``).
+SCHEMA_VERSION = "2"
 SCHEMA_VERSION_KEY = b"schema_version"
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -45,11 +46,32 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("near_duplicate_of", pa.string()),
         pa.field("crawled_at", _UTC_MICROS, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
+        pa.field("extractor", pa.string()),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in ARTICLE_SCHEMA if not f.nullable)
+
+
+def schema_version_of(schema: pa.Schema) -> str | None:
+    """The version a file was written in (None for a file without one)."""
+    raw = (schema.metadata or {}).get(SCHEMA_VERSION_KEY)
+    return raw.decode() if raw is not None else None
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Rows of a file of any earlier schema version in the current schema: columns added since are null.
+
+    Columns are matched by name, so a file's column order does not matter either.
+    """
+    for field in ARTICLE_SCHEMA:
+        if field.name not in table.column_names:
+            if not field.nullable:
+                raise ValueError(f"rows without the required column {field.name!r} cannot be conformed")
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(ARTICLE_SCHEMA.names).cast(ARTICLE_SCHEMA)
+
 
 _INT32_BITS = 32
 # Partition names spell the year with four digits (date=YYYY-MM-DD); no news article is older anyway.

@@ -1,0 +1,24 @@
+"""Datasets as the code before schema version 2 wrote them: the same columns without `extractor`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION_KEY
+
+OLD_VERSION = "1"
+ADDED_IN_2 = ("extractor",)
+V1_SCHEMA = ARTICLE_SCHEMA.remove(ARTICLE_SCHEMA.get_field_index("extractor")).with_metadata(
+    {SCHEMA_VERSION_KEY: OLD_VERSION.encode()}
+)
+
+
+def write_as_version_1(root: Path) -> list[Path]:
+    """Rewrite every part file under ``root`` in schema version 1 (in place); returns the files."""
+    files = sorted(path for path in root.rglob("part-*.parquet") if not path.name.startswith("."))
+    for path in files:
+        table = pq.read_table(path, partitioning=None).drop_columns(list(ADDED_IN_2))
+        pq.write_table(table.cast(V1_SCHEMA), path, compression="zstd")
+    return files
