@@ -26,7 +26,7 @@ test: $(STAMP) services
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy crawler pipelines tests bench
+	$(BIN)/mypy crawler pipelines publish tests bench
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
