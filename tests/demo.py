@@ -54,6 +54,9 @@ def main() -> int:
         return status
     print()
     print(dataset_summary(str(args.output)))
+    print()
+    print("Next, the same archive as Markdown pages, one per article (README: Reading it as pages):")
+    print(f"  .venv/bin/scrapy mirror -o output/mirror -s PARQUET_URI={args.output}")
     return 0
 
 
