@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from crawler.urls import ArticleRef, parse_article_url
+from crawler.urls import EDITIONS, ArticleRef, parse_article_url
 from pipelines import storage
 from pipelines.lock import DatasetLock
 from publish.markdown import (
@@ -42,6 +42,7 @@ from publish.markdown import (
     escape,
     labels_for,
 )
+from publish.source import open_dataset
 
 # Bump when pages render differently: every page is then rendered again (and rewritten if its bytes differ).
 PAGE_FORMAT = 1
@@ -106,13 +107,6 @@ class MirrorResult:
 
 
 # --- reading the dataset --------------------------------------------------------------------------------
-
-
-def open_dataset(uri: str) -> pads.Dataset:
-    fs, root = storage.resolve(uri)
-    if fs.get_file_info(root).type != pafs.FileType.Directory:
-        raise FileNotFoundError(f"no dataset at {root}")
-    return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
 
 
 def catalogue(dataset: pads.Dataset, skipped: list[str]) -> list[Entry]:
@@ -216,7 +210,9 @@ def edition_index(edition: str, days: Mapping[date, int]) -> str:
 
 def root_index(editions: Mapping[str, tuple[int, int]]) -> str:
     lines = ["# 大纪元 / 大紀元", ""]
-    for edition in sorted(editions):
+    for edition in sorted(
+        editions, key=lambda e: (e not in EDITIONS, EDITIONS.index(e) if e in EDITIONS else 0, e)
+    ):
         articles, days = editions[edition]
         lines.append(
             f"- [{EDITION_NAMES.get(edition, edition)}](<{edition}/{INDEX_NAME}>)：{articles} 篇，{days} 天"

@@ -1,0 +1,58 @@
+"""What the mirror and the report read: the articles dataset, its run manifests and its removal records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from pipelines import storage
+from pipelines.manifest import RUNS_DIR
+
+# Written by the refresh (issue 13): one Parquet file per run that recorded a removal or a reappearance.
+REMOVALS_DIR = "_removals"
+
+
+class NoDatasetError(FileNotFoundError):
+    """Nothing at the dataset URI."""
+
+
+def open_root(uri: str) -> tuple[pafs.FileSystem, str]:
+    fs, root = storage.resolve(uri)
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        raise NoDatasetError(f"no dataset at {root}")
+    return fs, root
+
+
+def open_dataset(uri: str) -> pads.Dataset:
+    fs, root = open_root(uri)
+    return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+
+
+def read_manifests(fs: pafs.FileSystem, root: str) -> list[dict[str, Any]]:
+    """Every readable run manifest, oldest run first (run ids sort by start time)."""
+    selector = pafs.FileSelector(f"{root}/{RUNS_DIR}", allow_not_found=True)
+    documents = []
+    for info in sorted(fs.get_file_info(selector), key=lambda i: i.base_name):
+        if info.base_name.startswith(".") or not info.base_name.endswith(".json"):
+            continue
+        try:
+            with fs.open_input_stream(info.path) as stream:
+                document = json.loads(stream.read().decode("utf-8"))
+        except (OSError, ValueError):
+            continue  # a manifest being replaced right now, or damaged: the report shows the others
+        if isinstance(document, dict):
+            documents.append(document)
+    return documents
+
+
+def read_removals(fs: pafs.FileSystem, root: str) -> pa.Table | None:
+    """All removal and reappearance records, or None when no run has recorded any."""
+    path = f"{root}/{REMOVALS_DIR}"
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return None
+    dataset = pads.dataset(path, filesystem=fs, format="parquet")
+    return dataset.to_table() if dataset.files else None
