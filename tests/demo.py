@@ -55,8 +55,12 @@ def main() -> int:
     print()
     print(dataset_summary(str(args.output)))
     print()
-    print("Next, the same archive as Markdown pages, one per article (README: Reading it as pages):")
+    print("Next, the same archive as Markdown pages, one per article (README: Reading it as pages),")
+    print(
+        "and as an HTML report of runs, coverage, edits, removals and near duplicates (README: Watching it):"
+    )
     print(f"  .venv/bin/scrapy mirror -o output/mirror -s PARQUET_URI={args.output}")
+    print(f"  .venv/bin/scrapy report -o output/report.html -s PARQUET_URI={args.output}")
     return 0
 
 
