@@ -51,6 +51,16 @@ ITEM_PIPELINES = {
 PARQUET_URI = "output/articles"
 PARQUET_PARTITION = "date"
 HEALTH_MAX_FAILED_RATIO = 0.05
+# Article pages that only the general extractor could read (crawler/extract/generic), and cross-checked pages
+# whose two readings disagree (crawler/crosscheck.py): beyond these shares the run fails its health check.
+HEALTH_MAX_FALLBACK_RATIO = 0.05
+HEALTH_MAX_DISAGREEMENT_RATIO = 0.2
+
+SPIDER_MIDDLEWARES = {
+    "crawler.crosscheck.CrossCheckMiddleware": 600,
+}
+EXTRACT_CROSSCHECK_RATE = 0.05
+EXTRACT_CROSSCHECK_MIN_F1 = 0.8
 
 FEED_EXPORT_ENCODING = "utf-8"
 

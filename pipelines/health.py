@@ -3,7 +3,9 @@
 Inputs are the spider's stats: ``pages/list`` (list pages parsed), ``articles/links_found`` (article links seen
 on them), ``articles/requested``, ``articles/pages`` (article pages received for extraction),
 ``articles/extracted`` and ``articles/failed`` (+ ``articles/failed/<reason>``), and the pages given up on after
-retries: ``pages/failed/lists``, ``pages/failed/articles`` (+ ``pages/failed/<reason>``).
+retries: ``pages/failed/lists``, ``pages/failed/articles`` (+ ``pages/failed/<reason>``). Issue 11 adds what
+the site's parsers could not read although the page was an article: ``articles/fallback`` (rows from the
+general extractor) and the cross-check's ``crosscheck/checked``, ``crosscheck/disagreed``, ``crosscheck/worst``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_MAX_FAILED_RATIO = 0.05
+DEFAULT_MAX_FALLBACK_RATIO = 0.05
+DEFAULT_MAX_DISAGREEMENT_RATIO = 0.2
+# One odd page in a small run is no trend: a share of disagreements fails the run from this many on.
+MIN_DISAGREEMENTS = 2
 FAILED_REASON_PREFIX = "articles/failed/"
 FETCH_FAILED_PREFIX = "pages/failed/"
 # pages/failed/<kind> counters sit next to pages/failed/<reason> ones: not reasons.
@@ -22,7 +28,7 @@ _MARKUP_HINT = "the site's markup probably changed"
 
 
 class HealthConfigError(ValueError):
-    """HEALTH_MAX_FAILED_RATIO is not a number between 0 and 1."""
+    """A HEALTH_MAX_*_RATIO setting is not a number between 0 and 1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +39,17 @@ class HealthVerdict:
 
 def validate_max_failed_ratio(value: Any) -> float:
     """The ratio as a float, or HealthConfigError naming the setting."""
+    return validate_ratio("HEALTH_MAX_FAILED_RATIO", value)
+
+
+def validate_ratio(name: str, value: Any) -> float:
+    """The ratio as a float, or HealthConfigError naming the setting ``name``."""
     try:
         ratio = float(value)
     except (TypeError, ValueError):
-        raise HealthConfigError(
-            f"HEALTH_MAX_FAILED_RATIO must be a number in [0, 1], got {value!r}"
-        ) from None
+        raise HealthConfigError(f"{name} must be a number in [0, 1], got {value!r}") from None
     if not 0.0 <= ratio <= 1.0:
-        raise HealthConfigError(f"HEALTH_MAX_FAILED_RATIO must be in [0, 1], got {ratio}")
+        raise HealthConfigError(f"{name} must be in [0, 1], got {ratio}")
     return ratio
 
 
@@ -59,8 +68,15 @@ def _failure_breakdown(stats: Mapping[str, Any], prefix: str = FAILED_REASON_PRE
     return " (" + ", ".join(f"{reason}: {count}" for reason, count in reasons) + ")"
 
 
-def evaluate(stats: Mapping[str, Any], max_failed_ratio: float) -> HealthVerdict:
-    """Healthy unless lists yielded no links, articles yielded no rows, or too many extractions failed.
+def evaluate(
+    stats: Mapping[str, Any],
+    max_failed_ratio: float,
+    *,
+    max_fallback_ratio: float = DEFAULT_MAX_FALLBACK_RATIO,
+    max_disagreement_ratio: float = DEFAULT_MAX_DISAGREEMENT_RATIO,
+) -> HealthVerdict:
+    """Healthy unless lists yielded no links, articles yielded no rows, too many extractions failed, too many
+    articles needed the general extractor, or too many cross-checked pages disagree.
 
     A run that saw links but requested no article (all already archived) is healthy: it is the normal cron case.
     """
@@ -85,7 +101,37 @@ def evaluate(stats: Mapping[str, Any], max_failed_ratio: float) -> HealthVerdict
             f"HEALTH_MAX_FAILED_RATIO {max_failed_ratio:.1%}){_failure_breakdown(stats)}: {_MARKUP_HINT}"
         )
     reasons += _fetch_failures(stats, max_failed_ratio)
+    reasons += _markup_drift(stats, max_fallback_ratio, max_disagreement_ratio)
     return HealthVerdict(ok=not reasons, reasons=reasons)
+
+
+def _markup_drift(
+    stats: Mapping[str, Any], max_fallback_ratio: float, max_disagreement_ratio: float
+) -> list[str]:
+    """Articles stored, but not as the site's parsers expect to read them (issue 11): the rows are kept (the
+    general extractor's are plausible articles), the run fails so that someone looks at the markup."""
+    extracted = _count(stats, "articles/extracted")
+    fallback = _count(stats, "articles/fallback")
+    checked = _count(stats, "crosscheck/checked")
+    disagreed = _count(stats, "crosscheck/disagreed")
+    reasons = []
+    if extracted and fallback / extracted > max_fallback_ratio:
+        reasons.append(
+            f"{fallback} of {extracted} articles needed the general extractor: {_MARKUP_HINT} "
+            f"({fallback / extracted:.1%} > HEALTH_MAX_FALLBACK_RATIO {max_fallback_ratio:.1%}; "
+            "the rows are kept, with extractor = generic)"
+        )
+    if checked and disagreed >= MIN_DISAGREEMENTS and disagreed / checked > max_disagreement_ratio:
+        worst = ", ".join(
+            f"{entry['url']} ({entry['f1']:.2f})" for entry in stats.get("crosscheck/worst") or []
+        )
+        reasons.append(
+            f"{disagreed} of {checked} cross-checked articles read differently by the site's parser and the "
+            f"general extractor: {_MARKUP_HINT}, the stored bodies may be incomplete "
+            f"({disagreed / checked:.1%} > HEALTH_MAX_DISAGREEMENT_RATIO {max_disagreement_ratio:.1%}); "
+            f"worst: {worst}"
+        )
+    return reasons
 
 
 def _fetch_failures(stats: Mapping[str, Any], max_failed_ratio: float) -> list[str]:

@@ -36,11 +36,20 @@ _DROPPED_PREFIX = "articles/dropped/"
 _COVERAGE_PREFIX = "coverage/"
 # Requests that never reached extraction, by reason (HTTP status, timeout, too large...), from the spider.
 _PAGES_FAILED_PREFIX = "pages/failed/"
+_BYLINES_PREFIX = "bylines/"
+_CROSSCHECK_PREFIX = "crosscheck/"
+_CROSSCHECK_COUNTS = ("checked", "disagreed", "generic_failed")
 _SKIPPED_PREFIX = "articles/skipped/"
 
 
 def _by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
     return {k.removeprefix(prefix): int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def _crosscheck(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The cross-check's counts (crawler/crosscheck.py) and its worst disagreements, URL and body F1."""
+    counts = {key: int(stats.get(f"{_CROSSCHECK_PREFIX}{key}", 0)) for key in _CROSSCHECK_COUNTS}
+    return {**counts, "worst": list(stats.get(f"{_CROSSCHECK_PREFIX}worst") or [])}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -92,6 +101,9 @@ class RunManifest:
             "pages_failed": _by_suffix(stats, _PAGES_FAILED_PREFIX),
             "articles_skipped": _by_suffix(stats, _SKIPPED_PREFIX),
             "coverage": _by_suffix(stats, _COVERAGE_PREFIX),
+            "articles_fallback": int(stats.get("articles/fallback", 0)),
+            "bylines": _by_suffix(stats, _BYLINES_PREFIX),
+            "crosscheck": _crosscheck(stats),
             "files": list(self.files),
             "health": asdict(self.health) if self.health else None,
         }

@@ -32,7 +32,15 @@ from pipelines import storage
 from pipelines.compact import recover_dataset
 from pipelines.config import positive_int
 from pipelines.coordination import CoordinationConfig, RedisCoordination
-from pipelines.health import DEFAULT_MAX_FAILED_RATIO, HealthVerdict, evaluate, validate_max_failed_ratio
+from pipelines.health import (
+    DEFAULT_MAX_DISAGREEMENT_RATIO,
+    DEFAULT_MAX_FAILED_RATIO,
+    DEFAULT_MAX_FALLBACK_RATIO,
+    HealthVerdict,
+    evaluate,
+    validate_max_failed_ratio,
+    validate_ratio,
+)
 from pipelines.lock import DatasetLock, WriterLock
 from pipelines.manifest import (
     STATUS_FAILED,
@@ -162,7 +170,13 @@ def open_lock(
 class ParquetPipeline:
     """Writes ArticleItems to the dataset; settings ``PARQUET_*``, stats ``parquet/*``, ``coverage/*``."""
 
-    def __init__(self, crawler: Crawler, config: ParquetConfig, max_failed_ratio: float) -> None:
+    def __init__(
+        self,
+        crawler: Crawler,
+        config: ParquetConfig,
+        max_failed_ratio: float,
+        drift_limits: dict[str, float] | None = None,
+    ) -> None:
         self.crawler = crawler
         self.config = config
         self.max_failed_ratio = max_failed_ratio
@@ -175,6 +189,8 @@ class ParquetPipeline:
         self._file_seq = 0
         self._output_error: str | None = None
         self.manifest: RunManifest | None = None
+        # HEALTH_MAX_FALLBACK_RATIO and HEALTH_MAX_DISAGREEMENT_RATIO by name (defaults when absent).
+        self.drift_limits = dict(drift_limits or {})
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParquetPipeline:
@@ -182,7 +198,14 @@ class ParquetPipeline:
         ratio = validate_max_failed_ratio(
             crawler.settings.get("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO)
         )
-        return cls(crawler, config, ratio)
+        drift_limits = {
+            name: validate_ratio(name, crawler.settings.get(name, default))
+            for name, default in (
+                ("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
+                ("HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO),
+            )
+        }
+        return cls(crawler, config, ratio, drift_limits)
 
     @property
     def _stats(self) -> StatsCollector:
@@ -215,6 +238,7 @@ class ParquetPipeline:
             "PARQUET_PARTITION": self.config.partition,
             "PARQUET_COMPRESSION": self.config.compression,
             "HEALTH_MAX_FAILED_RATIO": self.max_failed_ratio,
+            **self.drift_limits,
             **spider_arguments(self.crawler.spider),
         }
 
@@ -325,7 +349,14 @@ class ParquetPipeline:
             logger.error("Cannot write the dataset at %s: %s", self.root, exc)
 
     def _health(self) -> HealthVerdict:
-        verdict = evaluate(self._stats.get_stats(), self.max_failed_ratio)
+        verdict = evaluate(
+            self._stats.get_stats(),
+            self.max_failed_ratio,
+            max_fallback_ratio=self.drift_limits.get("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
+            max_disagreement_ratio=self.drift_limits.get(
+                "HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO
+            ),
+        )
         if self._output_error is not None:
             reasons = [f"output {self.root} could not be written: {self._output_error}", *verdict.reasons]
             verdict = HealthVerdict(ok=False, reasons=reasons)

@@ -322,19 +322,3 @@ def test_lost_article_pages_beyond_the_ratio_fail_the_health_check() -> None:
     assert "connection_refused: 6" in verdict.reasons[0]
     at_ratio = {"pages/failed/articles": 5, "articles/pages": 95, "articles/extracted": 95}
     assert evaluate({**base, **at_ratio}, RATIO).ok
-
-
-# ---- redesign ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_redesign_fails_the_health_check_saying_the_markup_changed_and_writes_no_row(tmp_path: Path) -> None:
-    dataset = tmp_path / "articles"
-    with serve_replica(articles=40, redesign=True) as site:
-        result = crawl(site, dataset)
-    assert result.returncode == 3, result.log[-3000:]
-    assert "markup probably changed" in result.log
-    assert result.stats.get("parquet/rows_written", 0) == 0
-    assert not list(dataset.rglob("*.parquet"))
-    manifest = read_manifest(dataset, result.stats["run/id"])
-    assert manifest["status"] == "failed" and not manifest["health"]["ok"]

@@ -24,11 +24,14 @@ def serve_replica(
     slow_seconds: float = 40.0,
     home_era: str = "current",
     list_markup: str = "known",
+    unknown_layouts: bool = False,
+    half_broken: bool = False,
 ) -> Iterator[str]:
     """Yields the base URL ("http://127.0.0.1:PORT") of a running replica; stops it on exit."""
     command = [sys.executable, "-m", "tests.replica", "--port", "0", "--articles", str(articles)]
     command += ["--seed", str(seed), "--revision", str(revision), "--slow-seconds", str(slow_seconds)]
     command += ["--faults"] * faults + ["--redesign"] * redesign
+    command += ["--unknown-layouts"] * unknown_layouts + ["--half-broken"] * half_broken
     command += ["--home-era", home_era, "--list-markup", list_markup]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -1,0 +1,104 @@
+"""Spider middleware: the cross-check of the site's parsers against the general extractor (issue 11).
+
+On a deterministic sample of the articles the spider yields (``EXTRACT_CROSSCHECK_RATE`` of the article ids,
+default 0.05; 0 turns it off), the page is read again by the general extractor and the two bodies are compared
+(``crawler.extract.crosscheck``). Rows are never changed: the cross-check only counts and reports, and the
+health check fails the run when too many disagree (``HEALTH_MAX_DISAGREEMENT_RATIO``).
+
+Stats: ``crosscheck/checked``, ``crosscheck/disagreed`` (body F1 below ``EXTRACT_CROSSCHECK_MIN_F1``, default
+0.8), ``crosscheck/generic_failed`` (the general extractor found no article where the site's parser did: not a
+disagreement about the body), ``crosscheck/worst`` (the lowest-scoring disagreements, URL and F1). Each
+disagreement is logged with its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
+from scrapy.statscollectors import StatsCollector
+
+from crawler.decoding import decode_page
+from crawler.extract.crosscheck import DEFAULT_MIN_F1, DEFAULT_RATE, CrossCheck, cross_check, is_sampled
+from crawler.extract.errors import ExtractionError
+from crawler.extract.generic import extract_generic
+from crawler.items import ArticleItem
+
+logger = logging.getLogger(__name__)
+
+RATE_SETTING = "EXTRACT_CROSSCHECK_RATE"
+MIN_F1_SETTING = "EXTRACT_CROSSCHECK_MIN_F1"
+GENERIC = "generic"
+# The disagreements kept for the manifest: enough to start looking, few enough to read.
+WORST_KEPT = 5
+
+
+class CrossCheckConfigError(ValueError):
+    """An EXTRACT_CROSSCHECK_* setting is invalid; the message names it."""
+
+
+def _fraction(settings: BaseSettings, name: str, default: float) -> float:
+    raw = settings.get(name, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise CrossCheckConfigError(f"{name} must be a number in [0, 1], got {raw!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise CrossCheckConfigError(f"{name} must be a number in [0, 1], got {raw!r}")
+    return value
+
+
+class CrossCheckMiddleware(BaseSpiderMiddleware):
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.rate = _fraction(crawler.settings, RATE_SETTING, DEFAULT_RATE)
+        self.min_f1 = _fraction(crawler.settings, MIN_F1_SETTING, DEFAULT_MIN_F1)
+        self._worst: list[CrossCheck] = []
+
+    @property
+    def _stats(self) -> StatsCollector:
+        assert self.crawler.stats is not None, "the crawler builds its stats before its middlewares"
+        return self.crawler.stats
+
+    def get_processed_item(self, item: Any, response: Response | None) -> Any:
+        if (
+            isinstance(item, ArticleItem)
+            and response is not None
+            and item.extractor != GENERIC
+            and is_sampled(item.article_id, self.rate)
+        ):
+            self._check(item, response)
+        return item
+
+    def _check(self, item: ArticleItem, response: Response) -> None:
+        content_type = response.headers.get(b"Content-Type")
+        html = decode_page(response.body, content_type.decode("latin-1") if content_type else None)
+        try:
+            generic = extract_generic(html, response.url)
+        except ExtractionError as error:
+            self._stats.inc_value("crosscheck/generic_failed")
+            logger.info(
+                "Cross-check: the general extractor read no article from %s (%s)", response.url, error
+            )
+            return
+        check = cross_check(item, generic)
+        self._stats.inc_value("crosscheck/checked")
+        if check.agrees(self.min_f1):
+            return
+        self._stats.inc_value("crosscheck/disagreed")
+        logger.warning(
+            "Cross-check: %s body F1 %.2f between the %s parser (%d characters) and the general extractor "
+            "(%d characters)",
+            response.url,
+            check.f1,
+            item.extractor,
+            check.site_chars,
+            check.generic_chars,
+        )
+        self._worst = sorted([*self._worst, check], key=lambda c: c.f1)[:WORST_KEPT]
+        self._stats.set_value("crosscheck/worst", [{"url": c.url, "f1": round(c.f1, 3)} for c in self._worst])

@@ -1,0 +1,143 @@
+"""When the site's markup is not what its parsers expect (issue 11): every page is archived or flagged, never
+silently wrong. Real crawls of the replica over HTTP, rows read back from the Parquet dataset.
+
+- unknown layouts (2 in 50 articles): archived by the general extractor (extractor = generic), counted, and
+  the run passes (under HEALTH_MAX_FALLBACK_RATIO);
+- a redesign (every article page): archived by the general extractor, the run fails (exit 3) saying so;
+- half-broken pages (body split across two containers): the site's parser reads a part of the body without
+  any error; the cross-check flags it and the run fails (exit 3) naming the worst URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import pyarrow.dataset as pads
+import pytest
+
+from crawler.extract.crosscheck import DEFAULT_RATE, is_sampled
+from crawler.extract.similarity import body_f1
+from pipelines.health import evaluate
+from tests.accounting import read_manifest
+from tests.crawling import CrawlResult, crawl
+from tests.test_dataset_e2e import assert_complete
+from tests.replica.site import Site
+from tests.replica.testing import serve_replica
+
+ARTICLES = 100
+HEALTH_FAILED_EXIT = 3
+
+
+def _rows(dataset: Path) -> dict[str, dict[str, Any]]:
+    table = pads.dataset(dataset, format="parquet", partitioning="hive").to_table()
+    return {row["article_id"]: row for row in table.to_pylist()}
+
+
+def _truth(site: Site) -> dict[str, dict[str, Any]]:
+    return {row["article_id"]: row for row in site.truth() if row["edition"] == "gb"}
+
+
+def _crawl(dataset: Path, settings: dict[str, str] | None = None, **replica: bool) -> CrawlResult:
+    with serve_replica(articles=ARTICLES, **replica) as site:
+        return crawl(site, dataset, settings=settings)
+
+
+def test_unknown_layouts_are_archived_by_the_general_extractor_and_counted(tmp_path: Path) -> None:
+    dataset = tmp_path / "articles"
+    result = _crawl(dataset, unknown_layouts=True)
+    assert result.returncode == 0, result.log[-3000:]
+    site = Site(articles=ARTICLES, unknown_layouts=True)
+    truth, rows = _truth(site), _rows(dataset)
+    assert_complete(list(rows), site)
+    generic = {aid for aid, row in truth.items() if row["extractor"] == "generic"}
+    assert generic and {aid for aid, row in rows.items() if row["extractor"] == "generic"} == generic
+    for aid in generic:
+        row, expected = rows[aid], truth[aid]
+        assert row["title"] == expected["title"]
+        assert abs(row["published_at"] - datetime.fromisoformat(expected["published_at"])) < timedelta(days=1)
+        assert body_f1(row["body_text"], expected["body_text"]) >= 0.9, row["url"]
+    assert {row["extractor"] for aid, row in rows.items() if aid not in generic} == {
+        "current",
+        "legacy",
+        "pre2013",
+    }
+    assert result.stats["articles/fallback"] == len(generic)
+    manifest = read_manifest(dataset, result.stats["run/id"])
+    assert manifest["articles_fallback"] == len(generic)
+    assert manifest["health"]["ok"]
+
+
+def test_a_redesign_is_archived_by_the_general_extractor_and_fails_the_run(tmp_path: Path) -> None:
+    dataset = tmp_path / "articles"
+    result = _crawl(dataset, redesign=True)
+    assert result.returncode == HEALTH_FAILED_EXIT, result.log[-3000:]
+    site = Site(articles=ARTICLES)
+    truth, rows = _truth(site), _rows(dataset)
+    extracted = int(result.stats["articles/extracted"])
+    message = (
+        f"{result.stats['articles/fallback']} of {extracted} articles needed the general extractor: "
+        "the site's markup probably changed"
+    )
+    assert message in result.log
+    assert len(set(rows) & set(truth)) >= 0.95 * len(truth)
+    assert {row["extractor"] for row in rows.values()} == {"generic"}
+    scores = [
+        body_f1(rows[aid]["body_text"], truth[aid]["body_text"]) if aid in rows else 0.0 for aid in truth
+    ]
+    assert mean(scores) >= 0.9
+    manifest = read_manifest(dataset, result.stats["run/id"])
+    assert manifest["status"] == "failed" and not manifest["health"]["ok"]
+    assert manifest["articles_fallback"] == extracted  # rows: minus exact copies (duplicate_content)
+
+
+def test_half_broken_pages_are_flagged_by_the_cross_check(tmp_path: Path) -> None:
+    dataset = tmp_path / "articles"
+    result = _crawl(dataset, {"EXTRACT_CROSSCHECK_RATE": "0.25"}, half_broken=True)
+    assert result.returncode == HEALTH_FAILED_EXIT, result.log[-3000:]
+    checked, disagreed = int(result.stats["crosscheck/checked"]), int(result.stats["crosscheck/disagreed"])
+    assert checked >= 10 and disagreed >= 0.8 * checked
+    assert re.search(rf"{disagreed} of {checked} cross-checked articles read differently", result.log)
+    manifest = read_manifest(dataset, result.stats["run/id"])
+    worst = manifest["crosscheck"]["worst"]
+    assert manifest["crosscheck"]["disagreed"] == disagreed and len(worst) == 5
+    assert all(entry["f1"] < 0.8 and entry["url"] in result.log for entry in worst)
+    assert not manifest["health"]["ok"]
+
+
+def test_the_cross_check_agrees_with_the_site_parsers_on_every_page_of_the_replica(tmp_path: Path) -> None:
+    dataset = tmp_path / "articles"
+    result = _crawl(dataset, {"EXTRACT_CROSSCHECK_RATE": "1"})
+    assert result.returncode == 0, result.log[-3000:]
+    assert int(result.stats["crosscheck/checked"]) == int(result.stats["articles/extracted"]) == ARTICLES
+    assert "crosscheck/disagreed" not in result.stats
+    assert "articles/fallback" not in result.stats
+
+
+def test_the_default_sample_is_deterministic_and_near_the_rate() -> None:
+    ids = [f"n{13_000_000 + i}" for i in range(20_000)]
+    sampled = [aid for aid in ids if is_sampled(aid, DEFAULT_RATE)]
+    assert sampled == [aid for aid in ids if is_sampled(aid, DEFAULT_RATE)]
+    assert abs(len(sampled) / len(ids) - DEFAULT_RATE) < 0.01
+    assert not any(is_sampled(aid, 0.0) for aid in ids) and all(is_sampled(aid, 1.0) for aid in ids)
+
+
+@pytest.mark.parametrize(
+    ("stats", "failing"),
+    [
+        ({"articles/extracted": 100, "articles/fallback": 5}, False),
+        ({"articles/extracted": 100, "articles/fallback": 6}, True),
+        ({"articles/extracted": 10, "crosscheck/checked": 10, "crosscheck/disagreed": 2}, False),
+        ({"articles/extracted": 10, "crosscheck/checked": 10, "crosscheck/disagreed": 3}, True),
+        # One odd page in a small run is no trend.
+        ({"articles/extracted": 2, "crosscheck/checked": 1, "crosscheck/disagreed": 1}, False),
+    ],
+)
+def test_health_limits_on_fallback_and_disagreement(stats: dict[str, int], failing: bool) -> None:
+    base = {"pages/list": 1, "articles/links_found": 100, "articles/pages": stats["articles/extracted"]}
+    verdict = evaluate({**base, **stats}, 0.05)
+    assert verdict.ok is not failing
+    assert all("the site's markup probably changed" in reason for reason in verdict.reasons)
