@@ -24,9 +24,9 @@ from crawler.extract.similarity import body_f1
 from pipelines.health import evaluate
 from tests.accounting import read_manifest
 from tests.crawling import CrawlResult, crawl
-from tests.test_dataset_e2e import assert_complete
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
+from tests.test_dataset_e2e import assert_complete
 
 ARTICLES = 100
 HEALTH_FAILED_EXIT = 3
