@@ -41,8 +41,18 @@ def _truth(site: Site) -> dict[str, dict[str, Any]]:
     return {row["article_id"]: row for row in site.truth() if row["edition"] == "gb"}
 
 
-def _crawl(dataset: Path, settings: dict[str, str] | None = None, **replica: bool) -> CrawlResult:
-    with serve_replica(articles=ARTICLES, **replica) as site:
+def _crawl(
+    dataset: Path,
+    settings: dict[str, str] | None = None,
+    *,
+    redesign: bool = False,
+    unknown_layouts: bool = False,
+    half_broken: bool = False,
+) -> CrawlResult:
+    replica = serve_replica(
+        articles=ARTICLES, redesign=redesign, unknown_layouts=unknown_layouts, half_broken=half_broken
+    )
+    with replica as site:
         return crawl(site, dataset, settings=settings)
 
 

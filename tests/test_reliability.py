@@ -159,9 +159,11 @@ def test_re_encoded_and_malformed_pages_decode_to_the_truth(fault_site: Site, ki
 @pytest.mark.parametrize(
     ("codec", "label"), [("gbk", "iso-8859-1"), ("gbk", "utf-8"), ("utf-8", "gbk"), ("big5", "windows-1252")]
 )
-def test_mislabelled_page_is_a_counted_decode_error_not_mojibake(
+def test_mislabelled_page_is_decoded_to_the_truth_not_stored_as_mojibake(
     fault_site: Site, codec: str, label: str
 ) -> None:
+    """The spider reads the page's bytes with ``crawler.decoding.decode_page``, which does not trust a label
+    the bytes contradict (issue 11); a page it still got wrong would be a counted decode_error."""
     path = fault_site.fault_paths()["big5" if codec == "big5" else "gbk"][0]
     html = fault_site.render_clean(path)
     assert html is not None
@@ -169,6 +171,23 @@ def test_mislabelled_page_is_a_counted_decode_error_not_mojibake(
         html.body.decode().replace('<meta charset="utf-8">', "", 1).encode(codec, errors="xmlcharrefreplace")
     )
     items, stats = parse_page(body, {"Content-Type": f"text/html; charset={label}"}, path)
+    truth = {(t["url"].split(".com", 1)[1]): t for t in fault_site.truth()}
+    assert [(item.title, item.body_text) for item in items] == [
+        (truth[path]["title"], truth[path]["body_text"])
+    ]
+    assert "articles/failed/decode_error" not in stats
+
+
+def test_a_page_whose_text_is_already_mojibake_is_a_counted_decode_error(fault_site: Site) -> None:
+    """Doubly encoded UTF-8 (UTF-8 bytes read as cp1252 and saved as UTF-8) decodes without error to
+    mojibake: it is counted as decode_error, not stored."""
+    path = fault_site.fault_paths()["gbk"][0]
+    html = fault_site.render_clean(path)
+    assert html is not None
+    text = html.body.decode()
+    start, end = text.index("<body>"), text.index("</body>")
+    doubled = text[:start] + text[start:end].encode().decode("cp1252", errors="ignore") + text[end:]
+    items, stats = parse_page(doubled.encode(), {"Content-Type": "text/html; charset=utf-8"}, path)
     assert items == []
     assert stats["articles/failed/decode_error"] == 1
 
