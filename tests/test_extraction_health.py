@@ -18,10 +18,14 @@ from typing import Any
 
 import pyarrow.dataset as pads
 import pytest
+from scrapy.utils.test import get_crawler
 
+from crawler.crosscheck import CrossCheckConfigError, CrossCheckMiddleware
 from crawler.extract.crosscheck import DEFAULT_RATE, is_sampled
 from crawler.extract.similarity import body_f1
-from pipelines.health import evaluate
+from crawler.spiders.articles import ArticlesSpider
+from pipelines.health import HealthConfigError, evaluate
+from pipelines.parquet import ParquetPipeline
 from tests.accounting import read_manifest
 from tests.crawling import CrawlResult, crawl
 from tests.replica.site import Site
@@ -151,3 +155,17 @@ def test_health_limits_on_fallback_and_disagreement(stats: dict[str, int], faili
     verdict = evaluate({**base, **stats}, 0.05)
     assert verdict.ok is not failing
     assert all("the site's markup probably changed" in reason for reason in verdict.reasons)
+
+
+@pytest.mark.parametrize("name", ["EXTRACT_CROSSCHECK_RATE", "EXTRACT_CROSSCHECK_MIN_F1"])
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "often"])
+def test_a_bad_cross_check_setting_is_rejected_at_start_naming_it(name: str, value: str) -> None:
+    with pytest.raises(CrossCheckConfigError, match=name):
+        CrossCheckMiddleware.from_crawler(get_crawler(ArticlesSpider, {name: value}))
+
+
+@pytest.mark.parametrize("name", ["HEALTH_MAX_FALLBACK_RATIO", "HEALTH_MAX_DISAGREEMENT_RATIO"])
+def test_a_bad_health_ratio_is_rejected_at_start_naming_it(name: str, tmp_path: Path) -> None:
+    crawler = get_crawler(ArticlesSpider, {name: "2", "PARQUET_URI": str(tmp_path / "articles")})
+    with pytest.raises(HealthConfigError, match=name):
+        ParquetPipeline.from_crawler(crawler)
