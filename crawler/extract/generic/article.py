@@ -26,7 +26,7 @@ from crawler.extract.generic.content import (
     images_in,
     strip_furniture,
 )
-from crawler.extract.generic.dates import CHINA, Found, dates_in, in_local_zone, parse_iso
+from crawler.extract.generic.dates import CHINA, Found, dates_in, month_in, parse_iso
 from crawler.extract.generic.language import page_language
 from crawler.extract.generic.metadata import PageMeta, read_meta
 from crawler.extract.images import web_url
@@ -41,7 +41,6 @@ SOURCE_URL = "url"
 _PARSER = etree.HTMLParser(
     encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, remove_blank_text=False
 )
-_NOT_XML_CHARS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Labels that introduce the publication time: a date after one of them beats any other date in the text.
 _DATE_LABEL_RE = re.compile(
     r"(?:发布|發布|发表|發表|更新|时间|時間|日期|出版|刊登|Published|Posted|Updated|Date)\s*(?:时间|時間|日期|于|於)?\s*[:：]?\s*$",
@@ -58,6 +57,11 @@ _ID_HEX = 16
 _MAX_IMAGES = 30
 _FIGCAPTION = etree.XPath(".//figcaption")
 _BYLINE_WINDOW = 8
+_OPENING_LINES = 6
+# A paragraph this long never repeats word for word in one article: a second copy is the page's duplicate.
+_MIN_REPEATED_WEIGHT = 20
+_SPACES_RE = re.compile(r"\s+")
+_MIN_TITLE_MATCH = 4
 _DATE_WINDOW = 25
 
 
@@ -89,7 +93,9 @@ class GenericPage:
 
 def parse_page(html: str) -> Element:
     try:
-        root = etree.fromstring(_NOT_XML_CHARS_RE.sub(" ", html).encode("utf-8"), _PARSER)
+        # Control characters pass through libxml2's HTML parser; text is normalized line by line later and
+        # body_html is rebuilt from that text, so none reaches the output. Lone surrogates cannot be UTF-8.
+        root = etree.fromstring(html.encode("utf-8", errors="replace"), _PARSER)
     except (etree.LxmlError, ValueError) as exc:
         raise NotAnArticle(f"unparsable document: {exc}") from exc
     if root is None:
@@ -121,10 +127,7 @@ def read_generic(html: str, url: str) -> GenericPage:
         images=_images(content, url),
     )
     _set_published(page, meta, content, zone)
-    page.updated_at = next(
-        (in_local_zone(value, zone) for value in (parse_iso(raw, zone) for raw in meta.updated) if value),
-        None,
-    )
+    page.updated_at = next((value for value in (parse_iso(raw, zone) for raw in meta.updated) if value), None)
     _set_people(page, meta, content)
     return page
 
@@ -183,19 +186,36 @@ def _site(url: str) -> str:
 
 
 def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
-    """Without the headline repeated at the top and the short date/source/byline lines around it."""
+    """Without the headline (whole or in parts) at the top, the short date/source/byline lines around it,
+    and second copies of a paragraph (pages that carry a print or mobile copy of the article)."""
     out = list(lines)
-    while out and (
-        (title and normalize_line(out[0].text) == title)
+    squeezed_title = _squeeze(title or "")
+    while len(out) > 1 and (
+        (
+            squeezed_title
+            and len(_squeeze(out[0].text)) >= _MIN_TITLE_MATCH
+            and _squeeze(out[0].text) in squeezed_title
+        )
         or (
             out[0].weight < _MAX_META_LINE_WEIGHT
             and not _SENTENCE_END_RE.search(out[0].text)
             and (dates_in(out[0].text) or _META_LINE_RE.search(out[0].text))
-            and len(out) > 1
         )
     ):
         out.pop(0)
-    return out
+    seen: set[str] = set()
+    unique: list[Line] = []
+    for line in out:
+        if line.weight >= _MIN_REPEATED_WEIGHT:
+            if line.text in seen:
+                continue
+            seen.add(line.text)
+        unique.append(line)
+    return unique
+
+
+def _squeeze(text: str) -> str:
+    return _SPACES_RE.sub("", text)
 
 
 def _set_published(page: GenericPage, meta: PageMeta, content: Content, zone: timezone) -> None:
@@ -204,12 +224,13 @@ def _set_published(page: GenericPage, meta: PageMeta, content: Content, zone: ti
     declared_with_time = [
         value for value in declared if (value.hour, value.minute, value.second) != (0, 0, 0)
     ]
+    # A declared instant keeps the offset it is written with: its clock is the one the page shows.
     if declared_with_time:
-        page.published_at, page.published_has_time = in_local_zone(declared_with_time[0], zone), True
+        page.published_at, page.published_has_time = declared_with_time[0], True
     elif written is not None and (written.has_time or not declared):
         page.published_at, page.published_has_time = written.value.replace(tzinfo=zone), written.has_time
     elif declared:
-        page.published_at = in_local_zone(declared[0], zone)
+        page.published_at = declared[0]
     if page.published_at is not None:
         page.date_source = SOURCE_PAGE
         return
@@ -245,7 +266,8 @@ def _written_date(content: Content) -> Found | None:
         chosen = next((found for found, labelled in candidates if wanted((found, labelled))), None)
         if chosen is not None:
             return chosen
-    return None
+    # A magazine's issue (《北京之春》1998年3月号) dates its articles to the month.
+    return next((found for found in map(month_in, around) if found), None)
 
 
 def _url_date(url: str) -> date | None:
@@ -262,13 +284,25 @@ def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
     """Authors from the bylines around the text, else the page's metadata, else the responsible editor."""
     before = content.before[-_BYLINE_WINDOW:]
     lines = content.raw
-    nearby = [*before, *lines[:3], *lines[-6:], *content.after[:_BYLINE_WINDOW]]
+    nearby = [*before, *lines[:_OPENING_LINES], *lines[-6:], *content.after[:_BYLINE_WINDOW]]
     editors = editors_in([*lines[-6:], *content.after[:_BYLINE_WINDOW], *before])
     page.editor = editors[0] if editors else None
     authors = [name for name in authors_in(nearby) if name not in editors]
     if not authors:
-        authors = [name for name in (standalone_name(line) for line in reversed(before[-3:])) if name][:1]
+        authors = [
+            name for name in map(standalone_name, _after_title(lines[:_OPENING_LINES], page.title)) if name
+        ][:1]
     page.authors = authors or meta.authors or editors[:1]
+
+
+def _after_title(lines: list[str], title: str | None) -> list[str]:
+    """The line right under the headline, where a column prints its author's name alone."""
+    if not title:
+        return []
+    for index, line in enumerate(lines[:-1]):
+        if line == title or (len(line) >= _MIN_TITLE_MATCH and (line in title or title in line)):
+            return [lines[index + 1]]
+    return []
 
 
 def _images(content: Content, url: str) -> list[Image]:

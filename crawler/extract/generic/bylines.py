@@ -35,15 +35,28 @@ _HAN = "\u4e00-\u9fff"
 _NAME = rf"[{_HAN}]{{2,4}}|[{_HAN}]+(?:[·‧・][{_HAN}]+)+|[A-Z][a-zA-Z'.-]+(?: [A-Z][a-zA-Z'.-]+){{1,3}}"
 _NAMES = rf"(?:{_NAME})(?:\s*[、，,和与與及\s]\s*(?:{_NAME}))*"
 _REPORT = r"(?:报道|报导|報導|報道|电|電|讯|訊|摄影|攝影|摄|攝|撰稿|撰文|整理|编译|編譯)"
+# Before a reporting verb a name may run into its place (王小明台北报导): the run is read whole, then cut.
+_REPORTED_NAMES = rf"(?:[{_HAN}]{{5,8}}(?=\s*{_REPORT})|{_NAMES})"
 _PLACE_ALT = "|".join(sorted(PLACES, key=len, reverse=True))
 _AGENCY_ALT = "|".join(sorted(AGENCIES, key=len, reverse=True))
-_LABEL = r"(?:记者|記者|作者|作\s者|文字|撰文|执笔人?|執筆人?|通讯员|通訊員|撰稿人?|文/图|文／图|文/圖|文／圖|图/文|文)"
+# A reporter's title is followed by the name directly or after a space; the other labels are words too
+# ("文学", "作者简介"), so a colon or a slash must follow them.
+_REPORTER_LABEL = r"(?:记者|記者|通讯员|通訊員|执笔人?|執筆人?|实习生|實習生)"
+# A writer's or poster's label may be followed by a nickname of any characters (放飞&心情, ggjj88).
+_NICKNAME_RE = re.compile(
+    r"(?:作者|作\s者|发表者|發表者|发帖人|發帖人|楼主|樓主|博主)\s*[:：︰]\s*(?P<nick>[^\s:：︰|｜,，、()（）\[\]【】=<>\x22\x27]{2,24})(?=$|[\s|｜,，、()（）\[\]【】])"
+)
+_LABEL = r"(?:作者|作\s者|文字|撰文|撰稿人?|文/图|文／图|文/圖|文／圖|图/文|圖/文|文)"
 _COLON = r"\s*[:：︰/／]?\s*"
+_SEPARATOR = r"\s*[:：︰/／]\s*"
 # 记者 张三 李四, 作者：某某, 文/某某: the label, then names up to a place, a reporting verb or the line's end.
-_LABELLED_RE = re.compile(rf"(?:^|[\s（(【\[|｜]|(?<=[{_HAN}]))({_LABEL}){_COLON}(?P<names>{_NAMES})")
+_LABELLED_RE = re.compile(
+    rf"(?:^|[\s（(【\[|｜]|(?<=[{_HAN}]))(?:{_REPORTER_LABEL}{_COLON}|{_LABEL}{_SEPARATOR})(?P<names>{_REPORTED_NAMES})"
+    rf"(?:(?P<report>\s*{_REPORT})|(?=$|[\s）)】\]，。,、;；|｜/／:：]))"
+)
 # （张三 北京报道）, (张三), [ 张三 ]: a bracketed group of names, optionally a place and a reporting verb.
 _BRACKETED_RE = re.compile(
-    rf"[（(\[【]\s*(?P<names>{_NAMES})\s*(?:{_PLACE_ALT})?\s*(?:{_REPORT})?\s*[）)\]】]"
+    rf"[（(\[【]\s*(?P<names>{_NAMES})\s*(?:{_PLACE_ALT})?\s*(?P<report>{_REPORT})?\s*[）)\]】]"
 )
 # 张三/摄, 张三 摄
 _CREDIT_RE = re.compile(rf"(?P<names>{_NAMES})\s*[/／]?\s*(?:摄|攝)\s*$")
@@ -51,62 +64,128 @@ _ENGLISH_BY_RE = re.compile(r"^\s*(?:by|written by)[:\s]+(?P<names>[A-Z][^|•·
 _EDITOR_RE = re.compile(
     rf"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：︰]\s*(?P<names>{_NAMES})"
 )
-_POSTED_BY_RE = re.compile(r"^(?P<names>\S{2,20})\s+(?:发表于|發表於|发表|發表)\b")
+_POSTED_BY_RE = re.compile(r"(?:^|[\s》」】\]）)])(?P<names>[^\s\]】)）《》「」]{2,20})\s+(?:发表于|發表於)")
+_EDITOR_HINT_RE = re.compile(r"[编編]")
+_LABEL_HINT_RE = re.compile(r"[记記作文执執通撰实實]")
+_LABELLED = 3
+_HINTED_FORMS = (
+    (re.compile(r"发表|發表"), _POSTED_BY_RE, 2),
+    (re.compile(r"[（(\[【]"), _BRACKETED_RE, 1),
+    (re.compile(r"[摄攝]"), _CREDIT_RE, 1),
+)
+_SENTENCE_ENDS = frozenset("。！？.!?”」")
+_BRACKETS = frozenset("（()）[]【】〔〕")
 _NAME_SPLIT_RE = re.compile(rf"\s*[、，,和与與及]\s*|(?<=[{_HAN}])\s+(?=[{_HAN}])|\s+(?:and|&)\s+|\s*,\s*")
 _PLACE_SUFFIX_RE = re.compile(rf"(?:{_PLACE_ALT})+(?:{_REPORT})?$|{_REPORT}$")
 _AGENCY_RE = re.compile(rf"^(?:{_AGENCY_ALT})")
 _NOT_NAMES = frozenset(
     {"本报", "本報", "记者", "記者", "编辑", "編輯", "来源", "來源", "作者", "发布", "發布", "时间", "時間", "日期",
      "原标题", "原標題", "网友", "網友", "评论", "評論", "分享", "责任", "責任", "报道", "報導", "综合", "綜合",
-     "新闻", "新聞", "专题", "專題", "图片", "圖片", "视频", "視頻", "更新", "标题", "標題"}
+     "新闻", "新聞", "专题", "專題", "图片", "圖片", "视频", "視頻", "更新", "标题", "標題", "打印", "关闭",
+     "關閉", "返回", "收藏", "转载", "轉載", "投稿", "推荐", "推薦", "登录", "登錄", "注册", "註冊", "简介",
+     "簡介", "首页", "首頁", "不详", "不詳", "佚名", "匿名", "显示", "顯示", "隐藏", "隱藏", "更多", "全文", "目录",
+     "目錄", "未完待续", "未完待續", "待续", "待續", "全文完", "完"}
 )  # fmt: skip
 _MAX_NAME_CHARS = 4
 _MAX_LATIN_NAME = 40
 _SHORT_LINE = 60
+_HEAD_CHARS = 80
+_SHORT_NAME = 2
+_TAIL_CHARS = 40
 
 
 def authors_in(lines: list[str]) -> list[str]:
-    """The names in byline lines among ``lines`` (a page's lines around its text), in order, once each."""
-    found: list[str] = []
+    """The names of the page's bylines among ``lines`` (its lines around the text): those of the most
+    explicit form found (a labelled byline beats a poster's name, which beats a bracketed or photo credit),
+    in order, once each."""
+    best: list[str] = []
+    best_strength = 0
     for line in lines:
-        found += line_authors(line)
-    return list(dict.fromkeys(found))
+        names, strength = line_byline(line)
+        if not names or strength < best_strength:
+            continue
+        if strength > best_strength:
+            best, best_strength = [], strength
+        best += names
+    return list(dict.fromkeys(best))
 
 
 def line_authors(line: str) -> list[str]:
-    """Names a single line gives as its authors; [] when it is not a byline."""
+    return line_byline(line)[0]
+
+
+def line_byline(line: str) -> tuple[list[str], int]:
+    """Names a single line gives as its authors and how explicit the form is (0 when it is no byline).
+    Of a long line (a paragraph that opens or closes with its byline) only the ends are read."""
     line = normalize_line(line)
+    if len(line) > _HEAD_CHARS + _TAIL_CHARS:
+        line = f"{line[:_HEAD_CHARS]} | {line[-_TAIL_CHARS:]}"
+    nickname = _NICKNAME_RE.search(line)
+    if nickname and not re.fullmatch(rf"[{_HAN}]+", nickname.group("nick")):
+        return [nickname.group("nick")], _LABELLED
     names: list[str] = []
-    for match in _LABELLED_RE.finditer(line):
-        names += _names(match.group("names"))
-    if names:
-        return names
+    if _LABEL_HINT_RE.search(line):
+        for match in _LABELLED_RE.finditer(line):
+            group = match.group("names")
+            if line[match.end() : match.end() + 1] in (":", "："):
+                # 作者： 流泉 访问统计：… : a word before a colon is the next label, not a name.
+                group = group.rsplit(" ", 1)[0] if " " in group.strip() else ""
+            names += _names(group, reported=match.group("report") is not None)
+        if names:
+            return names, _LABELLED
     english = _ENGLISH_BY_RE.match(line) if len(line) <= _SHORT_LINE * 2 else None
     if english:
-        return _latin_names(english.group("names"))
-    for pattern in (_BRACKETED_RE, _CREDIT_RE, _POSTED_BY_RE):
-        for match in pattern.finditer(line):
-            names += _names(match.group("names"))
-        if names:
-            return names
-    return []
+        return _latin_names(english.group("names")), _LABELLED
+    # Each form is only tried on a line that has its mark (the place alternation is slow on every line).
+    for hint, pattern, strength in _HINTED_FORMS:
+        if hint.search(line):
+            for match in pattern.finditer(line):
+                if pattern is _BRACKETED_RE and not _standalone_brackets(match, line):
+                    continue
+                names += _names(
+                    match.group("names"), reported=pattern is _BRACKETED_RE and bool(match.group("report"))
+                )
+            if names:
+                return names, strength
+    return [], 0
+
+
+def _standalone_brackets(match: re.Match[str], line: str) -> bool:
+    """A bracketed byline says it reports, or stands apart: after the line's start, a space or a sentence's
+    end, and before a space or the line's end. "(不可能)" in a sentence is a gloss, "严重(图)" a label,
+    "【发表评论】【关闭窗口】" a menu."""
+    if match.group("report"):
+        return True
+    before = line[match.start() - 1] if match.start() else " "
+    after = line[match.end()] if match.end() < len(line) else " "
+    return (
+        (before.isspace() or before in _SENTENCE_ENDS or not (before.isalnum() or before in _BRACKETS))
+        and not after.isalnum()
+        and after not in _BRACKETS
+    )
 
 
 def editors_in(lines: list[str]) -> list[str]:
     found: list[str] = []
     for line in lines:
+        if not _EDITOR_HINT_RE.search(line):
+            continue
         for match in _EDITOR_RE.finditer(normalize_line(line)):
             found += _names(match.group("names"))
     return list(dict.fromkeys(found))
 
 
-def _names(group: str) -> list[str]:
-    names = []
-    for raw in _NAME_SPLIT_RE.split(group.strip()):
-        name = _clean_name(raw)
-        if name:
-            names.append(name)
-    return names
+def _names(group: str, *, reported: bool = False) -> list[str]:
+    """The names in a byline's name group. Before a reporting verb (报道, 电) the last word is where from:
+    a separate word is dropped, one run into the name is cut off by length (a name has 2 or 3 characters)."""
+    parts = [part for part in _NAME_SPLIT_RE.split(group.strip()) if part]
+    if reported and parts:
+        last = parts[-1]
+        if len(parts) > 1 and _PLACE_SUFFIX_RE.sub("", last) == last:
+            parts.pop()
+        elif re.fullmatch(rf"[{_HAN}]{{4,}}", last) and _PLACE_SUFFIX_RE.sub("", last) == last:
+            parts[-1] = last[: _SHORT_NAME if len(last) == _SHORT_NAME * 2 else _SHORT_NAME + 1]
+    return [name for name in map(_clean_name, parts) if name]
 
 
 def _clean_name(raw: str) -> str | None:

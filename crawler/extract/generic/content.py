@@ -9,7 +9,6 @@ nearly as well, is the article; inside it, link lists, share bars and "related" 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -52,7 +51,6 @@ _NEGATIVE_RE = re.compile(
 # Sentence punctuation: prose has it, link lists and menus do not.
 _PUNCTUATION_RE = re.compile(r"[，。！？；、,.!?;：:]")
 _SENTENCE_RE = re.compile(r"[，。！？；,.!?;）)」”]")
-_CJK_RE = re.compile("[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _TEXTS = etree.XPath("//body//text()")
 _IMAGES = etree.XPath(".//img")
 MIN_PARAGRAPH_WEIGHT = 10
@@ -91,7 +89,7 @@ class Block:
     element: Element
     weight: float = 0.0
     link_weight: float = 0.0
-    punctuation: int = 0
+    parts: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -102,6 +100,7 @@ class Run:
     block: Block
     in_link: bool
     after_break: bool
+    weight: float
 
 
 @dataclass(slots=True)
@@ -129,27 +128,31 @@ class Content:
 
 
 def text_weight(text: str) -> float:
-    """How much text this is, in CJK characters: a CJK character counts 1, other letters 0.4 (a word ~2)."""
-    cjk = len(_CJK_RE.findall(text))
-    return cjk + 0.4 * (len(text) - cjk - text.count(" "))
+    """How much text this is, in CJK characters: a CJK character counts 1, other characters 0.4 (a word ~2).
+    Counted from the UTF-8 length, which CJK characters triple: no per-character work in Python."""
+    chars = len(text)
+    wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
+    return wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
 
 
 def strip_furniture(root: Element) -> None:
     etree.strip_elements(root, *DROPPED_TAGS, with_tail=False)
 
 
+Totals = dict[Element, list[float]]
+
+
 def find_content(root: Element) -> Content | None:
     """The article text of a page already stripped of furniture; None when nothing reads like an article."""
     runs = _runs(root)
-    blocks = {id(run.block): run.block for run in runs}
-    scores, totals = _score(blocks.values())
+    blocks = list({run.block.element: run.block for run in runs}.values())
+    scores, totals = _score(blocks)
     if not scores:
         return None
-    top = max(scores, key=lambda key: scores[key][1] * (1 - _density(totals, key)))
-    top_element = scores[top][0]
+    top = max(scores, key=lambda element: scores[element] * (1 - _density(totals, element)))
     if _density(totals, top) > MAX_ARTICLE_LINK_DENSITY:
         return None
-    roots = _with_siblings(top_element, scores, totals)
+    roots = _with_siblings(top, scores, totals)
     inside = _inside(runs, roots, totals)
     raw = _lines([run for run, keep in zip(runs, inside, strict=True) if keep])
     lines = _clean_lines(raw)
@@ -167,63 +170,67 @@ def find_content(root: Element) -> Content | None:
 
 
 def _runs(root: Element) -> list[Run]:
+    """The page's text nodes in order, each with its block; whitespace-only ones left out. The hottest loop
+    of the extractor: text_weight is inlined."""
     runs: list[Run] = []
-    blocks: dict[int, Block] = {}
+    blocks: dict[Element, Block] = {}
+    inline = INLINE_TAGS
     for node in _TEXTS(root):
         text = str(node)
-        if not text.strip():
+        if text.isspace():
             continue
         parent = node.getparent()
-        if parent is None:
-            continue
-        after_break = False
         if node.is_tail:
-            after_break = parent.tag == BREAK_TAG or parent.tag not in INLINE_TAGS
+            after_break = parent.tag == BREAK_TAG or parent.tag not in inline
             owner = parent.getparent()
             in_link = False
         else:
+            after_break = False
             owner = parent
             in_link = parent.tag == LINK_TAG
-        while owner is not None and owner.tag in INLINE_TAGS:
+        while owner is not None and owner.tag in inline:
             in_link = in_link or owner.tag == LINK_TAG
             owner = owner.getparent()
         if owner is None:
             continue
-        block = blocks.get(id(owner))
+        block = blocks.get(owner)
         if block is None:
-            block = blocks[id(owner)] = Block(owner)
-        weight = text_weight(text.strip())
+            block = blocks[owner] = Block(owner)
+        chars = len(text)
+        wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
+        weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
         block.weight += weight
-        block.punctuation += len(_PUNCTUATION_RE.findall(text))
+        block.parts.append(text)
         if in_link:
             block.link_weight += weight
-        runs.append(Run(text, block, in_link, after_break))
+        runs.append(Run(text, block, in_link, after_break, weight))
     return runs
 
 
-def _score(
-    blocks: Iterable[Block],
-) -> tuple[dict[int, tuple[Element, float]], dict[int, tuple[float, float]]]:
-    """Content scores of containers (keyed by id), and every element's (text, link text) weights."""
-    scores: dict[int, tuple[Element, float]] = {}
-    totals: dict[int, tuple[float, float]] = {}
+def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
+    """Content scores of containers, and every block ancestor's [text weight, link text weight]."""
+    scores: dict[Element, float] = {}
+    totals: Totals = {}
     for block in blocks:
-        chain = [block.element, *block.element.iterancestors()]
-        for element in chain:
-            weight, links = totals.get(id(element), (0.0, 0.0))
-            totals[id(element)] = (weight + block.weight, links + block.link_weight)
-        if block.weight < MIN_PARAGRAPH_WEIGHT:
+        weight, link_weight = block.weight, block.link_weight
+        element = block.element
+        chain = [element, *element.iterancestors()]
+        for node in chain:
+            total = totals.get(node)
+            if total is None:
+                totals[node] = [weight, link_weight]
+            else:
+                total[0] += weight
+                total[1] += link_weight
+        if weight < MIN_PARAGRAPH_WEIGHT:
             continue
-        link_share = block.link_weight / block.weight
-        points = (1 + block.punctuation + min(block.weight / 100, 3)) * (1 - link_share)
-        if block.element.tag in PARAGRAPH_TAGS:
-            chain = chain[1:]
-        for level, element in enumerate(chain[:ANCESTOR_LEVELS]):
+        punctuation = len(_PUNCTUATION_RE.findall("".join(block.parts)))
+        points = (1 + punctuation + min(weight / 100, 3)) * (1 - link_weight / weight)
+        start = 1 if element.tag in PARAGRAPH_TAGS else 0
+        for level, node in enumerate(chain[start : start + ANCESTOR_LEVELS]):
             divider = 1 if level == 0 else (2 if level == 1 else level * 3)
-            key = id(element)
-            if key not in scores:
-                scores[key] = (element, _initial(element))
-            scores[key] = (element, scores[key][1] + points / divider)
+            score = scores.get(node)
+            scores[node] = (_initial(node) if score is None else score) + points / divider
     return scores, totals
 
 
@@ -239,70 +246,81 @@ def _initial(element: Element) -> float:
     return score
 
 
-def _density(totals: dict[int, tuple[float, float]], key: int) -> float:
-    weight, links = totals.get(key, (0.0, 0.0))
-    return links / weight if weight else 1.0
+def _density(totals: Totals, element: Element) -> float:
+    total = totals.get(element)
+    return total[1] / total[0] if total and total[0] else 1.0
 
 
-def _with_siblings(
-    top: Element, scores: dict[int, tuple[Element, float]], totals: dict[int, tuple[float, float]]
-) -> list[Element]:
+def _weight(totals: Totals, element: Element) -> float:
+    total = totals.get(element)
+    return total[0] if total else 0.0
+
+
+def _with_siblings(top: Element, scores: dict[Element, float], totals: Totals) -> list[Element]:
     """The top container and the siblings that score nearly as well or hold long low-link prose."""
     parent = top.getparent()
     if parent is None:
         return [top]
-    top_score = scores[id(top)][1]
-    threshold = max(10.0, top_score * SIBLING_SHARE)
+    threshold = max(10.0, scores[top] * SIBLING_SHARE)
     chosen = []
     for sibling in parent:
-        if not isinstance(sibling.tag, str):
-            continue
-        key = id(sibling)
         if sibling is top:
             chosen.append(sibling)
             continue
-        density = _density(totals, key)
-        score = scores.get(key, (sibling, 0.0))[1] * (1 - density)
-        weight = totals.get(key, (0.0, 0.0))[0]
-        if score >= threshold or (
-            sibling.tag in PARAGRAPH_TAGS and weight >= LONG_SIBLING_WEIGHT and density < SIBLING_SHARE
+        if not isinstance(sibling.tag, str) or sibling not in totals:
+            continue
+        density = _density(totals, sibling)
+        if scores.get(sibling, 0.0) * (1 - density) >= threshold or (
+            sibling.tag in PARAGRAPH_TAGS
+            and _weight(totals, sibling) >= LONG_SIBLING_WEIGHT
+            and density < SIBLING_SHARE
         ):
             chosen.append(sibling)
     return chosen
 
 
-def _inside(runs: list[Run], roots: list[Element], totals: dict[int, tuple[float, float]]) -> list[bool]:
+def _inside(runs: list[Run], roots: list[Element], totals: Totals) -> list[bool]:
     """For each run: inside the chosen roots and not inside a link list or share bar within them."""
-    root_keys = {id(root) for root in roots}
     # A container named like furniture that holds most of the text is the article after all.
-    noise_limit = NOISE_SHARE * sum(totals.get(key, (0.0, 0.0))[0] for key in root_keys)
-    verdicts: dict[int, bool] = {}
+    noise_limit = NOISE_SHARE * sum(_weight(totals, root) for root in roots)
+    verdicts: dict[Element, bool] = dict.fromkeys(roots, True)
     out = []
     for run in runs:
-        key = id(run.block.element)
-        verdict = verdicts.get(key)
-        if verdict is None:
-            verdict = verdicts[key] = _kept(run.block.element, root_keys, totals, noise_limit)
-        out.append(verdict)
+        verdict = verdicts.get(run.block.element)
+        out.append(_kept(run.block.element, verdicts, totals, noise_limit) if verdict is None else verdict)
     return out
 
 
-def _kept(
-    element: Element, root_keys: set[int], totals: dict[int, tuple[float, float]], noise_limit: float
-) -> bool:
-    for node in (element, *element.iterancestors()):
-        key = id(node)
-        if key in root_keys:
-            return True
-        if _is_noise(node, totals, noise_limit):
-            return False
-    return False
+def _kept(element: Element, verdicts: dict[Element, bool], totals: Totals, noise_limit: float) -> bool:
+    """Whether ``element`` is inside a chosen root without noise in between; every element on the way up
+    gets the same verdict, so each element is judged once per page."""
+    path: list[Element] = []
+    node: Element | None = element
+    verdict = False
+    while node is not None:
+        known = verdicts.get(node)
+        if known is not None:
+            verdict = known
+            break
+        path.append(node)
+        node = node.getparent()
+    if verdict:
+        # Noise between the element and its root overrides the root's yes, for the nodes below the noise.
+        for index in range(len(path) - 1, -1, -1):
+            if _is_noise(path[index], totals, noise_limit):
+                for below in path[: index + 1]:
+                    verdicts[below] = False
+                path = path[index + 1 :]
+                break
+    for node_on_path in path:
+        verdicts.setdefault(node_on_path, verdict)
+    return verdicts[element]
 
 
-def _is_noise(node: Element, totals: dict[int, tuple[float, float]], noise_limit: float) -> bool:
-    weight, links = totals.get(id(node), (0.0, 0.0))
+def _is_noise(node: Element, totals: Totals, noise_limit: float) -> bool:
+    weight = _weight(totals, node)
     listing = node.tag in LIST_CONTAINER_TAGS or node.tag in PARAGRAPH_TAGS
-    if listing and weight and links / weight > MAX_CONTAINER_LINK_DENSITY:
+    if listing and weight and _density(totals, node) > MAX_CONTAINER_LINK_DENSITY:
         return True
     if node.get("hidden") is not None or "display:none" in (node.get("style") or "").replace(" ", ""):
         return True
@@ -325,10 +343,9 @@ def _lines(runs: list[Run]) -> list[Line]:
             current = Line("", tag)
             parts = []
         parts.append(run.text)
-        weight = text_weight(run.text.strip())
-        current.weight += weight
+        current.weight += run.weight
         if run.in_link:
-            current.link_weight += weight
+            current.link_weight += run.weight
     if current is not None:
         current.text = "".join(parts)
         lines.append(current)

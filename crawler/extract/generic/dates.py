@@ -21,6 +21,12 @@ _NUMERIC_RE = re.compile(
     r"(?:[\s,T]*(?:[（(][^()（）]{1,3}[)）]\s*)?(?:(上午|下午|晚上|凌晨|早上|中午)\s*)?"
     r"(\d{1,2})\s*(?:[:：]|时|點|点)\s*(\d{2})(?:\s*(?:[:：]|分)\s*(\d{2}))?(?!\d)\s*(?:([AaPp])\.?[Mm]\.?)?)?"
 )
+_SLASHED_RE = re.compile(
+    r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)(?![\d/])"
+    r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
+)
+_YEAR_MONTH_RE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*年\s*(\d{1,2})\s*月(?!\s*\d)")
+_MONTHS_IN_YEAR = 12
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -46,6 +52,8 @@ _MONTH = "(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _CLOCK = r"(?:[\s,]+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?[Mm]?\.?)?"
 _ENGLISH_MDY_RE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d\d)\b{_CLOCK}", re.I)
 _ENGLISH_DMY_RE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+((?:19|20)\d\d)\b{_CLOCK}", re.I)
+# Every form writes a four-digit year: a cheap test before the three full patterns.
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
 _AFTERNOON = frozenset({"下午", "晚上"})
 _MORNING = frozenset({"上午", "凌晨", "早上"})
 
@@ -74,16 +82,13 @@ def parse_iso(value: str | None, local_zone: timezone) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=local_zone)
 
 
-def in_local_zone(value: datetime, local_zone: timezone) -> datetime:
-    """A UTC instant shown in the page's zone (the same instant; the clock a reader of the page sees)."""
-    offset = value.utcoffset()
-    return value.astimezone(local_zone) if offset is not None and offset == timedelta(0) else value
-
-
 def dates_in(text: str) -> list[Found]:
     """Every plausible date written in ``text``, in order."""
+    if not _YEAR_RE.search(text):
+        return []
     found = [
         *(_numeric(match) for match in _NUMERIC_RE.finditer(text)),
+        *(_slashed(match) for match in _SLASHED_RE.finditer(text)),
         *(_english(match, month_first=True) for match in _ENGLISH_MDY_RE.finditer(text)),
         *(_english(match, month_first=False) for match in _ENGLISH_DMY_RE.finditer(text)),
     ]
@@ -102,6 +107,24 @@ def _numeric(match: re.Match[str]) -> Found | None:
     hour = _twelve_hour(int(hour_text), match.group(4), match.group(8))
     seconds = int(match.group(7) or 0)
     return _found(year, month, day, (hour, int(match.group(6)), seconds), match.start())
+
+
+def _slashed(match: re.Match[str]) -> Found | None:
+    """``9/17/2004 5:54:13 AM``: month first unless the first number cannot be a month."""
+    first, second, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    month, day = (second, first) if first > _MONTHS_IN_YEAR else (first, second)
+    if match.group(4) is None:
+        return _found(year, month, day, None, match.start())
+    hour = _twelve_hour(int(match.group(4)), None, match.group(7))
+    return _found(year, month, day, (hour, int(match.group(5)), int(match.group(6) or 0)), match.start())
+
+
+def month_in(text: str) -> Found | None:
+    """A month without a day (``1998年3月号``, ``2003-5``): the first of that month, no time."""
+    match = _YEAR_MONTH_RE.search(text)
+    if match is None:
+        return None
+    return _found(int(match.group(1)), int(match.group(2)), 1, None, match.start())
 
 
 def _english(match: re.Match[str], *, month_first: bool) -> Found | None:

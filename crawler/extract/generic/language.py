@@ -22,9 +22,12 @@ _LATIN_RE = re.compile("[A-Za-z]")
 _TAG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?")
 _TRADITIONAL_REGIONS = frozenset({"tw", "hk", "mo", "hant"})
 _KANA_SHARE = 0.05
+# The opening of the text tells its script and its variant as well as the whole.
+_SAMPLE_CHARS = 3000
 
 
 def page_language(declared: str | None, text: str) -> str:
+    text = text[:_SAMPLE_CHARS]
     script = _script_language(text)
     tag = _declared(declared)
     if script == "zh":

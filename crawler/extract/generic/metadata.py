@@ -16,14 +16,10 @@ from crawler.extract.dom import Element, line_of
 from crawler.extract.images import web_url
 from crawler.extract.text import normalize_line
 
-_METAS = etree.XPath("//meta[@content]")
-_JSON_LD = etree.XPath("//script[@type='application/ld+json']/text()")
-_TITLE = etree.XPath("//title")
-_HEADINGS = etree.XPath("//body//h1 | //body//h2")
-_CANONICAL = etree.XPath("//link[@rel='canonical']/@href")
+# Every element metadata comes from, gathered in one walk of the tree (an XPath per field costs a walk each).
+_TAGS = ("meta", "title", "link", "script", "time", "h1", "h2", "a")
 _HTML_LANG = etree.XPath("/html/@lang | /html/@xml:lang")
-_TIMES = etree.XPath("//time[@datetime] | //*[@itemprop='datePublished' or @itemprop='dateModified']")
-_RELATION_AUTHORS = etree.XPath("//a[@rel='author'] | //*[@itemprop='author']")
+_JSON_LD_TYPE = "application/ld+json"
 # Meta names, lowercased, most specific first.
 PUBLISHED_KEYS = (
     "article:published_time", "og:published_time", "og:article:published_time", "datepublished",
@@ -40,6 +36,7 @@ UPDATED_KEYS = (
     "dcterms.modified",
 )
 AUTHOR_KEYS = (
+    "citation_author",
     "author",
     "article:author",
     "byl",
@@ -52,6 +49,8 @@ TITLE_KEYS = ("og:title", "twitter:title", "headline", "title")
 LANGUAGE_KEYS = ("content-language", "og:locale", "language", "dc.language")
 _TITLE_SEPARATORS_RE = re.compile(r"\s+[-–—|·•:]\s+|\s*[|｜_—–]\s*|\s*--\s*|\s*::\s*")
 _MIN_HEADING_CHARS = 4
+_SPACED_HAN_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_MAX_SPACED_NAME = 4
 
 
 @dataclass(slots=True)
@@ -65,11 +64,14 @@ class PageMeta:
 
 
 def read_meta(root: Element, url: str) -> PageMeta:
-    metas = _meta_values(root)
-    ld = _article_ld(root)
+    tags: dict[str, list[Element]] = {tag: [] for tag in _TAGS}
+    for element in root.iter(*_TAGS):
+        tags[element.tag].append(element)
+    metas = _meta_values(tags["meta"])
+    ld = _article_ld(tags["script"])
     meta = PageMeta()
-    meta.title = _title(root, metas, ld)
-    meta.canonical_url = _canonical(root, metas, url)
+    meta.title = _title(tags, metas, ld)
+    meta.canonical_url = _canonical(tags["link"], metas, url)
     language = next((metas[key] for key in LANGUAGE_KEYS if key in metas), None)
     html_lang = next(iter(_HTML_LANG(root)), None)
     meta.language = normalize_line(str(html_lang)) if html_lang else language
@@ -77,16 +79,16 @@ def read_meta(root: Element, url: str) -> PageMeta:
         *_ld_values(ld, "datePublished"),
         *_ld_values(ld, "dateCreated"),
         *(metas[key] for key in PUBLISHED_KEYS if key in metas),
-        *_time_values(root, "datePublished"),
+        *_time_values(tags["time"]),
     ]
     meta.updated = [*_ld_values(ld, "dateModified"), *(metas[key] for key in UPDATED_KEYS if key in metas)]
-    meta.authors = _authors(root, metas, ld)
+    meta.authors = _authors(tags["a"], metas, ld)
     return meta
 
 
-def _meta_values(root: Element) -> dict[str, str]:
+def _meta_values(elements: list[Element]) -> dict[str, str]:
     values: dict[str, str] = {}
-    for element in _METAS(root):
+    for element in elements:
         key = (
             element.get("name")
             or element.get("property")
@@ -99,11 +101,13 @@ def _meta_values(root: Element) -> dict[str, str]:
     return values
 
 
-def _article_ld(root: Element) -> dict[str, Any]:
+def _article_ld(scripts: list[Element]) -> dict[str, Any]:
     """The first JSON-LD object that has a headline or a publication date (top level, list or @graph)."""
-    for raw in _JSON_LD(root):
+    for script in scripts:
+        if (script.get("type") or "").strip().lower() != _JSON_LD_TYPE or not script.text:
+            continue
         try:
-            data = json.loads(raw)
+            data = json.loads(script.text)
         except (ValueError, RecursionError):
             continue
         for candidate in _ld_objects(data):
@@ -137,36 +141,38 @@ def _ld_names(value: Any) -> list[str]:
     return names
 
 
-def _time_values(root: Element, prop: str) -> list[str]:
-    values = []
-    for element in _TIMES(root):
-        if element.get("itemprop") not in (None, prop):
-            continue
-        value = element.get("datetime") or element.get("content") or line_of(element)
-        if value:
-            values.append(normalize_line(value))
-    return values
+def _time_values(elements: list[Element]) -> list[str]:
+    """``<time datetime>`` values, the one marked as the publication date first."""
+    marked = [element for element in elements if element.get("itemprop") == "datePublished"]
+    plain = [element for element in elements if element.get("itemprop") is None]
+    return [normalize_line(value) for element in (*marked, *plain) if (value := element.get("datetime"))]
 
 
-def _authors(root: Element, metas: dict[str, str], ld: dict[str, Any]) -> list[str]:
+def _authors(links: list[Element], metas: dict[str, str], ld: dict[str, Any]) -> list[str]:
     names = _ld_names(ld.get("author"))
     for key in AUTHOR_KEYS:
         value = metas.get(key)
         if value and not value.startswith(("http://", "https://", "@")):
             names += [part.strip() for part in re.split(r"\s*[,，、;；]\s*|\s+and\s+", value) if part.strip()]
     if not names:
-        names = [line_of(element) for element in _RELATION_AUTHORS(root)]
-    return [name for name in dict.fromkeys(names) if name and len(name) <= 60]
+        names = [line_of(element) for element in links if element.get("rel") == "author"]
+    return [name for name in dict.fromkeys(map(_joined_han_name, names)) if name and len(name) <= 60]
 
 
-def _title(root: Element, metas: dict[str, str], ld: dict[str, Any]) -> str | None:
+def _joined_han_name(name: str) -> str:
+    """``赵 培`` -> ``赵培``: a two- or three-character name spaced out to the width of a longer one."""
+    joined = _SPACED_HAN_RE.sub("", name)
+    return joined if len(joined) <= _MAX_SPACED_NAME and joined != name else name
+
+
+def _title(tags: dict[str, list[Element]], metas: dict[str, str], ld: dict[str, Any]) -> str | None:
     """The headline without the site's name: a heading the page title contains, else the page title or
     og:title cut at its separators (longest part)."""
-    page_title = line_of(next(iter(_TITLE(root)), None))
+    page_title = line_of(next(iter(tags["title"]), None))
     declared = [value for key in TITLE_KEYS if (value := metas.get(key))]
     declared += _ld_values(ld, "headline")
     references = [text for text in (page_title, *declared) if text]
-    for heading in _HEADINGS(root):
+    for heading in (*tags["h1"], *tags["h2"]):
         text = line_of(heading)
         if len(text) >= _MIN_HEADING_CHARS and any(text in reference for reference in references):
             return text
@@ -183,8 +189,9 @@ def _without_site_name(title: str) -> str:
     return max(parts, key=len).strip()
 
 
-def _canonical(root: Element, metas: dict[str, str], url: str) -> str | None:
-    for candidate in (*_CANONICAL(root), metas.get("og:url")):
+def _canonical(links: list[Element], metas: dict[str, str], url: str) -> str | None:
+    canonical = [link.get("href") for link in links if (link.get("rel") or "").strip().lower() == "canonical"]
+    for candidate in (*canonical, metas.get("og:url")):
         if candidate:
             absolute = web_url(str(candidate), url)
             if absolute:
