@@ -3,7 +3,9 @@ the choice between the site's parsers and the general extractor, and the command
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from crawler.decoding import decode_page
 from crawler.extract import MissingField, NotAnArticle, extract, extract_page
 from crawler.extract.generic import extract_generic, read_generic
 from crawler.extract.generic.article import url_article_id
+from crawler.extract.similarity import body_f1
 
 GENERIC = Path(__file__).parent / "pages" / "generic"
 SITE_PAGES = Path(__file__).parent / "pages"
@@ -176,3 +180,45 @@ def test_cli_reports_a_list_page_as_not_an_article() -> None:
     done = run_cli("https://news.example.com/china/", str(GENERIC / "list_page.html"))
     assert done.returncode == 1
     assert b"not_an_article" in done.stderr
+
+
+REAL = GENERIC / "real"
+REAL_CASES = sorted(path.stem for path in REAL.glob("*.json"))
+
+
+def real_page(name: str) -> tuple[bytes, dict[str, str]]:
+    truth: dict[str, str] = json.loads((REAL / f"{name}.json").read_text(encoding="utf-8"))
+    plain = REAL / f"{name}.html"
+    raw = plain.read_bytes() if plain.exists() else gzip.decompress((REAL / f"{name}.html.gz").read_bytes())
+    return raw, truth
+
+
+def test_real_pages_are_there_with_their_licences() -> None:
+    assert len(REAL_CASES) >= 3
+    assert (REAL / "LICENSE-chinese-wce").exists()
+    assert (REAL / "LICENSE-scrapinghub-aeb").exists()
+
+
+@pytest.mark.parametrize("name", REAL_CASES)
+def test_real_page_body_matches_its_label(name: str) -> None:
+    raw, truth = real_page(name)
+    article = extract_page(raw, truth["url"])
+    assert body_f1(article.body_text, truth["body"]) >= 0.95
+    assert article.extractor == "generic"
+
+
+@pytest.mark.parametrize("name", [name for name in REAL_CASES if "author" in real_page(name)[1]])
+def test_real_page_authors_match_their_label(name: str) -> None:
+    raw, truth = real_page(name)
+    assert set(truth["author"].split()) <= set(extract_page(raw, truth["url"]).authors)
+
+
+@pytest.mark.parametrize("name", [name for name in REAL_CASES if "publish_time" in real_page(name)[1]])
+def test_real_page_date_and_time_match_their_label(name: str) -> None:
+    raw, truth = real_page(name)
+    page = read_generic(decode_page(raw), truth["url"])
+    assert page.published_at is not None
+    # Labels are the page's own wall clock, unpadded: 2004-7-16 08:19.
+    year, month, day, hour, minute = (int(part) for part in re.split(r"[- :]", truth["publish_time"])[:5])
+    local = page.published_at
+    assert (local.year, local.month, local.day, local.hour, local.minute) == (year, month, day, hour, minute)

@@ -62,6 +62,7 @@ SIBLING_SHARE = 0.25
 LONG_SIBLING_WEIGHT = 40
 ANCESTOR_LEVELS = 4
 NOISE_SHARE = 0.5
+MIN_LISTING_LINKS = 5
 # Trailing lines this short without sentence punctuation are buttons and labels ("推文", "Print").
 MAX_TRAILING_LABEL_WEIGHT = 8
 # Tail sections after the article: "related", "recommended", comments. A short line naming one ends the body.
@@ -156,7 +157,7 @@ def find_content(root: Element) -> Content | None:
     inside = _inside(runs, roots, totals)
     raw = _lines([run for run, keep in zip(runs, inside, strict=True) if keep])
     lines = _clean_lines(raw)
-    if sum(line.weight for line in lines) < MIN_ARTICLE_WEIGHT:
+    if sum(line.weight for line in lines) < MIN_ARTICLE_WEIGHT or _is_listing(raw, lines):
         return None
     first = inside.index(True)
     last = len(inside) - 1 - inside[::-1].index(True)
@@ -167,6 +168,13 @@ def find_content(root: Element) -> Content | None:
         before=_plain_lines(runs[max(0, first - 60) : first]),
         after=_plain_lines(runs[last + 1 : last + 40]),
     )
+
+
+def _is_listing(raw: list[Line], kept: list[Line]) -> bool:
+    """A list or index page: its best area holds as many link lines (headlines) as lines of text (teasers)."""
+    links = sum(1 for line in raw if line.weight and line.link_weight / line.weight > MAX_LINE_LINK_DENSITY)
+    prose = {line.text for line in kept if line.weight >= MIN_PARAGRAPH_WEIGHT}
+    return links >= MIN_LISTING_LINKS and links >= len(prose)
 
 
 def _runs(root: Element) -> list[Run]:
