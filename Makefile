@@ -33,9 +33,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
 
-# The benchmark extra (trafilatura, gne) is for `make bench` only; nginx and wrk come from apt at run time.
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+# The benchmark extras (trafilatura, gne; the peers news-please and jieba) are for `make bench` only; nginx and
+# wrk come from apt at run time.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench,peers]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

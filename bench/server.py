@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ NGINX_PACKAGES = ("nginx-light", "nginx")
 WRK_PACKAGE = "wrk"
 START_TIMEOUT = 10.0
 POLL_SECONDS = 0.05
+HTTP_PORT = 80
 # Only what the articles spider fetches: tag pages and feeds are costly to render and never requested.
 _SKIPPED_PARTS = ("/tag/", "/feed", ".xml")
 _CONFIG = """\
@@ -51,14 +52,20 @@ http {{
         charset utf-8;
         charset_types text/html text/xml application/rss+xml;
         types {{ text/html htm html; application/rss+xml xml; text/plain txt; }}
-        location / {{ try_files $uri $uri/index.html $uri/index.xml =404; }}
+        location / {{ try_files $uri $uri/index.html $uri/index.xml =404; }}{home}
     }}
 }}
 """
 
 
-def export_for_crawl(site: Site, root: Path, editions: tuple[str, ...] = ("gb",)) -> list[str]:
-    """Write the pages a crawl of `editions` fetches (robots, home, lists, articles); returns their paths."""
+def export_for_crawl(
+    site: Site,
+    root: Path,
+    editions: tuple[str, ...] = ("gb",),
+    rewrite: Callable[[bytes], bytes] | None = None,
+) -> list[str]:
+    """Write the pages a crawl of `editions` fetches (robots, home, lists, articles), each through `rewrite`
+    if given; returns their paths."""
     prefixes = tuple(f"/{edition}/" for edition in editions)
     paths = [
         path
@@ -68,7 +75,8 @@ def export_for_crawl(site: Site, root: Path, editions: tuple[str, ...] = ("gb",)
     for path in paths:
         target = file_for(root, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(site.get(path).body)
+        body = site.get(path).body
+        target.write_bytes(body if rewrite is None else rewrite(body))
     return paths
 
 
@@ -130,20 +138,25 @@ class StaticServer:
 
 
 @contextmanager
-def nginx(root: Path) -> Iterator[StaticServer]:
-    """Serve `root` (a static export) on a free 127.0.0.1 port until the block exits."""
+def nginx(root: Path, port: int | None = None, home: str | None = None) -> Iterator[StaticServer]:
+    """Serve `root` (a static export) on 127.0.0.1 until the block exits: on `port`, a free one by default;
+    `home` makes `/` redirect there."""
     binary = ensure_installed("nginx", NGINX_PACKAGES)
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as scratch:
-        port = _free_port()
+        port = _free_port() if port is None else port
         # As root, nginx workers would drop to `nobody`, who cannot read a private temp directory.
         user = "user root;" if os.geteuid() == 0 else ""
         config = Path(scratch) / "nginx.conf"
-        config.write_text(_CONFIG.format(user=user, scratch=scratch, port=port, root=root.resolve()))
+        redirect = "" if home is None else f"\n        location = / {{ return 301 {home}; }}"
+        config.write_text(
+            _CONFIG.format(user=user, scratch=scratch, port=port, root=root.resolve(), home=redirect)
+        )
         log = Path(scratch) / "error.log"
         command = [binary, "-c", str(config), "-p", scratch, "-e", str(log)]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_for_port(port, process, log)
-            yield StaticServer(f"http://127.0.0.1:{port}", Path(scratch) / "access.log")
+            base = "http://127.0.0.1" if port == HTTP_PORT else f"http://127.0.0.1:{port}"
+            yield StaticServer(base, Path(scratch) / "access.log")
         finally:
             stop(process)
