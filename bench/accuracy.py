@@ -6,18 +6,19 @@
   reading; a date without a time (trafilatura) cannot be right to the minute.
 - authors: the same set of names (order and surrounding whitespace ignored); no authors is right only when the
   truth has none.
-- body: F1 of the characters of the body against the truth's `body_text`, as bags, whitespace ignored (Chinese
-  has no spaces to split words on); both empty is 1.
+- body: `crawler.extract.similarity.body_f1` against the truth's `body_text` (the project's one body metric:
+  F1 of character bigrams for Chinese); an empty body scores 0.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from statistics import fmean
 from typing import Any
+
+from crawler.extract.similarity import body_f1
 
 SITE_CLOCK = timezone(timedelta(hours=8))
 FIELDS = ("title", "date", "authors", "body F1")
@@ -52,17 +53,6 @@ def authors_right(extracted: Extracted, truth: dict[str, Any]) -> bool:
     return _names(extracted.authors) == _names(truth["authors"])
 
 
-def body_f1(extracted: Extracted, truth: dict[str, Any]) -> float:
-    got, expected = _characters(extracted.body), _characters(str(truth["body_text"]))
-    if not got and not expected:
-        return 1.0
-    common = sum((got & expected).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / sum(got.values()), common / sum(expected.values())
-    return 2 * precision * recall / (precision + recall)
-
-
 def field_scores(pairs: Sequence[tuple[Extracted, dict[str, Any]]]) -> dict[str, float]:
     """The share of right titles, dates and authors and the mean body F1 over (extracted, truth) pairs."""
     if not pairs:
@@ -71,7 +61,7 @@ def field_scores(pairs: Sequence[tuple[Extracted, dict[str, Any]]]) -> dict[str,
         "title": fmean(title_right(e, t) for e, t in pairs),
         "date": fmean(date_right(e, t) for e, t in pairs),
         "authors": fmean(authors_right(e, t) for e, t in pairs),
-        "body F1": fmean(body_f1(e, t) for e, t in pairs),
+        "body F1": fmean(body_f1(e.body, str(t["body_text"])) for e, t in pairs),
     }
 
 
@@ -81,7 +71,3 @@ def _minute(moment: datetime) -> datetime:
 
 def _names(names: Iterable[str]) -> frozenset[str]:
     return frozenset(name.strip() for name in names if name.strip())
-
-
-def _characters(text: str) -> Counter[str]:
-    return Counter(character for character in text if not character.isspace())
