@@ -32,6 +32,7 @@ OTHER_COLOUR = "#7f7f7f"
 STATUS_COLOURS = {"ok": "#2ca02c", "failed": "#d62728", "interrupted": "#ff9900", "running": "#9e9e9e"}
 REQUESTS_COLOUR, ROWS_COLOUR = "#1f77b4", "#2ca02c"
 FETCH_FAILED_COLOUR, EXTRACTION_FAILED_COLOUR, DROPPED_COLOUR = "#d62728", "#9467bd", "#8c564b"
+FALLBACK_COLOUR = "#e377c2"
 LATEST_EDITS = 20
 CLUSTERS_SHOWN = 30
 RECENT_DAYS = 60
@@ -84,6 +85,7 @@ class Run:
     rows: int
     fetch_failed: int
     extraction_failed: int
+    fallback: int  # pages only the general extractor could read: the site's markup changed
     dropped: int
     coverage: Mapping[str, int]
 
@@ -127,6 +129,7 @@ def run_of(document: Mapping[str, Any]) -> Run:
         rows=_count(document.get("items_written")),
         fetch_failed=sum(pages_failed.get(kind, 0) for kind in FETCH_FAILED_KINDS),
         extraction_failed=sum(_counts(document, "extraction_failures").values()),
+        fallback=_count(document.get("articles_fallback")),
         dropped=sum(
             n for reason, n in _counts(document, "items_dropped").items() if reason not in EXPECTED_DROPS
         ),
@@ -157,6 +160,7 @@ def runs_section(runs: Sequence[Run]) -> str:
             [
                 Series("pages given up (fetch)", FETCH_FAILED_COLOUR, [r.fetch_failed for r in runs]),
                 Series("extraction failures", EXTRACTION_FAILED_COLOUR, [r.extraction_failed for r in runs]),
+                Series("needed the general extractor", FALLBACK_COLOUR, [r.fallback for r in runs]),
                 Series("invalid items dropped", DROPPED_COLOUR, [r.dropped for r in runs]),
             ],
             chart_id="chart-failures",

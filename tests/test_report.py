@@ -24,7 +24,7 @@ from crawler.extract.model import Image as StoredImage
 from publish.report import (
     DROPPED_COLOUR,
     EDITION_COLOURS,
-    EXTRACTION_FAILED_COLOUR,
+    FALLBACK_COLOUR,
     REQUESTS_COLOUR,
     ROWS_COLOUR,
     STATUS_COLOURS,
@@ -180,7 +180,7 @@ def test_the_screenshot_shows_every_chart_drawn(opened: list[browser.PageLoad]) 
     shot = Image.open(io.BytesIO(page.screenshot))
     expected = {
         "chart-runs": [REQUESTS_COLOUR, ROWS_COLOUR],
-        "chart-failures": [EXTRACTION_FAILED_COLOUR],
+        "chart-failures": [FALLBACK_COLOUR],
         "chart-health": [STATUS_COLOURS["ok"], STATUS_COLOURS["failed"]],
         "chart-per-day": [EDITION_COLOURS["gb"], EDITION_COLOURS["b5"]],
         "chart-per-period": [EDITION_COLOURS["gb"], EDITION_COLOURS["b5"]],
