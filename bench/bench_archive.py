@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bench.figures import Figure, Target, measured, single
-from pipelines.archive import ArchiveIndex
+from pipelines.dataset.archive import ArchiveIndex
 from tests.archive_data import make_synthetic_dataset
 
 ROWS = 1_000_000

@@ -29,7 +29,7 @@ from bench.bench_workers import REDIS_PACKAGES
 from bench.crawls import compact, crawl_articles, finished_stats, scrapy_arguments, scrapy_env
 from bench.figures import Figure, single
 from bench.server import ensure_installed, export_for_crawl, nginx
-from crawler.distributed import CrawlKeys
+from crawler.distributed.keys import CrawlKeys
 from pipelines.parquet import DEFAULT_COMPRESSION
 from tests.crawling import PROJECT_ROOT
 from tests.replica.site import Site

@@ -21,12 +21,12 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-# Each retry waits RETRY_BACKOFF_BASE seconds, doubling, at most RETRY_BACKOFF_MAX (crawler/retry.py).
+# Each retry waits RETRY_BACKOFF_BASE seconds, doubling, at most RETRY_BACKOFF_MAX (crawler/middlewares/retry.py).
 RETRY_BACKOFF_BASE = 1.0
 RETRY_BACKOFF_MAX = 30.0
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.retry.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
 }
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
@@ -52,12 +52,12 @@ PARQUET_URI = "output/articles"
 PARQUET_PARTITION = "date"
 HEALTH_MAX_FAILED_RATIO = 0.05
 # Article pages that only the general extractor could read (crawler/extract/generic), and cross-checked pages
-# whose two readings disagree (crawler/crosscheck.py): beyond these shares the run fails its health check.
+# whose two readings disagree (crawler/middlewares/crosscheck.py): beyond these shares the run fails its health check.
 HEALTH_MAX_FALLBACK_RATIO = 0.05
 HEALTH_MAX_DISAGREEMENT_RATIO = 0.2
 
 SPIDER_MIDDLEWARES = {
-    "crawler.crosscheck.CrossCheckMiddleware": 600,
+    "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
 }
 EXTRACT_CROSSCHECK_RATE = 0.05
 EXTRACT_CROSSCHECK_MIN_F1 = 0.8
@@ -65,13 +65,13 @@ EXTRACT_CROSSCHECK_MIN_F1 = 0.8
 FEED_EXPORT_ENCODING = "utf-8"
 
 EXTENSIONS = {
-    "crawler.progress.ProgressLog": 500,
+    "crawler.extensions.progress.ProgressLog": 500,
 }
 PROGRESS_INTERVAL = 60.0
 # A path: the final stats are also written there as JSON (monitoring, tests).
 STATS_JSON = None
 
-# Distributed mode: switched on by -s REDIS_URL=redis://host:port/db (see crawler/distributed.py).
+# Distributed mode: switched on by -s REDIS_URL=redis://host:port/db (see crawler/distributed/addon.py).
 ADDONS = {
-    "crawler.distributed.DistributedMode": 0,
+    "crawler.distributed.addon.DistributedMode": 0,
 }

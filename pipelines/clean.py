@@ -15,16 +15,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler import stats as keys
 from crawler.extract.dom import INVISIBLE_TAGS, parse_document, visible_text
 from crawler.extract.model import Image
 from crawler.extract.text import normalize_line, normalize_text
 from crawler.items import ArticleItem
 from crawler.urls import CANONICAL_BASE, LANGUAGE_BY_EDITION, parse_article_url
-from pipelines.simhash import simhash
+from pipelines.dataset.simhash import simhash
 
 logger = logging.getLogger(__name__)
 
-DROPPED_STATS_PREFIX = "articles/dropped"
 REQUIRED_FIELDS = ("article_id", "url", "title", "body_text", "published_at")
 # Scrapy's own drop message dumps the whole item (body included): keep that at DEBUG, we log the URL at INFO.
 _SCRAPY_DROP_LOG_LEVEL = "DEBUG"
@@ -51,9 +51,9 @@ class MissingField(ArticleDropped):
 
 def report_drop(stats: StatsCollector, log: logging.Logger, drop: ArticleDropped) -> None:
     """Count ``articles/dropped/<reason>`` (and ``.../<field>`` for a missing field) and log the URL."""
-    stats.inc_value(f"{DROPPED_STATS_PREFIX}/{drop.reason}")
+    stats.inc_value(keys.dropped(drop.reason))
     if isinstance(drop, MissingField):
-        stats.inc_value(f"{DROPPED_STATS_PREFIX}/{drop.reason}/{drop.field}")
+        stats.inc_value(keys.dropped(drop.reason, drop.field))
     log.info("Dropped %s: %s (%s)", drop.reason, drop.url, drop.detail)
 
 

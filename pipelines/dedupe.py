@@ -13,13 +13,14 @@ from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler import stats as keys
+from crawler.distributed.archive import RedisArchive
+from crawler.distributed.coordination import CoordinationConfig
 from crawler.items import ArticleItem
-from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
 from pipelines.clean import ArticleDropped, report_drop
-from pipelines.coordination import CoordinationConfig
-from pipelines.manifest import STATUS_FINISHED, last_run_status
-from pipelines.redis_archive import RedisArchive
-from pipelines.storage import resolve
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
+from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
+from pipelines.dataset.storage import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class DedupePipeline:
         except (OSError, ValueError, pa.ArrowException, redis.RedisError) as error:
             self.archive_error = f"cannot read the archive at {self.uri}: {error}"
             logger.error("Stopping the run: %s", self.archive_error)
-            self.stats.set_value("archive/error", self.archive_error)
+            self.stats.set_value(keys.ARCHIVE_ERROR, self.archive_error)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_UNREADABLE))
 
     def _load_archive(self) -> None:
@@ -140,7 +141,7 @@ class DedupePipeline:
             self.uri,
             time.perf_counter() - started,
         )
-        self.stats.set_value("archive/articles_at_start", len(self.index))
+        self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
         if self.crawler.spider is not None:
             spider = cast(ArchiveAware, self.crawler.spider)
             spider.archive = self.index
@@ -151,7 +152,7 @@ class DedupePipeline:
         coordination = CoordinationConfig.from_settings(self.crawler.settings)
         if coordination is None:
             return local
-        run_id = str(self.stats.get_value("run/id"))
+        run_id = str(self.stats.get_value(keys.RUN_ID))
         return RedisArchive(coordination.client(), coordination.keys, run_id, local)
 
     def _last_run_incomplete(self) -> bool:
@@ -161,7 +162,7 @@ class DedupePipeline:
             # Other workers' manifests say "running" while they live: the crawl's opener knows better.
             return bool(coordination.client().get(coordination.keys.gaps))
         fs, root = resolve(self.uri)
-        status = last_run_status(fs, root, excluding=self.stats.get_value("run/id"))
+        status = last_run_status(fs, root, excluding=self.stats.get_value(keys.RUN_ID))
         if status not in (None, STATUS_FINISHED):
             logger.warning("The last run ended %s: paging past known articles to fill the gap", status)
             return True
@@ -178,7 +179,7 @@ class DedupePipeline:
         except ArticleDropped as drop:
             report_drop(self.stats, logger, drop)
             raise
-        self.stats.inc_value("articles/new" if item.version == FIRST_VERSION else "articles/new_version")
+        self.stats.inc_value(keys.NEW if item.version == FIRST_VERSION else keys.NEW_VERSION)
         if item.near_duplicate_of is not None:
-            self.stats.inc_value("articles/near_duplicate")
+            self.stats.inc_value(keys.NEAR_DUPLICATE)
         return item

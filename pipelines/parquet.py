@@ -1,7 +1,7 @@
 """The exporter: buffers items and commits them as hive-partitioned Parquet part files (SPEC.md section 2).
 
 Life of a run: at open, prove the root writable, take the dataset lock, finish or undo whatever a killed run
-or compaction left (``pipelines.compact.recover``, stale temporaries, manifests still marked running), write
+or compaction left (``pipelines.dataset.compact.recover``, stale temporaries, manifests still marked running), write
 the manifest. Then one part file per partition per flush, each written hidden and renamed when complete, the
 manifest rewritten after each commit. At close: last flush, health verdict, final manifest, lock released.
 A SIGKILL loses the unflushed buffer only.
@@ -27,12 +27,9 @@ from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.items import ArticleItem
-from pipelines import storage
-from pipelines.compact import recover_dataset
-from pipelines.config import positive_int
-from pipelines.coordination import CoordinationConfig, RedisCoordination
-from pipelines.health import (
+from crawler.config import positive_int
+from crawler.distributed.coordination import CoordinationConfig, RedisCoordination
+from crawler.extensions.health import (
     DEFAULT_MAX_DISAGREEMENT_RATIO,
     DEFAULT_MAX_FAILED_RATIO,
     DEFAULT_MAX_FALLBACK_RATIO,
@@ -41,8 +38,11 @@ from pipelines.health import (
     validate_max_failed_ratio,
     validate_ratio,
 )
-from pipelines.lock import DatasetLock, WriterLock
-from pipelines.manifest import (
+from crawler.items import ArticleItem
+from pipelines.dataset import storage
+from pipelines.dataset.compact import recover_dataset
+from pipelines.dataset.lock import DatasetLock, WriterLock
+from pipelines.dataset.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
     STATUS_INTERRUPTED,
@@ -50,7 +50,7 @@ from pipelines.manifest import (
     reconcile_interrupted,
     spider_arguments,
 )
-from pipelines.schema import items_to_table, row_problem
+from pipelines.dataset.schema import items_to_table, row_problem
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from crawler.urls import EDITIONS, ArticleRef, parse_article_url
-from pipelines import storage
-from pipelines.lock import DatasetLock
+from pipelines.dataset import storage
+from pipelines.dataset.lock import DatasetLock
 from publish.markdown import (
     EarlierVersion,
     Image,

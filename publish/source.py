@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from pipelines import storage
-from pipelines.manifest import RUNS_DIR
+from pipelines.dataset import storage
+from pipelines.dataset.manifest import RUNS_DIR
 
 # Written by the refresh (issue 13): one Parquet file per run that recorded a removal or a reappearance.
 REMOVALS_DIR = "_removals"

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from crawler.items import ArticleItem
-from pipelines.schema import ARTICLE_SCHEMA
+from pipelines.dataset.schema import ARTICLE_SCHEMA
 
 BEIJING = timezone(timedelta(hours=8))
 FIRST_ARTICLE_NUMBER = 10_000_000

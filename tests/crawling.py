@@ -19,7 +19,7 @@ FAST_SETTINGS = {
     "CONCURRENT_REQUESTS": "32",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
     "LOG_LEVEL": "INFO",
-    # Retries still back off (crawler/retry.py), on a replica's scale of time.
+    # Retries still back off (crawler/middlewares/retry.py), on a replica's scale of time.
     "RETRY_BACKOFF_BASE": "0.05",
 }
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipelines.summary import dataset_summary
+from pipelines.dataset.summary import dataset_summary
 from tests.replica.testing import serve_replica
 
 # The replica is on loopback: lift the politeness limits meant for the real site.

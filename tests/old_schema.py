@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION_KEY
+from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION_KEY
 
 OLD_VERSION = "1"
 ADDED_IN_2 = ("extractor",)

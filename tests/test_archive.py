@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.archive import INDEX_SCHEMA, ArchiveIndex, ArchiveLookup, Latest, hash_key
-from pipelines.simhash import hamming_distance, to_signed
+from pipelines.dataset.archive import INDEX_SCHEMA, ArchiveIndex, ArchiveLookup, Latest, hash_key
+from pipelines.dataset.simhash import hamming_distance, to_signed
 from tests.archive_data import make_synthetic_dataset
 
 UINT64 = st.integers(min_value=0, max_value=2**64 - 1)

@@ -10,7 +10,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.extract.model import Image
 from pipelines.clean import CleanPipeline, MissingField, clean_item, text_fingerprints
-from pipelines.simhash import hamming_distance, simhash
+from pipelines.dataset.simhash import hamming_distance, simhash
 from tests.archive_data import BEIJING, SAMPLE_BODY, SAMPLE_TITLE, sample_item
 
 TO_TRADITIONAL = opencc.OpenCC("s2t")

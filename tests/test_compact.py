@@ -15,9 +15,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import compact
-from pipelines.lock import DatasetLock
-from pipelines.schema import SCHEMA_VERSION
+from pipelines.dataset import compact
+from pipelines.dataset.lock import DatasetLock
+from pipelines.dataset.schema import SCHEMA_VERSION
 from tests.test_parquet import DAY_ONE, make_item, make_pipeline, write_items
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

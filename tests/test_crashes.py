@@ -20,7 +20,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.compact import JOURNAL_DIR
+from pipelines.dataset.compact import JOURNAL_DIR
 from tests.accounting import read_manifest
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, crawl
 from tests.replica.site import Site
@@ -162,7 +162,7 @@ def test_sigkill_mid_compaction_loses_no_row_and_the_next_compact_and_crawl_comp
     assert killed, "the compaction ended before a journal was seen"
     assert victim.returncode == -signal.SIGKILL
     assert_only_complete_files(dataset)
-    # A reader may see a merged file beside some of its inputs until recovery (pipelines/compact.py), never less.
+    # A reader may see a merged file beside some of its inputs until recovery (pipelines/dataset/compact.py), never less.
     assert set(rows(dataset)) == set(before)
     finished = subprocess.run(
         compact_command(dataset), cwd=PROJECT_ROOT, capture_output=True, text=True, check=False

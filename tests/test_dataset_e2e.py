@@ -22,7 +22,7 @@ import pytest
 
 from crawler import listing
 from crawler.urls import parse_article_url
-from pipelines.schema import ARTICLE_SCHEMA
+from pipelines.dataset.schema import ARTICLE_SCHEMA
 from tests.crawling import PROJECT_ROOT, crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica

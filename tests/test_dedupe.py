@@ -11,10 +11,10 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
 from crawler.spiders.articles import ArticlesSpider
-from pipelines.archive import ArchiveIndex
 from pipelines.clean import clean_item
+from pipelines.dataset.archive import ArchiveIndex
+from pipelines.dataset.schema import items_to_table
 from pipelines.dedupe import DedupePipeline, Duplicate, DuplicateContent
-from pipelines.schema import items_to_table
 from tests.archive_data import SAMPLE_BODY, SAMPLE_TITLE, sample_item
 
 TO_TRADITIONAL = opencc.OpenCC("s2t")

@@ -22,12 +22,13 @@ import redis
 from scrapy import Request
 from scrapy.settings import Settings
 
-from crawler.distributed import ArticleDupeFilter, CrawlKeys, DistributedMode
-from pipelines.archive import ArchiveIndex
+from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
+from crawler.distributed.archive import ClaimLostError, RedisArchive
+from crawler.distributed.coordination import CoordinationConfig, live_workers, roll_back_dead
+from crawler.distributed.keys import CrawlKeys
 from pipelines.clean import text_fingerprints
-from pipelines.coordination import CoordinationConfig, live_workers, roll_back_dead
+from pipelines.dataset.archive import ArchiveIndex
 from pipelines.parquet import ParquetConfigError, open_lock
-from pipelines.redis_archive import ClaimLostError, RedisArchive
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica

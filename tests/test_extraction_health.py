@@ -20,11 +20,11 @@ import pyarrow.dataset as pads
 import pytest
 from scrapy.utils.test import get_crawler
 
-from crawler.crosscheck import CrossCheckConfigError, CrossCheckMiddleware
+from crawler.extensions.health import HealthConfigError, evaluate
 from crawler.extract.crosscheck import DEFAULT_RATE, is_sampled
 from crawler.extract.similarity import body_f1
+from crawler.middlewares.crosscheck import CrossCheckConfigError, CrossCheckMiddleware
 from crawler.spiders.articles import ArticlesSpider
-from pipelines.health import HealthConfigError, evaluate
 from pipelines.parquet import ParquetPipeline
 from tests.accounting import read_manifest
 from tests.crawling import CrawlResult, crawl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.health import HealthConfigError, evaluate, validate_max_failed_ratio
+from crawler.extensions.health import HealthConfigError, evaluate, validate_max_failed_ratio
 
 RATIO = 0.05
 

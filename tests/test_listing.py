@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler import listing
-from crawler.spiders.articles import CrawlOptions
+from crawler.spiders.options import CrawlOptions
 
 PAGE_URL = "http://127.0.0.1:8000/gb/nsc413_2.htm"
 

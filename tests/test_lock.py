@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lock import LOCK_FILENAME, DatasetLock, DatasetLockedError, read_holder
+from pipelines.dataset.lock import LOCK_FILENAME, DatasetLock, DatasetLockedError, read_holder
 from tests.test_parquet import make_pipeline
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOLDER_SCRIPT = (
-    "import sys; from pipelines.lock import DatasetLock; "
+    "import sys; from pipelines.dataset.lock import DatasetLock; "
     "DatasetLock(sys.argv[1], run_id='holder-run').acquire(); print('held', flush=True); sys.stdin.read()"
 )
 

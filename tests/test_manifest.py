@@ -12,8 +12,8 @@ from typing import Any
 
 from scrapy.statscollectors import StatsCollector
 
-from crawler.spiders.articles import CrawlOptions
-from pipelines.manifest import read_manifest
+from crawler.spiders.options import CrawlOptions
+from pipelines.dataset.manifest import read_manifest
 from pipelines.parquet import ParquetPipeline
 from tests.test_parquet import make_item, make_pipeline
 

@@ -28,7 +28,7 @@ from crawler.extract import extract
 from crawler.extract.model import Image as StoredImage
 from crawler.extract.text import normalize_line
 from crawler.items import ArticleItem
-from pipelines.schema import items_to_table
+from pipelines.dataset.schema import items_to_table
 from publish.markdown import BEIJING, EarlierVersion, article_page, escape
 from publish.mirror import INDEX_NAME, STATE_DIR, build_mirror, page_article
 from tests.archive_data import sample_item

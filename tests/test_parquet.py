@@ -23,13 +23,13 @@ from scrapy.exceptions import DropItem
 from scrapy.pipelines import ItemPipelineManager
 from scrapy.utils.test import get_crawler
 
+from crawler.extensions.health import HealthConfigError
 from crawler.extract.model import Image
 from crawler.items import ArticleItem
-from pipelines.health import HealthConfigError
-from pipelines.manifest import read_manifest
+from pipelines.dataset.manifest import read_manifest
+from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
+from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.parquet import ParquetConfigError, ParquetPipeline, partition_dir, text_bytes
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
-from pipelines.storage import OutputNotWritableError
 
 BEIJING = timezone(timedelta(hours=8))
 DAY_ONE = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)

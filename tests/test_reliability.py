@@ -20,12 +20,12 @@ from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
 from crawler.decoding import decode_problem
+from crawler.extensions.health import evaluate
 from crawler.items import ArticleItem
-from crawler.retry import DEFAULT_MAX_SECONDS, backoff_delay
+from crawler.middlewares.retry import DEFAULT_MAX_SECONDS, backoff_delay
 from crawler.settings import RETRY_TIMES
 from crawler.spiders.articles import ArticlesSpider
 from crawler.urls import parse_article_url
-from pipelines.health import evaluate
 from tests.accounting import assert_every_page_accounted, read_manifest
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, CrawlResult, crawl
 from tests.replica.site import Site

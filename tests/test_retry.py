@@ -1,4 +1,4 @@
-"""Retries with back-off (crawler/retry.py, SPEC.md section 5): the schedule, its settings, and a crawl that
+"""Retries with back-off (crawler/middlewares/retry.py, SPEC.md section 5): the schedule, its settings, and a crawl that
 rides out a short outage of the site because its retries wait instead of hammering a closed port."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
-from crawler.retry import BackoffRetryMiddleware, RetryBackoffConfigError, backoff_delay
+from crawler.middlewares.retry import BackoffRetryMiddleware, RetryBackoffConfigError, backoff_delay
 from tests.accounting import read_manifest
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
 from tests.replica.site import Site
@@ -52,7 +52,7 @@ def test_the_project_retries_through_the_backoff_middleware() -> None:
     assert (middleware.base, middleware.cap) == (2.0, 9.0)
     assert project_settings.DOWNLOADER_MIDDLEWARES == {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-        "crawler.retry.BackoffRetryMiddleware": 550,
+        "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
     }
 
 

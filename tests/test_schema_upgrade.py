@@ -13,7 +13,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
+from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
 from tests.crawling import CrawlResult, crawl
 from tests.old_schema import OLD_VERSION, V1_SCHEMA, write_as_version_1
 from tests.replica.site import Site

@@ -10,10 +10,10 @@ import pyarrow.fs as pafs
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from pipelines import storage
-from pipelines.compact import compact, recover_dataset
-from pipelines.coordination import CoordinationConfig, maintenance_lock
-from pipelines.lock import DatasetLockedError
+from crawler.distributed.coordination import CoordinationConfig, maintenance_lock
+from pipelines.dataset import storage
+from pipelines.dataset.compact import compact, recover_dataset
+from pipelines.dataset.lock import DatasetLockedError
 from pipelines.parquet import ParquetConfig, new_run_id, open_lock
 
 FAILED_EXIT = 1

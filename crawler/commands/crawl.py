@@ -11,6 +11,8 @@ import argparse
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler import stats as keys
+
 HEALTH_FAILED_EXIT = 3
 RUN_FAILED_EXIT = 1
 # Finish reasons of a run that did what it was asked: a normal end, or a limit the user set (CLOSESPIDER_*).
@@ -29,5 +31,5 @@ class Command(ScrapyCrawlCommand):
         finish_reason = str(stats.get_value("finish_reason", "")) if stats is not None else ""
         if self.crawler_process.bootstrap_failed or not finish_reason.startswith(SUCCESS_REASONS):
             self.exitcode = RUN_FAILED_EXIT
-        elif stats is not None and stats.get_value("health/ok") == 0:
+        elif stats is not None and stats.get_value(keys.HEALTH_OK) == 0:
             self.exitcode = HEALTH_FAILED_EXIT

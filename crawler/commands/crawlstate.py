@@ -9,8 +9,8 @@ import redis
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.distributed import CrawlKeys, redis_url
-from pipelines.coordination import CoordinationConfig, dead_workers, live_workers
+from crawler.distributed.coordination import CoordinationConfig, dead_workers, live_workers
+from crawler.distributed.keys import CrawlKeys, redis_url
 
 FAILED_EXIT = 1
 

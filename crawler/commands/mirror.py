@@ -9,7 +9,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from pipelines.lock import DatasetLockedError
+from pipelines.dataset.lock import DatasetLockedError
 from pipelines.parquet import ParquetConfig, new_run_id
 from publish.mirror import build_mirror
 

@@ -10,7 +10,7 @@ import pyarrow.fs as pafs
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from pipelines import storage
+from pipelines.dataset import storage
 from pipelines.parquet import ParquetConfig
 from publish.report import build_report
 from publish.source import NoDatasetError

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -28,14 +27,15 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler import listing
+from crawler import stats as keys
 from crawler.decoding import decode_problem
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
 from crawler.extract.model import Article
 from crawler.items import ArticleItem
+from crawler.spiders.options import CrawlOptions
 from crawler.urls import (
     CANONICAL_BASE,
-    EDITIONS,
     SITE_HOSTS,
     ArticleRef,
     ListRef,
@@ -48,8 +48,6 @@ from crawler.urls import (
 
 logger = logging.getLogger(__name__)
 
-REAL_SITE = CANONICAL_BASE
-DEFAULT_REFRESH_DAYS = 2
 # List pages drive discovery, so they jump the queue: paging never waits behind thousands of articles.
 LIST_PRIORITY = 10
 OFFSITE_REASON = "offsite"
@@ -67,94 +65,6 @@ class NoArchive:
 
     def __contains__(self, article_id: object) -> bool:
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlOptions:
-    """Spider arguments (SPEC.md section 1), validated once; a bad value stops the run before any request."""
-
-    site: str
-    editions: tuple[str, ...]
-    since: date | None
-    until: date | None
-    channels: tuple[str, ...]
-    full: bool
-    refresh_days: int
-
-    @classmethod
-    def parse(
-        cls,
-        site: str = REAL_SITE,
-        editions: str = "gb",
-        since: str | None = None,
-        until: str | None = None,
-        channels: str | None = None,
-        full: str = "0",
-        refresh_days: str | int = DEFAULT_REFRESH_DAYS,
-    ) -> CrawlOptions:
-        return cls(
-            site=_parse_site(site),
-            editions=_parse_editions(editions),
-            since=_parse_date("since", since),
-            until=_parse_date("until", until),
-            channels=_parse_channels(channels),
-            full=_parse_flag("full", full),
-            refresh_days=_parse_non_negative("refresh_days", refresh_days),
-        )
-
-
-def _parse_site(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-
-
-def _parse_editions(value: str) -> tuple[str, ...]:
-    editions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    if not editions or any(edition not in EDITIONS for edition in editions):
-        raise ValueError(f"editions must be gb, b5 or gb,b5, got {value!r}")
-    return editions
-
-
-def _parse_date(name: str, value: str | None) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
-
-
-def _parse_channels(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    channels = tuple(part.strip() for part in value.split(",") if part.strip())
-    for channel in channels:
-        if parse_list_url(f"/gb/{channel}.htm") is None:
-            raise ValueError(
-                f"channels must be channel page names such as nsc413 or ncid277, got {channel!r}"
-            )
-    return channels
-
-
-def _parse_flag(name: str, value: str | bool) -> bool:
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes"):
-        return True
-    if text in ("0", "false", "no", ""):
-        return False
-    raise ValueError(f"{name} must be 0 or 1, got {value!r}")
-
-
-def _parse_non_negative(name: str, value: str | int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from None
-    if number < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
-    return number
 
 
 def failure_reason(failure: Failure) -> str:
@@ -211,7 +121,7 @@ class ArticlesSpider(scrapy.Spider):
                 )
 
     def parse_home(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
-        self.crawler.stats.inc_value("pages/home")
+        self.crawler.stats.inc_value(keys.PAGES_HOME)
         channel_urls = listing.channel_links(_text(response), response.url, edition)
         logger.info("Found %d channels on %s", len(channel_urls), response.url)
         for url in channel_urls:
@@ -221,12 +131,12 @@ class ArticlesSpider(scrapy.Spider):
 
     def parse_list(self, response: Response, ref: ListRef) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
-        stats.inc_value("pages/list")
+        stats.inc_value(keys.PAGES_LIST)
         html = _text(response)
         links = [
             url for url in listing.article_links(html, response.url) if is_site_url(url, self.options.site)
         ]
-        stats.inc_value("articles/links_found", len(links))
+        stats.inc_value(keys.LINKS_FOUND, len(links))
         refs = [(url, article) for url in links if (article := parse_article_url(url)) is not None]
         for url, article in refs:
             request = self._article_request(url, article)
@@ -239,7 +149,7 @@ class ArticlesSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem]:
         stats = self.crawler.stats
-        stats.inc_value("articles/pages")
+        stats.inc_value(keys.ARTICLE_PAGES)
         seen_urls = self.pending_urls.pop(ref.article_id, [])
         if not isinstance(response, TextResponse):
             self._count_failure("not_html", response.url)
@@ -256,7 +166,7 @@ class ArticlesSpider(scrapy.Spider):
         if problem is not None:
             self._count_failure("decode_error", response.url, ValueError(problem))
             return
-        stats.inc_value("articles/extracted")
+        stats.inc_value(keys.EXTRACTED)
         self._count_reading(article)
         alternates = [url for url in seen_urls if url != article.url]
         yield ArticleItem.from_article(article, crawled_at=datetime.now(UTC), alternate_urls=alternates)
@@ -281,8 +191,8 @@ class ArticlesSpider(scrapy.Spider):
 
     def _count_lost_page(self, request: scrapy.Request, reason: str) -> None:
         kind = "articles" if parse_article_url(request.url) else "lists"
-        self.crawler.stats.inc_value(f"pages/failed/{reason}")
-        self.crawler.stats.inc_value(f"pages/failed/{kind}")
+        self.crawler.stats.inc_value(keys.page_failed(reason))
+        self.crawler.stats.inc_value(keys.page_failed(kind))
         logger.warning("Gave up on %s: %s", request.url, reason)
 
     def _list_request(self, ref: ListRef, max_page: int | None = None) -> scrapy.Request:
@@ -298,7 +208,7 @@ class ArticlesSpider(scrapy.Spider):
 
     def _article_request(self, url: str, ref: ArticleRef) -> scrapy.Request | None:
         if not self._in_date_range(ref.url_date):
-            self.crawler.stats.inc_value("articles/skipped/out_of_range")
+            self.crawler.stats.inc_value(keys.SKIPPED_OUT_OF_RANGE)
             return None
         variant = _public_variant(url)
         if ref.article_id in self.requested_ids:
@@ -307,11 +217,11 @@ class ArticlesSpider(scrapy.Spider):
                 pending.append(variant)
             return None
         if self._is_settled(ref):
-            self.crawler.stats.inc_value("articles/skipped/known")
+            self.crawler.stats.inc_value(keys.SKIPPED_KNOWN)
             return None
         self.requested_ids.add(ref.article_id)
         self.pending_urls[ref.article_id] = [variant]
-        self.crawler.stats.inc_value("articles/requested")
+        self.crawler.stats.inc_value(keys.REQUESTED)
         return scrapy.Request(
             rebase(ref.canonical_url, self.options.site),
             callback=self.parse_article,
@@ -337,21 +247,21 @@ class ArticlesSpider(scrapy.Spider):
             return False
         if not self.archive_has_gaps and all(self._is_settled(a) for a in articles):
             logger.info("Stopping %s/%s at page %d: all known", ref.edition, ref.channel, ref.page)
-            self.crawler.stats.inc_value("lists/stopped_on_known")
+            self.crawler.stats.inc_value(keys.LISTS_STOPPED_ON_KNOWN)
             return False
         return True
 
     def _count_reading(self, article: Article) -> None:
         """What the health check and the manifest need to see a change of the site's markup coming."""
         if article.extractor == GENERIC_EXTRACTOR:
-            self.crawler.stats.inc_value("articles/fallback")
+            self.crawler.stats.inc_value(keys.FALLBACK)
             logger.info("No layout parser could read %s: stored from the general extractor", article.url)
         if article.byline_issue is not None:
-            self.crawler.stats.inc_value(f"bylines/{article.byline_issue}")
+            self.crawler.stats.inc_value(keys.byline_issue(article.byline_issue))
 
     def _count_failure(self, reason: str, url: str, error: Exception | None = None) -> None:
-        self.crawler.stats.inc_value("articles/failed")
-        self.crawler.stats.inc_value(f"articles/failed/{reason}")
+        self.crawler.stats.inc_value(keys.EXTRACTION_FAILED)
+        self.crawler.stats.inc_value(keys.extraction_failed(reason))
         logger.warning("No article extracted from %s: %s%s", url, reason, f" ({error})" if error else "")
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from pipelines.storage import resolve
+from pipelines.dataset.storage import resolve
 
 SAMPLE_TITLES = 5
 

@@ -3,7 +3,7 @@
 Two hashes hold what SPEC.md section 3 needs to decide versions and duplicates: ``archive:ids``
 (``article_id`` -> ``"<latest version>:<content_hash>"``) and ``archive:hashes`` (``content_hash`` -> the
 first ``article_id`` with that text). The first worker of a crawl seeds them from the dataset when Redis has
-none (``pipelines.coordination.seed_archive``).
+none (``crawler.distributed.coordination.seed_archive``).
 
 ``add`` is the claim: one Lua script checks that the version is the next one (and, for a new article, that
 no other article owns the text) and records it, atomically, so two workers never write the same article
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import redis
 
-from crawler.distributed import CrawlKeys
-from pipelines.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, Latest, hash_key
+from crawler.distributed.coordination import CLAIM_SEPARATOR
+from crawler.distributed.keys import CrawlKeys
 from pipelines.clean import ArticleDropped
-from pipelines.coordination import CLAIM_SEPARATOR
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, Latest, hash_key
 
 DUPLICATE_REASON = "duplicate"
 DUPLICATE_CONTENT_REASON = "duplicate_content"

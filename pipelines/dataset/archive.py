@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from pipelines.simhash import hamming_distance, to_unsigned
-from pipelines.storage import resolve
+from pipelines.dataset.simhash import hamming_distance, to_unsigned
+from pipelines.dataset.storage import resolve
 
 INDEX_SCHEMA = pa.schema(
     [

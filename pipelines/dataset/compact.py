@@ -37,8 +37,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines import storage
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
+from pipelines.dataset import storage
+from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ keeps the seen requests there. This module only wires them in and adds what the 
   and https links and query-string variants of one article are fetched once by the whole crawl; other requests
   (home, list pages) keep scrapy-redis's URL fingerprint.
 - Seeding: every worker yields its start requests, and the shared dupefilter (emptied when a new crawl opens,
-  see ``pipelines.coordination``) lets through only the first copy of each, so whichever worker comes first
+  see ``crawler.distributed.coordination``) lets through only the first copy of each, so whichever worker comes first
   seeds the start pages, and workers started with other arguments (one per edition) add theirs.
 - ``CloseWhenIdle``: a worker closes once the shared queue has stayed empty for ``MAX_IDLE_TIME_BEFORE_CLOSE``
   seconds (scrapy-redis's setting), so every worker ends by itself when the crawl is done.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -31,107 +30,18 @@ from scrapy.settings import BaseSettings, Settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
+from crawler import stats as stat_keys
+from crawler.distributed.keys import CrawlKeys, DistributedConfigError, redis_url
 from crawler.urls import parse_article_url
 
 logger = logging.getLogger(__name__)
 
-REDIS_URL_SETTING = "REDIS_URL"
-KEY_PREFIX_SETTING = "REDIS_KEY_PREFIX"
-DEFAULT_KEY_PREFIX = "epochtimes"
 MAX_IDLE_SETTING = "MAX_IDLE_TIME_BEFORE_CLOSE"
 # scrapy-redis's own default (0) means "never close"; a crawl of many workers must end by itself.
 DEFAULT_MAX_IDLE_S = 60
-REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 ARTICLE_FINGERPRINT_PREFIX = "article:"
-OPENED_CRAWL_STAT = "distributed/opened_crawl"
 ADDON_PRIORITY = "addon"
 _SPIDER_LOG_DEPRECATED = r"Spider\.log\(\) is deprecated"
-
-
-class DistributedConfigError(ValueError):
-    """REDIS_URL or a distributed-mode setting is invalid; the message names it."""
-
-
-def redis_url(settings: BaseSettings) -> str | None:
-    """The validated ``REDIS_URL``, or None when the distributed mode is off."""
-    raw = settings.get(REDIS_URL_SETTING)
-    if not raw:
-        return None
-    url = str(raw)
-    if not url.startswith(REDIS_URL_SCHEMES):
-        raise DistributedConfigError(
-            f"{REDIS_URL_SETTING} must be a redis://host:port/db URL (or rediss://, unix://), got {url!r}"
-        )
-    return url
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlKeys:
-    """Every Redis key of one crawl, derived from ``REDIS_KEY_PREFIX``."""
-
-    prefix: str
-
-    @classmethod
-    def from_settings(cls, settings: BaseSettings) -> CrawlKeys:
-        prefix = str(settings.get(KEY_PREFIX_SETTING) or DEFAULT_KEY_PREFIX)
-        if "%" in prefix or not prefix.strip():
-            raise DistributedConfigError(f"{KEY_PREFIX_SETTING} must be a plain key prefix, got {prefix!r}")
-        return cls(prefix)
-
-    @property
-    def requests(self) -> str:
-        return f"{self.prefix}:requests"
-
-    @property
-    def dupefilter(self) -> str:
-        return f"{self.prefix}:dupefilter"
-
-    @property
-    def seeded(self) -> str:
-        """The run that seeded the current crawl (for people watching it)."""
-        return f"{self.prefix}:seeded"
-
-    @property
-    def startup(self) -> str:
-        """Mutex held while a worker registers, and by the first one while it repairs the dataset."""
-        return f"{self.prefix}:startup"
-
-    @property
-    def workers(self) -> str:
-        """Set of the run ids registered and not yet closed cleanly (the dead ones too)."""
-        return f"{self.prefix}:workers"
-
-    def heartbeat(self, run_id: str) -> str:
-        """Exists (with a TTL refreshed while the worker lives) as long as the worker is alive."""
-        return f"{self.prefix}:worker:{run_id}"
-
-    def pending(self, run_id: str) -> str:
-        """Archive claims of a worker not yet committed to a part file: article_id -> claim and previous value."""
-        return f"{self.prefix}:pending:{run_id}"
-
-    @property
-    def gaps(self) -> str:
-        """Set by the crawl's first worker when a previous worker died: list pages must not stop on known ones."""
-        return f"{self.prefix}:gaps"
-
-    @property
-    def archive_ids(self) -> str:
-        return f"{self.prefix}:archive:ids"
-
-    @property
-    def archive_hashes(self) -> str:
-        return f"{self.prefix}:archive:hashes"
-
-    @property
-    def archive_ready(self) -> str:
-        return f"{self.prefix}:archive:ready"
-
-    def crawl_state(self) -> list[str]:
-        """Keys a reset removes to start the next crawl from the start pages (the archive index stays)."""
-        return [self.requests, self.dupefilter, self.seeded, self.startup, self.gaps]
-
-    def archive_state(self) -> list[str]:
-        return [self.archive_ids, self.archive_hashes, self.archive_ready]
 
 
 class DistributedMode:
@@ -189,14 +99,14 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             self.df.log(request, self.spider)
             return False
         if self.stats:
-            self.stats.inc_value("scheduler/enqueued/redis")
+            self.stats.inc_value(stat_keys.SCHEDULER_ENQUEUED)
         self.queue.push(request)
         return True
 
     def next_request(self) -> Request | None:
         request: Request | None = self.queue.pop(self.idle_before_close)
         if request is not None and self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis")
+            self.stats.inc_value(stat_keys.SCHEDULER_DEQUEUED)
         return request
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from pipelines import storage
-from pipelines.health import FAILED_REASON_PREFIX, HealthVerdict
+from crawler.extensions.health import FAILED_REASON_PREFIX, HealthVerdict
+from pipelines.dataset import storage
 
 RUNS_DIR = "_runs"
 STATUS_RUNNING = "running"
@@ -47,7 +47,7 @@ def _by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
 
 
 def _crosscheck(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """The cross-check's counts (crawler/crosscheck.py) and its worst disagreements, URL and body F1."""
+    """The cross-check's counts (crawler/middlewares/crosscheck.py) and its worst disagreements, URL and body F1."""
     counts = {key: int(stats.get(f"{_CROSSCHECK_PREFIX}{key}", 0)) for key in _CROSSCHECK_COUNTS}
     return {**counts, "worst": list(stats.get(f"{_CROSSCHECK_PREFIX}worst") or [])}
 

@@ -25,6 +25,8 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import sleep
 
+from crawler import stats as keys
+
 logger = logging.getLogger(__name__)
 
 _Outcome = TypeVar("_Outcome", bound=Request | Response | None)
@@ -101,7 +103,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             logger.debug("Retry %d of %s in %.3f s", retry_number, outcome.url, delay)
             stats = self.crawler.stats
             assert stats is not None, "the crawler builds its stats before its middlewares"
-            stats.inc_value("retry/backoff/count")
-            stats.inc_value("retry/backoff/milliseconds", round(delay * MILLISECONDS))
+            stats.inc_value(keys.BACKOFF_COUNT)
+            stats.inc_value(keys.BACKOFF_MILLISECONDS, round(delay * MILLISECONDS))
             await sleep(delay)
         return outcome

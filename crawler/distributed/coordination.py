@@ -6,7 +6,7 @@ holder does), rolls back what dead workers claimed but never committed, seeds th
 the dataset when Redis has none, clears the previous crawl's queue and dupefilter, and lets the start pages through
 (the shared dupefilter drops later copies). The others join. ``scrapy compact`` takes the same mutex and refuses while any worker is alive.
 
-Claims (see ``pipelines.redis_archive``): a worker claims ``(article_id, version)`` atomically before writing
+Claims (see ``crawler.distributed.archive``): a worker claims ``(article_id, version)`` atomically before writing
 and records the claim in its ``pending`` hash; once the row is in a committed part file the claim leaves the
 hash. A dead worker's pending claims are rolled back, except those whose row its part files
 (``part-<run_id>-*``) do hold, so a rerun fetches exactly what it lost.
@@ -30,11 +30,12 @@ import redis
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 
-from crawler.distributed import OPENED_CRAWL_STAT, CrawlKeys, redis_url
-from pipelines import storage
-from pipelines.archive import read_index_columns
-from pipelines.config import positive_int
-from pipelines.lock import DatasetLockedError
+from crawler import stats as stat_keys
+from crawler.config import positive_int
+from crawler.distributed.keys import CrawlKeys, redis_url
+from pipelines.dataset import storage
+from pipelines.dataset.archive import read_index_columns
+from pipelines.dataset.lock import DatasetLockedError
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class RedisCoordination:
         self.client.set(self.keys.gaps, "1" if dead else "")
         self.client.set(self.keys.seeded, self.run_id)
         if self._stats is not None:
-            self._stats.set_value(OPENED_CRAWL_STAT, 1)
+            self._stats.set_value(stat_keys.OPENED_CRAWL, 1)
         logger.info(
             "Distributed mode: run %s opens a new crawl (%d dead workers cleaned up)", self.run_id, len(dead)
         )

@@ -12,21 +12,18 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from crawler import stats as keys
+
 logger = logging.getLogger(__name__)
 
 # (label, stats key) in the order a reader follows a page through the pipeline.
 COUNTERS = (
-    ("list pages", "pages/list"),
-    ("article pages", "articles/pages"),
-    ("extracted", "articles/extracted"),
-    ("failed", "articles/failed"),
-    ("written", "parquet/rows_written"),
+    ("list pages", keys.PAGES_LIST),
+    ("article pages", keys.ARTICLE_PAGES),
+    ("extracted", keys.EXTRACTED),
+    ("failed", keys.EXTRACTION_FAILED),
+    ("written", keys.ROWS_WRITTEN),
 )
-
-
-def _dropped(stats: dict[str, Any]) -> int:
-    prefix = "articles/dropped/"
-    return sum(int(v) for k, v in stats.items() if k.startswith(prefix) and k.count("/") == 2)
 
 
 def progress_line(stats: dict[str, Any], previous: dict[str, int], minutes: float) -> str:
@@ -35,21 +32,22 @@ def progress_line(stats: dict[str, Any], previous: dict[str, int], minutes: floa
         value = int(stats.get(key, 0))
         rate = (value - previous.get(key, 0)) / minutes if minutes > 0 else 0.0
         parts.append(f"{label} {value} ({rate:.0f}/min)")
-    parts.append(f"dropped {_dropped(stats)}")
+    parts.append(f"dropped {keys.total_dropped(stats)}")
     return ", ".join(parts)
 
 
 def summary_lines(stats: dict[str, Any]) -> list[str]:
     lines = [f"{label}: {int(stats.get(key, 0))}" for label, key in COUNTERS]
     for prefix, title in (
-        ("articles/dropped/", "dropped"),
-        ("articles/failed/", "extraction failed"),
-        ("pages/failed/", "fetch failed"),
-        ("articles/skipped/", "skipped"),
+        (keys.DROPPED_PREFIX, "dropped"),
+        (keys.EXTRACTION_FAILED_PREFIX, "extraction failed"),
+        (keys.PAGES_FAILED_PREFIX, "fetch failed"),
+        (keys.SKIPPED_PREFIX, "skipped"),
     ):
-        for key in sorted(k for k in stats if k.startswith(prefix) and k.count("/") == 2):
-            lines.append(f"{title} ({key.rsplit('/', 1)[1]}): {stats[key]}")
-    lines.append(f"health: {'ok' if stats.get('health/ok', 1) else 'FAILED'}")
+        for reason, count in keys.reason_counts(stats, prefix).items():
+            if "/" not in reason:
+                lines.append(f"{title} ({reason}): {count}")
+    lines.append(f"health: {'ok' if stats.get(keys.HEALTH_OK, 1) else 'FAILED'}")
     return lines
 
 

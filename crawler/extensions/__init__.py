@@ -1,0 +1,1 @@
+"""Scrapy extensions of the project: the run's progress log and its health check."""

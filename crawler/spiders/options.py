@@ -1,0 +1,100 @@
+"""The ``articles`` spider's arguments (``-a name=value``, SPEC.md section 1), parsed and checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlsplit, urlunsplit
+
+from crawler.urls import CANONICAL_BASE, EDITIONS, parse_list_url
+
+REAL_SITE = CANONICAL_BASE
+DEFAULT_REFRESH_DAYS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlOptions:
+    """Spider arguments (SPEC.md section 1), validated once; a bad value stops the run before any request."""
+
+    site: str
+    editions: tuple[str, ...]
+    since: date | None
+    until: date | None
+    channels: tuple[str, ...]
+    full: bool
+    refresh_days: int
+
+    @classmethod
+    def parse(
+        cls,
+        site: str = REAL_SITE,
+        editions: str = "gb",
+        since: str | None = None,
+        until: str | None = None,
+        channels: str | None = None,
+        full: str = "0",
+        refresh_days: str | int = DEFAULT_REFRESH_DAYS,
+    ) -> CrawlOptions:
+        return cls(
+            site=_parse_site(site),
+            editions=_parse_editions(editions),
+            since=_parse_date("since", since),
+            until=_parse_date("until", until),
+            channels=_parse_channels(channels),
+            full=_parse_flag("full", full),
+            refresh_days=_parse_non_negative("refresh_days", refresh_days),
+        )
+
+
+def _parse_site(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _parse_editions(value: str) -> tuple[str, ...]:
+    editions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if not editions or any(edition not in EDITIONS for edition in editions):
+        raise ValueError(f"editions must be gb, b5 or gb,b5, got {value!r}")
+    return editions
+
+
+def _parse_date(name: str, value: str | None) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+
+
+def _parse_channels(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    channels = tuple(part.strip() for part in value.split(",") if part.strip())
+    for channel in channels:
+        if parse_list_url(f"/gb/{channel}.htm") is None:
+            raise ValueError(
+                f"channels must be channel page names such as nsc413 or ncid277, got {channel!r}"
+            )
+    return channels
+
+
+def _parse_flag(name: str, value: str | bool) -> bool:
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no", ""):
+        return False
+    raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+
+
+def _parse_non_negative(name: str, value: str | int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from None
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number

@@ -1,0 +1,98 @@
+"""Every stats key the project writes, in one place (Scrapy's own, such as ``retry/count``, are Scrapy's).
+
+Keys are grouped by the component that writes them; nobody else spells them. They appear in ``STATS_JSON``,
+the run manifest and the health check, so their names are part of the interface: renaming one is a change of
+behaviour, not of shape.
+
+Counters keyed by a reason (``articles/dropped/<reason>``, ``articles/failed/<reason>``,
+``pages/failed/<reason>``) are built with the functions below; ``reason_counts`` reads them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# --- spider (crawler.spiders.articles): discovery and extraction ------------------------------------------
+PAGES_HOME = "pages/home"
+PAGES_LIST = "pages/list"
+LINKS_FOUND = "articles/links_found"
+REQUESTED = "articles/requested"
+SKIPPED_PREFIX = "articles/skipped/"
+SKIPPED_OUT_OF_RANGE = f"{SKIPPED_PREFIX}out_of_range"
+SKIPPED_KNOWN = f"{SKIPPED_PREFIX}known"
+LISTS_STOPPED_ON_KNOWN = "lists/stopped_on_known"
+ARTICLE_PAGES = "articles/pages"
+EXTRACTED = "articles/extracted"
+EXTRACTION_FAILED = "articles/failed"
+EXTRACTION_FAILED_PREFIX = f"{EXTRACTION_FAILED}/"
+# Pages given up on (errback, off-site redirect): counted by reason and, separately, by kind of page.
+PAGES_FAILED_PREFIX = "pages/failed/"
+PAGE_KINDS = ("lists", "articles")
+PAGES_FAILED_LISTS = f"{PAGES_FAILED_PREFIX}lists"
+PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
+# Read by the general extractor (no layout parser could), and bylines the extraction flagged, by issue.
+FALLBACK = "articles/fallback"
+BYLINES_PREFIX = "bylines/"
+
+# --- item pipelines: clean, dedupe, parquet ---------------------------------------------------------------
+DROPPED_PREFIX = "articles/dropped/"
+NEW = "articles/new"
+NEW_VERSION = "articles/new_version"
+NEAR_DUPLICATE = "articles/near_duplicate"
+ARCHIVE_ERROR = "archive/error"
+ARCHIVE_ARTICLES_AT_START = "archive/articles_at_start"
+ROWS_WRITTEN = "parquet/rows_written"
+FILES_WRITTEN = "parquet/files_written"
+COVERAGE_PREFIX = "coverage/"
+
+# --- run lifecycle ----------------------------------------------------------------------------------------
+RUN_ID = "run/id"
+HEALTH_OK = "health/ok"
+HEALTH_REASONS = "health/reasons"
+
+# --- retry middleware (crawler.middlewares.retry) ---------------------------------------------------------
+BACKOFF_COUNT = "retry/backoff/count"
+BACKOFF_MILLISECONDS = "retry/backoff/milliseconds"
+
+# --- distributed mode (crawler.distributed) ---------------------------------------------------------------
+OPENED_CRAWL = "distributed/opened_crawl"
+SCHEDULER_ENQUEUED = "scheduler/enqueued/redis"
+SCHEDULER_DEQUEUED = "scheduler/dequeued/redis"
+
+
+def dropped(reason: str, detail: str | None = None) -> str:
+    """``articles/dropped/<reason>``, or ``.../<reason>/<detail>`` (a missing field's name)."""
+    return f"{DROPPED_PREFIX}{reason}" + (f"/{detail}" if detail else "")
+
+
+def extraction_failed(reason: str) -> str:
+    return f"{EXTRACTION_FAILED_PREFIX}{reason}"
+
+
+def byline_issue(issue: str) -> str:
+    return f"{BYLINES_PREFIX}{issue}"
+
+
+def page_failed(reason: str) -> str:
+    return f"{PAGES_FAILED_PREFIX}{reason}"
+
+
+def coverage(column: str) -> str:
+    return f"{COVERAGE_PREFIX}{column}"
+
+
+def reason_counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
+    """``{reason: count}`` of the counters under ``prefix``, refinements (``missing_field/title``) included."""
+    return {k.removeprefix(prefix): int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
+
+
+def page_failure_reasons(stats: Mapping[str, Any]) -> dict[str, int]:
+    """``pages/failed/<reason>`` counts without the per-kind totals that share the prefix."""
+    counts = reason_counts(stats, PAGES_FAILED_PREFIX)
+    return {reason: count for reason, count in counts.items() if reason not in PAGE_KINDS}
+
+
+def total_dropped(stats: Mapping[str, Any]) -> int:
+    """Items dropped by any pipeline, for any reason (refinements not counted twice)."""
+    return sum(count for reason, count in reason_counts(stats, DROPPED_PREFIX).items() if "/" not in reason)
