@@ -35,6 +35,13 @@ PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
 FALLBACK = "articles/fallback"
 BYLINES_PREFIX = "bylines/"
 
+# --- cross-check (crawler.middlewares.crosscheck): the site's parsers against the general extractor ----------
+CROSSCHECK_CHECKED = "crosscheck/checked"
+CROSSCHECK_DISAGREED = "crosscheck/disagreed"
+CROSSCHECK_GENERIC_FAILED = "crosscheck/generic_failed"
+# Not a counter: the lowest-scoring disagreements, a list of {"url", "f1"}.
+CROSSCHECK_WORST = "crosscheck/worst"
+
 # --- item pipelines: clean, dedupe, parquet ---------------------------------------------------------------
 DROPPED_PREFIX = "articles/dropped/"
 NEW = "articles/new"

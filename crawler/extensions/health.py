@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler import stats as keys
+
 DEFAULT_MAX_FAILED_RATIO = 0.05
 DEFAULT_MAX_FALLBACK_RATIO = 0.05
 DEFAULT_MAX_DISAGREEMENT_RATIO = 0.2
@@ -110,10 +112,10 @@ def _markup_drift(
 ) -> list[str]:
     """Articles stored, but not as the site's parsers expect to read them (issue 11): the rows are kept (the
     general extractor's are plausible articles), the run fails so that someone looks at the markup."""
-    extracted = _count(stats, "articles/extracted")
-    fallback = _count(stats, "articles/fallback")
-    checked = _count(stats, "crosscheck/checked")
-    disagreed = _count(stats, "crosscheck/disagreed")
+    extracted = _count(stats, keys.EXTRACTED)
+    fallback = _count(stats, keys.FALLBACK)
+    checked = _count(stats, keys.CROSSCHECK_CHECKED)
+    disagreed = _count(stats, keys.CROSSCHECK_DISAGREED)
     reasons = []
     if extracted and fallback / extracted > max_fallback_ratio:
         reasons.append(
@@ -123,7 +125,7 @@ def _markup_drift(
         )
     if checked and disagreed >= MIN_DISAGREEMENTS and disagreed / checked > max_disagreement_ratio:
         worst = ", ".join(
-            f"{entry['url']} ({entry['f1']:.2f})" for entry in stats.get("crosscheck/worst") or []
+            f"{entry['url']} ({entry['f1']:.2f})" for entry in stats.get(keys.CROSSCHECK_WORST) or []
         )
         reasons.append(
             f"{disagreed} of {checked} cross-checked articles read differently by the site's parser and the "

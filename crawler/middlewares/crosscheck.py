@@ -23,6 +23,7 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.statscollectors import StatsCollector
 
+from crawler import stats as keys
 from crawler.decoding import decode_page
 from crawler.extract.crosscheck import DEFAULT_MIN_F1, DEFAULT_RATE, CrossCheck, cross_check, is_sampled
 from crawler.extract.errors import ExtractionError
@@ -81,16 +82,16 @@ class CrossCheckMiddleware(BaseSpiderMiddleware):
         try:
             generic = extract_generic(html, response.url)
         except ExtractionError as error:
-            self._stats.inc_value("crosscheck/generic_failed")
+            self._stats.inc_value(keys.CROSSCHECK_GENERIC_FAILED)
             logger.info(
                 "Cross-check: the general extractor read no article from %s (%s)", response.url, error
             )
             return
         check = cross_check(item, generic)
-        self._stats.inc_value("crosscheck/checked")
+        self._stats.inc_value(keys.CROSSCHECK_CHECKED)
         if check.agrees(self.min_f1):
             return
-        self._stats.inc_value("crosscheck/disagreed")
+        self._stats.inc_value(keys.CROSSCHECK_DISAGREED)
         logger.warning(
             "Cross-check: %s body F1 %.2f between the %s parser (%d characters) and the general extractor "
             "(%d characters)",
@@ -101,4 +102,6 @@ class CrossCheckMiddleware(BaseSpiderMiddleware):
             check.generic_chars,
         )
         self._worst = sorted([*self._worst, check], key=lambda c: c.f1)[:WORST_KEPT]
-        self._stats.set_value("crosscheck/worst", [{"url": c.url, "f1": round(c.f1, 3)} for c in self._worst])
+        self._stats.set_value(
+            keys.CROSSCHECK_WORST, [{"url": c.url, "f1": round(c.f1, 3)} for c in self._worst]
+        )
