@@ -114,7 +114,11 @@ def decode_page(body: bytes, content_type: str | None = None) -> str:
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace")
-    return body.decode(page_encoding(body, content_type), errors="replace")
+    try:
+        # Valid UTF-8 with non-ASCII bytes is almost never anything else (see page_encoding): decoded once.
+        return body.decode(UTF8)
+    except UnicodeDecodeError:
+        return body.decode(page_encoding(body, content_type), errors="replace")
 
 
 def page_encoding(body: bytes, content_type: str | None = None) -> str:

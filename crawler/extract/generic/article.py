@@ -17,7 +17,7 @@ from lxml import etree
 
 from crawler.extract.dom import Element, first, line_of
 from crawler.extract.errors import MissingField, NotAnArticle
-from crawler.extract.generic.bylines import authors_in, editors_in, standalone_name
+from crawler.extract.generic.bylines import authors_in, editors_in, line_authors, standalone_name
 from crawler.extract.generic.content import (
     HEADING_TAGS,
     Content,
@@ -63,6 +63,7 @@ _MIN_REPEATED_WEIGHT = 20
 _SPACES_RE = re.compile(r"\s+")
 _MIN_TITLE_MATCH = 4
 _DATE_WINDOW = 25
+_OPENING_DATE_LINES = 6
 
 
 @dataclass(slots=True)
@@ -244,18 +245,25 @@ def _written_date(content: Content) -> Found | None:
     """The date written next to the text: after a label, else the nearest with a time above the text, else
     any nearby date (above the text first, then its first and last lines, then below it)."""
     before = content.before[-_DATE_WINDOW:]
+    opening = [line.text for line in content.lines[:_OPENING_DATE_LINES]]
+    closing = [line.text for line in content.lines[-3:]]
+    after = content.after[:_DATE_WINDOW]
+    # Each line with the line above it in the page, nearest the text first.
     around = [
-        *reversed(before),
-        *(line.text for line in content.lines[:2]),
-        *(line.text for line in content.lines[-3:]),
-        *content.after[:_DATE_WINDOW],
+        *((line, before[index - 1] if index else "") for index, line in reversed(list(enumerate(before)))),
+        *zip(opening, [before[-1] if before else "", *opening], strict=False),
+        *zip(closing, ["", *closing], strict=False),
+        *zip(after, ["", *after], strict=False),
     ]
     candidates: list[tuple[Found, bool]] = []
-    for index, line in enumerate(around):
-        previous = around[index + 1] if index < len(before) - 1 else ""
+    for line, above in around:
         for found in dates_in(line):
-            labelled = bool(_DATE_LABEL_RE.search(line[: found.start])) or (
-                found.start == 0 and bool(_DATE_LABEL_RE.search(previous))
+            # A date after a label or a byline (本报记者 某某 2003-7-24), or alone under one, is the article's.
+            head = line[: found.start]
+            labelled = (
+                bool(_DATE_LABEL_RE.search(head))
+                or bool(line_authors(head))
+                or (not head.strip() and (bool(_DATE_LABEL_RE.search(above)) or bool(line_authors(above))))
             )
             candidates.append((found, labelled))
     for wanted in (
@@ -267,7 +275,7 @@ def _written_date(content: Content) -> Found | None:
         if chosen is not None:
             return chosen
     # A magazine's issue (《北京之春》1998年3月号) dates its articles to the month.
-    return next((found for found in map(month_in, around) if found), None)
+    return next((found for found in (month_in(line) for line, _ in around) if found), None)
 
 
 def _url_date(url: str) -> date | None:
