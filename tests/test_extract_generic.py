@@ -222,3 +222,10 @@ def test_real_page_date_and_time_match_their_label(name: str) -> None:
     year, month, day, hour, minute = (int(part) for part in re.split(r"[- :]", truth["publish_time"])[:5])
     local = page.published_at
     assert (local.year, local.month, local.day, local.hour, local.minute) == (year, month, day, hour, minute)
+
+
+def test_whitespace_between_inline_elements_separates_words() -> None:
+    sentence = "The <b>quick</b> <i>brown</i> fox jumps over the lazy dog, again and again, all day long. "
+    page = f"<html><head><title>Dogs</title></head><body><article><p>{sentence * 4}</p></article></body></html>"
+    fields = read_generic(page, "https://news.example.com/dogs")
+    assert fields.body_text.startswith("The quick brown fox jumps")

@@ -183,10 +183,14 @@ def _runs(root: Element) -> list[Run]:
     runs: list[Run] = []
     blocks: dict[Element, Block] = {}
     inline = INLINE_TAGS
+    spaced = False
     for node in _TEXTS(root):
-        text = str(node)
-        if text.isspace():
+        if node.isspace():
+            # Indentation mostly; between two inline elements (<b>Hello</b> <i>world</i>) it separates words.
+            spaced = True
             continue
+        text = " " + node if spaced else str(node)
+        spaced = False
         parent = node.getparent()
         if node.is_tail:
             after_break = parent.tag == BREAK_TAG or parent.tag not in inline
