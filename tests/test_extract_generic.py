@@ -226,6 +226,8 @@ def test_real_page_date_and_time_match_their_label(name: str) -> None:
 
 def test_whitespace_between_inline_elements_separates_words() -> None:
     sentence = "The <b>quick</b> <i>brown</i> fox jumps over the lazy dog, again and again, all day long. "
-    page = f"<html><head><title>Dogs</title></head><body><article><p>{sentence * 4}</p></article></body></html>"
+    page = (
+        f"<html><head><title>Dogs</title></head><body><article><p>{sentence * 4}</p></article></body></html>"
+    )
     fields = read_generic(page, "https://news.example.com/dogs")
     assert fields.body_text.startswith("The quick brown fox jumps")
