@@ -15,6 +15,9 @@ class ArticleItem(Article):
     crawled_at: datetime
     # Other URLs seen for the same article during the crawl (other edition, http variants).
     alternate_urls: list[str] = field(default_factory=list)
+    # Where the response this row was extracted from is kept: a WARC file (URI) and its record's byte offset.
+    warc_file: str | None = None
+    warc_offset: int | None = None
     # Filled by the pipelines (clean: hashes; dedupe: version, near_duplicate_of; parquet: run_id).
     content_hash: str | None = None
     simhash: int | None = None
@@ -24,7 +27,19 @@ class ArticleItem(Article):
 
     @classmethod
     def from_article(
-        cls, article: Article, *, crawled_at: datetime, alternate_urls: list[str] | None = None
+        cls,
+        article: Article,
+        *,
+        crawled_at: datetime,
+        alternate_urls: list[str] | None = None,
+        warc_file: str | None = None,
+        warc_offset: int | None = None,
     ) -> ArticleItem:
         page_fields = {f.name: getattr(article, f.name) for f in fields(Article)}
-        return cls(**page_fields, crawled_at=crawled_at, alternate_urls=list(alternate_urls or []))
+        return cls(
+            **page_fields,
+            crawled_at=crawled_at,
+            alternate_urls=list(alternate_urls or []),
+            warc_file=warc_file,
+            warc_offset=warc_offset,
+        )

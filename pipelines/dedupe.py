@@ -25,6 +25,9 @@ from pipelines.dataset.storage import resolve
 logger = logging.getLogger(__name__)
 
 NEAR_DISTANCE_SETTING = "DEDUPE_NEAR_DISTANCE"
+# A crawl fetches an article once per run, so a second copy in a run is its other edition; a rebuild or an
+# import sees every capture of an article over the years in one run, each a possible version: off for them.
+ONE_ROW_PER_RUN_SETTING = "DEDUPE_ONE_ROW_PER_RUN"
 MAX_NEAR_DISTANCE = 16
 FIRST_VERSION = 1
 # Drop reason and finish reason of a run whose archive could not be read at start.
@@ -50,7 +53,12 @@ class DuplicateContent(ArticleDropped):
 
 
 def assign_version(
-    item: ArticleItem, index: ArchiveLookup, accepted_this_run: set[str], max_distance: int
+    item: ArticleItem,
+    index: ArchiveLookup,
+    accepted_this_run: set[str],
+    max_distance: int,
+    *,
+    one_row_per_run: bool = True,
 ) -> ArticleItem:
     """Set ``version`` and ``near_duplicate_of`` on an accepted item and record it in ``index``.
 
@@ -60,7 +68,7 @@ def assign_version(
     """
     if item.content_hash is None or item.simhash is None:
         raise ValueError(f"{item.url} has no fingerprints: CleanPipeline must run before DedupePipeline")
-    if item.article_id in accepted_this_run:
+    if one_row_per_run and item.article_id in accepted_this_run:
         raise Duplicate(item.article_id, item.url)
     latest = index.latest(item.article_id)
     if latest is None:
@@ -74,7 +82,8 @@ def assign_version(
         item.version = latest.version + 1
     item.near_duplicate_of = index.near_duplicate(item.simhash, max_distance, exclude=item.article_id)
     index.add(item.article_id, item.version, item.content_hash, item.simhash)
-    accepted_this_run.add(item.article_id)
+    if one_row_per_run:
+        accepted_this_run.add(item.article_id)
     return item
 
 
@@ -100,8 +109,9 @@ class ArchiveUnreadable(ArticleDropped):
 class DedupePipeline:
     """Scrapy shell over :func:`assign_version`: loads the index at start and shares it with the spider."""
 
-    def __init__(self, crawler: Crawler, uri: str, max_distance: int) -> None:
+    def __init__(self, crawler: Crawler, uri: str, max_distance: int, one_row_per_run: bool = True) -> None:
         self.crawler = crawler
+        self.one_row_per_run = one_row_per_run
         self.stats: StatsCollector = crawler.stats
         self.uri = uri
         self.max_distance = max_distance
@@ -116,7 +126,7 @@ class DedupePipeline:
         if not uri or not isinstance(uri, str):
             raise ValueError(f"PARQUET_URI must name the dataset to deduplicate against, got {uri!r}")
         max_distance = parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE))
-        pipeline = cls(crawler, uri, max_distance)
+        pipeline = cls(crawler, uri, max_distance, settings.getbool(ONE_ROW_PER_RUN_SETTING, True))
         # Not in open_spider: the exporter's open_spider takes the dataset lock and repairs what a killed run
         # left, and the archive must be read after that, or a run finishing meanwhile would go unseen.
         crawler.signals.connect(pipeline.load_archive, signal=signals.spider_opened)
@@ -175,7 +185,13 @@ class DedupePipeline:
             if self.archive_error is not None:
                 # Without the archive every article would look new: writing nothing is the only safe answer.
                 raise ArchiveUnreadable(self.archive_error, item.url)
-            assign_version(item, self.index, self.accepted_this_run, self.max_distance)
+            assign_version(
+                item,
+                self.index,
+                self.accepted_this_run,
+                self.max_distance,
+                one_row_per_run=self.one_row_per_run,
+            )
         except ArticleDropped as drop:
             report_drop(self.stats, logger, drop)
             raise

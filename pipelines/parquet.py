@@ -26,6 +26,7 @@ from scrapy.exceptions import DropItem
 from scrapy.settings import BaseSettings
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
+from twisted.python.failure import Failure
 
 from crawler.config import positive_int
 from crawler.distributed.coordination import CoordinationConfig, RedisCoordination
@@ -69,6 +70,10 @@ DEFAULT_COMPRESSION = "zstd"
 OUTPUT_ERROR_REASON = "output_error"
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 RUN_ID_RANDOM_BYTES = 3
+
+# Sent before rows are written; a receiver returns the capture files it committed (listed in the manifest), and
+# one that raises stops the flush: rows must never point into a capture file that a crash could still lose.
+before_flush = object()
 
 
 class ParquetConfigError(ValueError):
@@ -239,6 +244,7 @@ class ParquetPipeline:
             "PARQUET_COMPRESSION": self.config.compression,
             "HEALTH_MAX_FAILED_RATIO": self.max_failed_ratio,
             **self.drift_limits,
+            "WARC_URI": self.crawler.settings.get("WARC_URI"),
             **spider_arguments(self.crawler.spider),
         }
 
@@ -275,6 +281,7 @@ class ParquetPipeline:
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
         rows_before = self._stats.get_value("parquet/rows_written", 0)
         try:
+            self._commit_captures()
             for partition in sorted(buffer):
                 self._commit(partition, buffer[partition])
         except (OSError, pa.ArrowException):
@@ -291,6 +298,18 @@ class ParquetPipeline:
                 self._stats.get_value("parquet/rows_written", 0),
                 self._stats.get_value("parquet/files_written", 0),
             )
+
+    def _commit_captures(self) -> None:
+        """Have the capture files the buffered rows point into committed (``before_flush``), and list them."""
+        assert self.manifest is not None, "flush() before open_spider()"
+        committed: list[str] = []
+        for receiver, result in self.crawler.signals.send_catch_log(signal=before_flush):
+            if isinstance(result, Failure):
+                raise OSError(f"captures could not be committed ({receiver!r}): {result.getErrorMessage()}")
+            committed += result or []
+        if committed:
+            self.manifest.warc_files += committed
+            self.manifest.write(self.fs, self.root, self._stats.get_stats())
 
     def _commit(self, partition: str, items: list[ArticleItem]) -> None:
         """One part file written and renamed, then the lock and the manifest told."""

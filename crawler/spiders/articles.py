@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 
 from crawler import listing
 from crawler import stats as keys
+from crawler.capture import capture_of_response, response_of
 from crawler.decoding import decode_problem
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
@@ -45,6 +46,8 @@ from crawler.urls import (
     parse_list_url,
     rebase,
 )
+from pipelines import warc
+from pipelines.dedupe import ONE_ROW_PER_RUN_SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class ArticlesSpider(scrapy.Spider):
     name = "articles"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        option_names = ("site", "editions", "since", "until", "channels", "full", "refresh_days")
+        option_names = ("site", "editions", "since", "until", "channels", "full", "refresh_days", "warc")
         options = {key: kwargs.pop(key) for key in option_names if key in kwargs}
         super().__init__(*args, **kwargs)
         self.options = CrawlOptions.parse(**options)
@@ -106,7 +109,11 @@ class ArticlesSpider(scrapy.Spider):
         # dropped once parsed, so that per-article memory stays an id, not a list of URLs.
         self.pending_urls: dict[str, list[str]] = {}
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | ArticleItem]:
+        if self.options.warc:
+            for item in self._items_from_captures():
+                yield item
+            return
         for edition in self.options.editions:
             if self.options.channels:
                 for channel in self.options.channels:
@@ -169,12 +176,54 @@ class ArticlesSpider(scrapy.Spider):
         stats.inc_value(keys.EXTRACTED)
         self._count_reading(article)
         alternates = [url for url in seen_urls if url != article.url]
-        yield ArticleItem.from_article(article, crawled_at=datetime.now(UTC), alternate_urls=alternates)
+        capture = capture_of_response(response)
+        yield ArticleItem.from_article(
+            article,
+            # The capture's time when there is one, so that a rebuild from it gives the same row.
+            crawled_at=capture.date if capture else datetime.now(UTC),
+            alternate_urls=alternates,
+            warc_file=capture.file if capture else None,
+            warc_offset=capture.offset if capture else None,
+        )
+
+    def _items_from_captures(self) -> Iterator[ArticleItem]:
+        """Import or rebuild: the site's article and list responses in the WARC files, in capture order. Articles
+        are extracted as if just fetched; list pages only say which other URLs an article was seen under
+        (``alternate_urls``), as they do in a crawl. Everything else is counted under ``warc/skipped/<reason>``."""
+        files = list(self.options.warc)
+        logger.info("Reading %d WARC file(s) instead of fetching", len(files))
+        for capture in warc.read_captures(files, self._is_page_capture):
+            self.crawler.stats.inc_value("warc/captures_read")
+            response = response_of(capture)
+            ref = parse_article_url(capture.url)
+            if ref is None:
+                self._note_variants(response)
+            else:
+                yield from self.parse_article(response, ref)
+
+    def _note_variants(self, response: Response) -> None:
+        for url in listing.article_links(_text(response), response.url):
+            ref = parse_article_url(url)
+            if ref is not None and is_site_url(url, self.options.site):
+                pending = self.pending_urls.setdefault(ref.article_id, [])
+                variant = _public_variant(url)
+                if variant not in pending:
+                    pending.append(variant)
+
+    def _is_page_capture(self, record: Any) -> bool:
+        reason = capture_skip_reason(record, self.options.site)
+        if reason is not None:
+            self.crawler.stats.inc_value(f"warc/skipped/{reason}")
+        return reason is None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticlesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
+        if spider.options.warc:
+            # Nothing is fetched, so nothing to capture; and every capture of an article may be a version.
+            crawler.settings.set("WARC_URI", "", priority="spider")
+            crawler.settings.set(ONE_ROW_PER_RUN_SETTING, False, priority="spider")
         return spider
 
     def request_failed(self, failure: Failure) -> None:
@@ -263,6 +312,25 @@ class ArticlesSpider(scrapy.Spider):
         self.crawler.stats.inc_value(keys.EXTRACTION_FAILED)
         self.crawler.stats.inc_value(keys.extraction_failed(reason))
         logger.warning("No article extracted from %s: %s%s", url, reason, f" ({error})" if error else "")
+
+
+def capture_skip_reason(record: Any, site: str) -> str | None:
+    """Why a WARC record is not an article or list page capture to read, or None when it is one."""
+    kind = warc.record_type(record)
+    if kind != "response":
+        return "revisit" if kind == "revisit" else f"record_{kind or 'unknown'}"
+    url = warc.target_uri(record)
+    if not is_site_url(url, site):
+        return "other_site"
+    if parse_article_url(url) is None and parse_list_url(url) is None:
+        return "not_article"
+    return _status_skip_reason(warc.status_code(record))
+
+
+def _status_skip_reason(status: int) -> str | None:
+    if 300 <= status < 400:
+        return "redirect"
+    return None if status == 200 else "http_error"
 
 
 def _text(response: Response) -> str:

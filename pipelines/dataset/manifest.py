@@ -80,6 +80,8 @@ class RunManifest:
     started_at: datetime
     settings: dict[str, Any]
     files: list[str] = field(default_factory=list)
+    # The run's committed WARC capture files, as URIs (absolute paths or s3://...).
+    warc_files: list[str] = field(default_factory=list)
     status: str = STATUS_RUNNING
     finished_at: datetime | None = None
     health: HealthVerdict | None = None
@@ -105,6 +107,7 @@ class RunManifest:
             "bylines": _by_suffix(stats, _BYLINES_PREFIX),
             "crosscheck": _crosscheck(stats),
             "files": list(self.files),
+            "warc_files": list(self.warc_files),
             "health": asdict(self.health) if self.health else None,
         }
 

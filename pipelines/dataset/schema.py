@@ -12,7 +12,8 @@ from crawler.items import ArticleItem
 
 # Bump when a column is added or changes meaning or type; readers check it in the file metadata.
 # 2: `extractor` (the parser that produced the row). Files of version 1 read it as null (see ``conform``).
-SCHEMA_VERSION = "2"
+# 3: `warc_file`, `warc_offset` (where the row's capture is). Earlier files read them as null.
+SCHEMA_VERSION = "3"
 SCHEMA_VERSION_KEY = b"schema_version"
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -47,6 +48,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("crawled_at", _UTC_MICROS, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("extractor", pa.string()),
+        pa.field("warc_file", pa.string()),
+        pa.field("warc_offset", pa.int64()),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )

@@ -1,0 +1,143 @@
+"""WARC capture of every response the crawl receives (downloader middleware), and captures turned back into
+responses for rebuild and import.
+
+The middleware sits next to the downloader (``DOWNLOADER_MIDDLEWARES`` 950): requests reach it with every header
+the other middlewares add, responses before redirects are followed or bodies decompressed, so a record holds
+what went over the wire. Where a response was captured travels in ``request.meta[CAPTURE_META]``; the spider copies
+it onto the item (``warc_file``, ``warc_offset``; the capture time is the row's ``crawled_at``). The writer itself
+(``pipelines.warc``) has no Scrapy in it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Headers, Response
+from scrapy.responsetypes import responsetypes
+
+from pipelines import storage
+from pipelines.config import positive_int
+from pipelines.parquet import before_flush, new_run_id
+from pipelines.warc import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_URI,
+    Capture,
+    CaptureRef,
+    Exchange,
+    WarcConfigError,
+    WarcWriter,
+    remove_stale_temporaries,
+)
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_META = "warc_capture"
+URI_SETTING = "WARC_URI"
+MAX_BYTES_SETTING = "WARC_MAX_BYTES"
+STATS_RECORDS = "warc/responses_captured"
+STATS_BYTES = "warc/bytes_written"
+STATS_FILES = "warc/files_written"
+# Headers that describe the body as received: a decoded capture no longer matches them.
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def capture_uri(settings: Any) -> str:
+    """``WARC_URI``: a path or URI; empty turns capture off."""
+    value = settings.get(URI_SETTING, DEFAULT_URI)
+    return "" if value is None else str(value).strip()
+
+
+class WarcCaptureMiddleware:
+    """Settings ``WARC_URI`` (default ``output/warc``, empty = off) and ``WARC_MAX_BYTES``; stats ``warc/*``."""
+
+    def __init__(self, crawler: Crawler, uri: str, max_bytes: int) -> None:
+        self.crawler = crawler
+        self.uri = uri
+        self.max_bytes = max_bytes
+        self.fs, self.root = storage.resolve(uri)
+        self.writer: WarcWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        uri = capture_uri(crawler.settings)
+        if not uri:
+            raise NotConfigured("WARC capture is off (WARC_URI is empty)")
+        max_bytes = positive_int(
+            crawler.settings, MAX_BYTES_SETTING, DEFAULT_MAX_BYTES, WarcConfigError, unit="bytes"
+        )
+        middleware = cls(crawler, uri, max_bytes)
+        try:
+            storage.ensure_writable(middleware.fs, middleware.root, f"probe-{new_run_id()}")
+        except storage.OutputNotWritableError as error:
+            raise WarcConfigError(f"{URI_SETTING}: {error}") from error
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.commit, signal=before_flush)
+        crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
+        return middleware
+
+    def spider_opened(self) -> None:
+        for path in remove_stale_temporaries(self.fs, self.root):
+            logger.warning("Removed %s, left by a capture that was killed", path)
+        # Named after the exporter's run when there is one, so that a run's captures and rows share an id.
+        run_id = str(self.crawler.stats.get_value("run/id") or new_run_id())
+        self.writer = WarcWriter(self.fs, self.root, run_id, self.max_bytes)
+        logger.info("Capturing responses as WARC under %s", self.root)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if self.writer is None:
+            return response
+        ref = self.writer.write(exchange_of(request, response))
+        request.meta[CAPTURE_META] = ref
+        self.crawler.stats.inc_value(STATS_RECORDS)
+        self.crawler.stats.inc_value(STATS_BYTES, len(response.body))
+        return response
+
+    def commit(self) -> list[str]:
+        """``before_flush`` handler: rows about to be written may point into the open file; commit it first."""
+        if self.writer is None:
+            return []
+        committed = self.writer.commit()
+        self.crawler.stats.inc_value(STATS_FILES, len(committed))
+        return committed
+
+    def spider_closed(self) -> None:
+        try:
+            self.commit()
+        except (OSError, pa.ArrowException) as error:
+            logger.error("Cannot commit the last WARC file under %s: %s", self.root, error)
+
+
+def exchange_of(request: Request, response: Response) -> Exchange:
+    return Exchange(
+        url=response.url,
+        method=request.method,
+        request_headers=_pairs(request.headers),
+        protocol=response.protocol or "HTTP/1.1",
+        status=response.status,
+        response_headers=_pairs(response.headers),
+        body=response.body,
+        date=datetime.now(UTC),
+    )
+
+
+def _pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(bytes(name), bytes(value)) for name, values in headers.items() for value in values]
+
+
+def response_of(capture: Capture) -> Response:
+    """The response Scrapy would have handed the spider: decoded body, the class and encoding it would pick."""
+    headers = Headers([(k, v) for k, v in capture.headers if k.lower() not in _ENCODING_HEADERS])
+    request = Request(capture.url, meta={CAPTURE_META: capture.ref})
+    cls = responsetypes.from_args(headers=headers, url=capture.url, body=capture.body)
+    return cls(url=capture.url, status=capture.status, headers=headers, body=capture.body, request=request)
+
+
+def capture_of_response(response: Response) -> CaptureRef | None:
+    ref = response.meta.get(CAPTURE_META)
+    return ref if isinstance(ref, CaptureRef) else None

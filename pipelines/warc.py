@@ -1,0 +1,371 @@
+"""Raw captures as WARC (ISO 28500) files: the writer a crawl feeds and the reader that rebuild and import use.
+
+No Scrapy here: the crawler side turns responses into :class:`Exchange` values and captures back into
+responses. Files are written under a hidden temporary name and renamed (on S3: uploaded hidden, then copied)
+when complete, like the Parquet parts: a record is *committed* once its file is renamed. The exporter commits
+the open file before every Parquet flush, so a row never points into a file that a crash could still lose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import heapq
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import pyarrow.fs as pafs
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
+from warcio.warcwriter import WARCWriter
+
+from pipelines import storage
+
+DEFAULT_URI = "output/warc"
+# Common Crawl and the Internet Archive rotate at about 1 GB; smaller files commit (and so survive) sooner.
+DEFAULT_MAX_BYTES = 256 << 20
+FILE_PREFIX = "capture-"
+FILE_SUFFIX = ".warc.gz"
+WARC_SUFFIXES = (".warc", ".warc.gz")
+WARC_VERSION = "1.1"
+# Hop-by-hop framing that Twisted already undid: kept, a reader would try to de-chunk a plain body.
+_DROPPED_RESPONSE_HEADERS = frozenset({b"transfer-encoding"})
+
+
+class WarcConfigError(ValueError):
+    """A WARC_* setting is invalid; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP request and the response to it, as sent and received."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[bytes, bytes]]
+    protocol: str
+    status: int
+    response_headers: list[tuple[bytes, bytes]]
+    body: bytes
+    date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """Where a response record is: the file (as its URI) and the byte offset of its record, and when it was made."""
+
+    file: str
+    offset: int
+    date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A response record read back: the payload with its transfer and content encodings undone."""
+
+    ref: CaptureRef
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes) -> Any: ...
+    def close(self) -> Any: ...
+
+
+def display_uri(fs: pafs.FileSystem, path: str) -> str:
+    """The URI a user or a reader can open: the absolute path, or ``s3://bucket/key``."""
+    return path if isinstance(fs, pafs.LocalFileSystem) else f"{fs.type_name}://{path}"
+
+
+def _iso(moment: datetime) -> str:
+    return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+def _header_text(value: bytes) -> str:
+    # HTTP header bytes are ISO-8859-1 on the wire; latin-1 round-trips every byte.
+    return value.decode("latin-1")
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _request_line(exchange: Exchange) -> tuple[str, list[tuple[str, str]]]:
+    parts = exchange.url.split("/", 3)
+    target = "/" + (parts[3] if len(parts) > 3 else "")
+    headers = [("Host", parts[2] if len(parts) > 2 else "")]
+    headers += [(_header_text(k), _header_text(v)) for k, v in exchange.request_headers]
+    return f"{exchange.method} {target.split('#', 1)[0]}", headers
+
+
+class WarcWriter:
+    """Appends request/response pairs to ``<root>/capture-<run_id>-<n>.warc.gz``, one gzip member per record."""
+
+    def __init__(self, fs: pafs.FileSystem, root: str, run_id: str, max_bytes: int) -> None:
+        self.fs = fs
+        self.root = root
+        self.run_id = run_id
+        self.max_bytes = max_bytes
+        self._sequence = 0
+        self._sink: _Sink | None = None
+        self._writer: WARCWriter | None = None
+        self._position = 0
+        self._final = ""
+        self._temporary = ""
+        self._committed: list[str] = []
+
+    def write(self, exchange: Exchange) -> CaptureRef:
+        """Write the response record, then the request record; returns where the response record starts."""
+        writer = self._open()
+        date = _iso(exchange.date)
+        response = writer.create_warc_record(
+            exchange.url,
+            "response",
+            payload=io.BytesIO(exchange.body),
+            length=len(exchange.body),
+            warc_headers_dict={"WARC-Date": date},
+            http_headers=StatusAndHeaders(
+                _status_line(exchange.status),
+                [
+                    (_header_text(k), _header_text(v))
+                    for k, v in exchange.response_headers
+                    if k.lower() not in _DROPPED_RESPONSE_HEADERS
+                ],
+                protocol=exchange.protocol,
+            ),
+        )
+        request_line, request_headers = _request_line(exchange)
+        request = writer.create_warc_record(
+            exchange.url,
+            "request",
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+            http_headers=StatusAndHeaders(
+                request_line, request_headers, protocol="HTTP/1.1", is_http_request=True
+            ),
+        )
+        offset = self._position
+        writer.write_record(response)
+        writer.write_record(request)
+        ref = CaptureRef(display_uri(self.fs, self._final), offset, exchange.date)
+        if self._position >= self.max_bytes:
+            self.commit()
+        return ref
+
+    def _open(self) -> WARCWriter:
+        if self._writer is not None:
+            return self._writer
+        self._sequence += 1
+        name = f"{FILE_PREFIX}{self.run_id}-{self._sequence}{FILE_SUFFIX}"
+        self._final = f"{self.root}/{name}"
+        self._temporary = f"{self.root}/{storage.temporary_name(name)}"
+        self.fs.create_dir(self.root, recursive=True)
+        self._sink = self._open_sink(self._temporary)
+        self._position = 0
+        self._writer = WARCWriter(_Counting(self), gzip=True, warc_version=WARC_VERSION)
+        return self._writer
+
+    def _open_sink(self, path: str) -> _Sink:
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            # Held while the file is written: a starting run sweeps only temporaries nobody holds (dead writers).
+            handle = open(path, "wb")  # noqa: SIM115 - closed by commit()
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        # S3 and the like: a multipart upload of the hidden key, invisible until closed, copied when committed.
+        return self.fs.open_output_stream(path)  # type: ignore[no-any-return]
+
+    def commit(self) -> list[str]:
+        """Close and rename the open file, if any; returns every file committed since the last call."""
+        if self._sink is not None:
+            sink, self._sink, self._writer = self._sink, None, None
+            try:
+                sink.close()
+                self.fs.move(self._temporary, self._final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    self.fs.delete_file(self._temporary)
+                raise
+            self._committed.append(display_uri(self.fs, self._final))
+        committed, self._committed = self._committed, []
+        return committed
+
+
+class _Counting:
+    """The writer's sink, counting bytes so that offsets need no ``tell()`` (S3 streams have none)."""
+
+    def __init__(self, owner: WarcWriter) -> None:
+        self._owner = owner
+
+    def write(self, data: bytes) -> int:
+        sink = self._owner._sink
+        assert sink is not None, "write() on a committed file"
+        sink.write(data)
+        self._owner._position += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+
+def is_capture_temporary(name: str) -> bool:
+    return storage.is_temporary(name) and name.startswith(f"{storage.TEMPORARY_PREFIX}{FILE_PREFIX}")
+
+
+def remove_stale_temporaries(fs: pafs.FileSystem, root: str) -> list[str]:
+    """Delete the hidden files of writers that died (local files only: no live writer holds their lock)."""
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return []
+    removed = []
+    for info in fs.get_file_info(pafs.FileSelector(root, allow_not_found=True)):
+        if not is_capture_temporary(info.base_name):
+            continue
+        with contextlib.suppress(FileNotFoundError), open(info.path, "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer's file
+            os.unlink(info.path)
+            removed.append(info.path)
+    return removed
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+def _is_warc_name(name: str) -> bool:
+    return name.endswith(WARC_SUFFIXES) and not name.startswith((".", "_"))
+
+
+def expand_paths(spec: str) -> list[str]:
+    """Comma-separated files, folders (every ``*.warc`` / ``*.warc.gz`` under them) or globs, as URIs, in order.
+
+    Raises FileNotFoundError naming a part that matches nothing.
+    """
+    found: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        matches = _expand_one(part)
+        if not matches:
+            raise FileNotFoundError(f"no WARC file at {part!r}")
+        found += [m for m in matches if m not in found]
+    return found
+
+
+def _expand_one(part: str) -> list[str]:
+    if "://" in part:
+        fs, path = pafs.FileSystem.from_uri(part)
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.File:
+            return [part]
+        selector = pafs.FileSelector(path.rstrip("/"), recursive=True, allow_not_found=True)
+        names = sorted(i.path for i in fs.get_file_info(selector) if _is_warc_name(i.base_name))
+        return [display_uri(fs, n) for n in names]
+    paths = sorted(glob.glob(part)) if glob.has_magic(part) else [part]
+    files: list[str] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(str(p.resolve()) for p in path.rglob("*") if _is_warc_name(p.name))
+        elif path.is_file():
+            files.append(str(path.resolve()))
+    return files
+
+
+def _open(uri: str) -> IO[bytes]:
+    if "://" not in uri:
+        return open(uri, "rb")
+    fs, path = pafs.FileSystem.from_uri(uri)
+    return fs.open_input_file(path)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class _Entry:
+    date: datetime
+    file_index: int
+    offset: int
+
+
+def _record_date(record: Any) -> datetime:
+    text = record.rec_headers.get_header("WARC-Date") or ""
+    try:
+        moment: datetime = iso_date_to_datetime(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def scan(uri: str, file_index: int, keep: RecordFilter) -> Iterator[_Entry]:
+    """The entries of one file's records that ``keep`` accepts (headers only: payloads are not read)."""
+    with _open(uri) as stream:
+        records = ArchiveIterator(stream, no_record_parse=False)
+        for record in records:
+            if keep(record):
+                yield _Entry(_record_date(record), file_index, records.get_record_offset())
+
+
+class RecordFilter(Protocol):
+    def __call__(self, record: Any) -> bool: ...
+
+
+def in_capture_order(uris: list[str], keep: RecordFilter) -> Iterator[tuple[str, int]]:
+    """``(file, offset)`` of the records ``keep`` accepts, in capture order (WARC-Date, then file, then offset).
+
+    Each file is sorted on its own and the files merged, so memory holds one entry per kept record.
+    """
+    per_file = [sorted(scan(uri, index, keep)) for index, uri in enumerate(uris)]
+    for entry in heapq.merge(*per_file):
+        yield uris[entry.file_index], entry.offset
+
+
+def read_capture(uri: str, offset: int) -> Capture:
+    """The response record at ``offset`` of ``uri``, with its payload decoded."""
+    with _open(uri) as stream:
+        stream.seek(offset)
+        record = next(iter(ArchiveIterator(stream)))
+        return capture_of(record, CaptureRef(uri, offset, _record_date(record)))
+
+
+def capture_of(record: Any, ref: CaptureRef) -> Capture:
+    http = record.http_headers
+    status = int(http.get_statuscode() or 0) if http is not None else 0
+    headers = [(str(k), str(v)) for k, v in (http.headers if http is not None else [])]
+    body = record.content_stream().read()
+    return Capture(ref, str(record.rec_headers.get_header("WARC-Target-URI") or ""), status, headers, body)
+
+
+def read_captures(uris: list[str], keep: RecordFilter) -> Iterator[Capture]:
+    """The records ``keep`` accepts, read and decoded, in capture order."""
+    for uri, offset in in_capture_order(uris, keep):
+        yield read_capture(uri, offset)
+
+
+def record_type(record: Any) -> str:
+    return str(record.rec_type or "")
+
+
+def target_uri(record: Any) -> str:
+    return str(record.rec_headers.get_header("WARC-Target-URI") or "")
+
+
+def status_code(record: Any) -> int:
+    http = record.http_headers
+    try:
+        return int(http.get_statuscode()) if http is not None else 0
+    except (TypeError, ValueError):
+        return 0
