@@ -68,7 +68,11 @@ def scrapy_arguments(arguments: list[str], settings: dict[str, str], stats_file:
     """``-m scrapy ARGUMENTS -s ...`` with the quiet bench settings and the final stats written to
     ``stats_file``."""
     command = ["-m", "scrapy", *arguments]
-    for name, value in {**QUIET_SETTINGS, **settings, "STATS_JSON": str(stats_file)}.items():
+    merged = {**QUIET_SETTINGS, **settings, "STATS_JSON": str(stats_file)}
+    if "PARQUET_URI" in merged:
+        # Captures (on by default, as for users) next to the dataset, never in the project's output/.
+        merged.setdefault("WARC_URI", f"{merged['PARQUET_URI']}-warc")
+    for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
     return command
 

@@ -165,7 +165,7 @@ class WarcWriter:
         writer.write_record(request)
         ref = CaptureRef(display_uri(self.fs, self._final), offset, exchange.date)
         if self._position >= self.max_bytes:
-            self.commit()
+            self._close_current()
         return ref
 
     def _open(self) -> WARCWriter:
@@ -192,6 +192,11 @@ class WarcWriter:
 
     def commit(self) -> list[str]:
         """Close and rename the open file, if any; returns every file committed since the last call."""
+        self._close_current()
+        committed, self._committed = self._committed, []
+        return committed
+
+    def _close_current(self) -> None:
         if self._sink is not None:
             sink, self._sink, self._writer = self._sink, None, None
             try:
@@ -202,8 +207,6 @@ class WarcWriter:
                     self.fs.delete_file(self._temporary)
                 raise
             self._committed.append(display_uri(self.fs, self._final))
-        committed, self._committed = self._committed, []
-        return committed
 
 
 class _Counting:

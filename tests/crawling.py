@@ -51,6 +51,10 @@ def crawl(
     merged = {**FAST_SETTINGS, **(settings or {})}
     if dataset is not None:
         merged["PARQUET_URI"] = str(dataset)
+        # Captures next to the dataset, never in the project's output/.
+        merged.setdefault("WARC_URI", str(dataset.parent / f"{dataset.name}-warc"))
+    else:
+        merged.setdefault("WARC_URI", "")
     for name, value in merged.items():
         command += ["-s", f"{name}={value}"]
     if feed is not None:
@@ -64,6 +68,24 @@ def crawl(
         )
         stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
     return CrawlResult(done.returncode, done.stderr, stats)
+
+
+def scrapy(
+    arguments: Sequence[str], settings: dict[str, str] | None = None, *, timeout: float = 240
+) -> CrawlResult:
+    """Any ``scrapy`` command (``rebuild``, ``compact``...) from the project root, with the final stats."""
+    command = [sys.executable, "-m", "scrapy", *arguments]
+    for name, value in {"LOG_LEVEL": "INFO", **(settings or {})}.items():
+        command += ["-s", f"{name}={value}"]
+    with tempfile.TemporaryDirectory() as scratch:
+        stats_file = Path(scratch) / "stats.json"
+        command += ["-s", f"STATS_JSON={stats_file}"]
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    return CrawlResult(done.returncode, done.stdout + done.stderr, stats)
 
 
 def read_feed(path: Path) -> list[dict[str, Any]]:
