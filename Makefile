@@ -17,10 +17,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The distributed-mode tests start a real redis-server, the report tests a headless Chromium (with a CJK font
-# for legible screenshots): Debian packages, installed when missing (needs root).
+# for legible screenshots), the WARC import tests mirror the replica with wget: Debian packages, installed when
+# missing (needs root).
 services:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+	@command -v wget >/dev/null || { apt-get update -qq && apt-get install -y -qq wget >/dev/null; }
 
 test: $(STAMP) services
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests

@@ -26,9 +26,13 @@ def serve_replica(
     list_markup: str = "known",
     unknown_layouts: bool = False,
     half_broken: bool = False,
+    port: int = 0,
 ) -> Iterator[str]:
-    """Yields the base URL ("http://127.0.0.1:PORT") of a running replica; stops it on exit."""
-    command = [sys.executable, "-m", "tests.replica", "--port", "0", "--articles", str(articles)]
+    """Yields the base URL ("http://127.0.0.1:PORT") of a running replica; stops it on exit.
+
+    ``port`` 0 takes a free one; a given one serves another revision where an earlier replica was.
+    """
+    command = [sys.executable, "-m", "tests.replica", "--port", str(port), "--articles", str(articles)]
     command += ["--seed", str(seed), "--revision", str(revision), "--slow-seconds", str(slow_seconds)]
     command += ["--faults"] * faults + ["--redesign"] * redesign
     command += ["--unknown-layouts"] * unknown_layouts + ["--half-broken"] * half_broken
