@@ -26,12 +26,12 @@ from pipelines.config import positive_int
 from pipelines.parquet import before_flush, new_run_id
 from pipelines.warc import (
     DEFAULT_MAX_BYTES,
-    DEFAULT_URI,
     Capture,
     CaptureRef,
     Exchange,
     WarcConfigError,
     WarcWriter,
+    capture_location,
     remove_stale_temporaries,
 )
 
@@ -48,13 +48,13 @@ _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-e
 
 
 def capture_uri(settings: Any) -> str:
-    """``WARC_URI``: a path or URI; empty turns capture off."""
-    value = settings.get(URI_SETTING, DEFAULT_URI)
-    return "" if value is None else str(value).strip()
+    """``WARC_URI``: a path or URI; empty turns capture off; unset, ``warc`` next to the dataset."""
+    return capture_location(settings.get(URI_SETTING), str(settings.get("PARQUET_URI") or "output/articles"))
 
 
 class WarcCaptureMiddleware:
-    """Settings ``WARC_URI`` (default ``output/warc``, empty = off) and ``WARC_MAX_BYTES``; stats ``warc/*``."""
+    """Settings ``WARC_URI`` (default: ``warc`` next to the dataset, so ``output/warc``; empty = off) and
+    ``WARC_MAX_BYTES``; stats ``warc/*``."""
 
     def __init__(self, crawler: Crawler, uri: str, max_bytes: int) -> None:
         self.crawler = crawler

@@ -30,8 +30,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Next to the downloader: sees requests as sent and responses as received (before redirects, decompression).
     "crawler.capture.WarcCaptureMiddleware": 950,
 }
-# Every response is kept as WARC here (a path or s3://...); empty turns capture off. Files rotate at this size.
-WARC_URI = "output/warc"
+# Every response is kept as WARC here (a path or s3://...); empty turns capture off; None: "warc" next to the
+# dataset (output/warc next to output/articles). Files rotate at WARC_MAX_BYTES.
+WARC_URI = None
 WARC_MAX_BYTES = 256 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.

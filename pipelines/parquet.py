@@ -52,6 +52,7 @@ from pipelines.dataset.manifest import (
     spider_arguments,
 )
 from pipelines.dataset.schema import items_to_table, row_problem
+from pipelines.warc import capture_location
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +245,7 @@ class ParquetPipeline:
             "PARQUET_COMPRESSION": self.config.compression,
             "HEALTH_MAX_FAILED_RATIO": self.max_failed_ratio,
             **self.drift_limits,
-            "WARC_URI": self.crawler.settings.get("WARC_URI"),
+            "WARC_URI": capture_location(self.crawler.settings.get("WARC_URI"), self.config.uri),
             **spider_arguments(self.crawler.spider),
         }
 

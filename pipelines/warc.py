@@ -29,7 +29,8 @@ from warcio.warcwriter import WARCWriter
 
 from pipelines import storage
 
-DEFAULT_URI = "output/warc"
+# Captures live next to the dataset by default: output/articles -> output/warc, s3://b/articles -> s3://b/warc.
+DEFAULT_FOLDER = "warc"
 # Common Crawl and the Internet Archive rotate at about 1 GB; smaller files commit (and so survive) sooner.
 DEFAULT_MAX_BYTES = 256 << 20
 FILE_PREFIX = "capture-"
@@ -81,6 +82,14 @@ class Capture:
 class _Sink(Protocol):
     def write(self, data: bytes) -> Any: ...
     def close(self) -> Any: ...
+
+
+def capture_location(setting: object, parquet_uri: str) -> str:
+    """Where captures go: ``WARC_URI`` as set (empty: capture off), or unset, ``warc`` next to the dataset."""
+    if setting is not None:
+        return str(setting).strip()
+    parent = parquet_uri.rstrip("/").rsplit("/", 1)[0] if "/" in parquet_uri.rstrip("/") else "."
+    return f"{parent}/{DEFAULT_FOLDER}"
 
 
 def display_uri(fs: pafs.FileSystem, path: str) -> str:

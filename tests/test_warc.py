@@ -4,6 +4,7 @@ warcio's own command-line tools, datasets read back with pyarrow."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipelines.warc import read_capture
 from tests.crawling import CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
+from tests.test_crashes import crawl_command, signal_when, start
 
 ARTICLES = 60
 pytestmark = pytest.mark.slow
@@ -188,3 +190,35 @@ def test_capture_off_writes_no_file_and_leaves_the_columns_null(tmp_path: Path) 
     assert table.num_rows > 0
     assert table.column("warc_file").null_count == table.num_rows
     assert table.column("warc_offset").null_count == table.num_rows
+
+
+def test_sigkill_leaves_no_half_capture_visible_and_every_row_still_finds_its_capture(tmp_path: Path) -> None:
+    dataset, captures = tmp_path / "articles", tmp_path / "warc"
+    settings = {"PARQUET_FLUSH_ROWS": "20", "PARQUET_PARTITION": "month", "WARC_URI": str(captures)}
+
+    def rows_committed_and_capture_open() -> bool:
+        return any(dataset.glob("month=*/*.parquet")) and any(captures.glob(".capture-*.tmp"))
+
+    with serve_replica(articles=150) as site:
+        victim = start(crawl_command(site, dataset, settings))
+        assert signal_when(victim, rows_committed_and_capture_open, signal.SIGKILL), "the crawl ended first"
+        left = list(captures.glob(".capture-*.tmp"))
+        assert left, "the kill should leave the open capture file behind, hidden"
+        assert_rows_find_their_captures(dataset)
+        again = crawl(site, dataset, args={"refresh_days": "0"}, settings=settings)
+    assert again.returncode == 0, again.log[-3000:]
+    assert "left by a capture that was killed" in again.log
+    assert not list(captures.glob(".*")), "the next run sweeps what the killed one left"
+    assert_rows_find_their_captures(dataset)
+
+
+def assert_rows_find_their_captures(dataset: Path) -> None:
+    visible = [str(p) for p in sorted((dataset.parent / "warc").glob("*.warc.gz"))]
+    checked = subprocess.run([WARCIO, "check", *visible], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout[-2000:]
+    table = rows(dataset)
+    assert table.num_rows > 0
+    for row in table.select(["url", "warc_file", "warc_offset"]).to_pylist():
+        assert row["warc_file"] in visible, "a row points into a capture file that is not committed"
+        capture = read_capture(row["warc_file"], row["warc_offset"])
+        assert capture.url.endswith(row["url"].removeprefix("https://www.epochtimes.com"))
