@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import redis
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -18,16 +20,20 @@ from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
 from crawler.items import ArticleItem
 from pipelines.clean import ArticleDropped, report_drop
-from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key, part_files
 from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
 from pipelines.dataset.storage import resolve
 
 logger = logging.getLogger(__name__)
 
 NEAR_DISTANCE_SETTING = "DEDUPE_NEAR_DISTANCE"
-# A crawl fetches an article once per run, so a second copy in a run is its other edition; a rebuild or an
-# import sees every capture of an article over the years in one run, each a possible version: off for them.
-ONE_ROW_PER_RUN_SETTING = "DEDUPE_ONE_ROW_PER_RUN"
+# Items extracted from captures of any date (import, rebuild) rather than fetched now. A crawl fetches an article
+# once per run, so a second copy in a run is its other edition; captures bring every copy of an article over the
+# years in one run, each a possible version. And a capture older than what the archive holds of its article
+# cannot be appended as a newer version: it is dropped (``older_than_archive``); a rebuild over both sets of
+# captures puts it in its place.
+FROM_CAPTURES_SETTING = "DEDUPE_FROM_CAPTURES"
+OLDER_THAN_ARCHIVE = "older_than_archive"
 MAX_NEAR_DISTANCE = 16
 FIRST_VERSION = 1
 # Drop reason and finish reason of a run whose archive could not be read at start.
@@ -101,6 +107,30 @@ def parse_near_distance(value: object) -> int:
     return distance
 
 
+class OlderThanArchive(ArticleDropped):
+    def __init__(self, article_id: str, url: str) -> None:
+        super().__init__(OLDER_THAN_ARCHIVE, f"the archive holds a later capture of {article_id}", url)
+
+
+def latest_captures(uri: str) -> dict[str, datetime]:
+    """``article_id`` -> the ``crawled_at`` of its newest row in the dataset (read for imports only)."""
+    fs, root = resolve(uri)
+    files = part_files(fs, root)
+    if not files:
+        return {}
+    table = pads.dataset(files, format="parquet", filesystem=fs).to_table(
+        columns=["article_id", "crawled_at"]
+    )
+    grouped = table.group_by("article_id").aggregate([("crawled_at", "max")])
+    return dict(
+        zip(
+            grouped.column("article_id").to_pylist(),
+            grouped.column("crawled_at_max").to_pylist(),
+            strict=True,
+        )
+    )
+
+
 class ArchiveUnreadable(ArticleDropped):
     def __init__(self, detail: str, url: str) -> None:
         super().__init__(ARCHIVE_UNREADABLE, detail, url)
@@ -109,9 +139,10 @@ class ArchiveUnreadable(ArticleDropped):
 class DedupePipeline:
     """Scrapy shell over :func:`assign_version`: loads the index at start and shares it with the spider."""
 
-    def __init__(self, crawler: Crawler, uri: str, max_distance: int, one_row_per_run: bool = True) -> None:
+    def __init__(self, crawler: Crawler, uri: str, max_distance: int, from_captures: bool = False) -> None:
         self.crawler = crawler
-        self.one_row_per_run = one_row_per_run
+        self.from_captures = from_captures
+        self.latest_captures: dict[str, datetime] = {}
         self.stats: StatsCollector = crawler.stats
         self.uri = uri
         self.max_distance = max_distance
@@ -126,7 +157,7 @@ class DedupePipeline:
         if not uri or not isinstance(uri, str):
             raise ValueError(f"PARQUET_URI must name the dataset to deduplicate against, got {uri!r}")
         max_distance = parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE))
-        pipeline = cls(crawler, uri, max_distance, settings.getbool(ONE_ROW_PER_RUN_SETTING, True))
+        pipeline = cls(crawler, uri, max_distance, settings.getbool(FROM_CAPTURES_SETTING, False))
         # Not in open_spider: the exporter's open_spider takes the dataset lock and repairs what a killed run
         # left, and the archive must be read after that, or a run finishing meanwhile would go unseen.
         crawler.signals.connect(pipeline.load_archive, signal=signals.spider_opened)
@@ -152,6 +183,8 @@ class DedupePipeline:
             time.perf_counter() - started,
         )
         self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
+        if self.from_captures:
+            self.latest_captures = latest_captures(self.uri)
         if self.crawler.spider is not None:
             spider = cast(ArchiveAware, self.crawler.spider)
             spider.archive = self.index
@@ -185,12 +218,15 @@ class DedupePipeline:
             if self.archive_error is not None:
                 # Without the archive every article would look new: writing nothing is the only safe answer.
                 raise ArchiveUnreadable(self.archive_error, item.url)
+            archived = self.latest_captures.get(item.article_id)
+            if archived is not None and item.crawled_at < archived:
+                raise OlderThanArchive(item.article_id, item.url)
             assign_version(
                 item,
                 self.index,
                 self.accepted_this_run,
                 self.max_distance,
-                one_row_per_run=self.one_row_per_run,
+                one_row_per_run=not self.from_captures,
             )
         except ArticleDropped as drop:
             report_drop(self.stats, logger, drop)

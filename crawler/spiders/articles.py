@@ -47,7 +47,7 @@ from crawler.urls import (
     rebase,
 )
 from pipelines import warc
-from pipelines.dedupe import ONE_ROW_PER_RUN_SETTING
+from pipelines.dedupe import FROM_CAPTURES_SETTING
 
 logger = logging.getLogger(__name__)
 
@@ -221,9 +221,9 @@ class ArticlesSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
         if spider.options.warc:
-            # Nothing is fetched, so nothing to capture; and every capture of an article may be a version.
+            # Nothing is fetched, so nothing to capture; and items come from captures of any date.
             crawler.settings.set("WARC_URI", "", priority="spider")
-            crawler.settings.set(ONE_ROW_PER_RUN_SETTING, False, priority="spider")
+            crawler.settings.set(FROM_CAPTURES_SETTING, True, priority="spider")
         return spider
 
     def request_failed(self, failure: Failure) -> None:
