@@ -107,3 +107,7 @@ def test_scrapy_compact_merges_old_and_new_files_into_the_current_schema(
     }
     assert {row["extractor"] for row in after if row["article_id"] in old_ids} == {None}
     assert {row["extractor"] for row in after if row["article_id"] not in old_ids} <= SITE_PARSERS
+    assert {(row["warc_file"], row["warc_offset"]) for row in after if row["article_id"] in old_ids} == {
+        (None, None)
+    }
+    assert all(row["warc_file"] for row in after if row["article_id"] not in old_ids)

@@ -15,7 +15,7 @@ import pytest
 
 from crawler.items import ArticleItem
 from pipelines.compact import compact
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION_KEY, conform, items_to_table
+from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, conform, items_to_table
 from pipelines.warc import Exchange, WarcWriter, read_capture, read_captures, remove_stale_temporaries
 from tests.services import S3Server, s3_server
 
@@ -147,5 +147,5 @@ def test_a_file_from_before_the_capture_columns_reads_with_nulls_and_compacts_wi
     by_id = {r["article_id"]: r for r in table.to_pylist()}
     assert (by_id["n1"]["warc_file"], by_id["n1"]["warc_offset"]) == (None, None)
     assert (by_id["n2"]["warc_file"], by_id["n2"]["warc_offset"]) == ("/w/capture-x-1.warc.gz", 512)
-    assert table.schema.metadata[SCHEMA_VERSION_KEY] == b"2"
+    assert table.schema.metadata[SCHEMA_VERSION_KEY] == SCHEMA_VERSION.encode()
     assert isinstance(table, pa.Table)
