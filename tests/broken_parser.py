@@ -12,11 +12,11 @@ from crawler.extract.model import Article
 from crawler.spiders import articles
 
 
-def _lose_last_paragraph(extract: Any) -> Any:
-    def broken(html: str, url: str) -> Article:
-        article: Article = extract(html, url)
-        body = "\n".join(article.body_text.split("\n")[:-1]) or article.body_text
-        return replace(article, body_text=body, char_count=len(body))
+def _lose_last_paragraph(extract_page: Any) -> Any:
+    def broken(page: bytes, url: str, content_type: str | None = None) -> Article:
+        article: Article = extract_page(page, url, content_type)
+        text = "\n".join(article.body_text.split("\n")[:-1]) or article.body_text
+        return replace(article, body_text=text, char_count=len(text))
 
     return broken
 
@@ -24,5 +24,5 @@ def _lose_last_paragraph(extract: Any) -> Any:
 class LoseLastParagraph:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LoseLastParagraph:
-        articles.extract = _lose_last_paragraph(articles.extract)  # type: ignore[attr-defined]
+        articles.extract_page = _lose_last_paragraph(articles.extract_page)  # type: ignore[attr-defined]
         return cls()
