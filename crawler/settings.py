@@ -28,12 +28,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
     # Next to the downloader: sees requests as sent and responses as received (before redirects, decompression).
-    "crawler.capture.WarcCaptureMiddleware": 950,
+    "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
 }
-# Every response is kept as WARC here (a path or s3://...); empty turns capture off; None: "warc" next to the
-# dataset (output/warc next to output/articles). Files rotate at WARC_MAX_BYTES.
-WARC_URI = None
-WARC_MAX_BYTES = 256 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024

@@ -42,6 +42,13 @@ CROSSCHECK_GENERIC_FAILED = "crosscheck/generic_failed"
 # Not a counter: the lowest-scoring disagreements, a list of {"url", "f1"}.
 CROSSCHECK_WORST = "crosscheck/worst"
 
+# --- WARC capture (crawler.middlewares.capture) and reading captures (the spider, for import and rebuild) ----
+WARC_RESPONSES_CAPTURED = "warc/responses_captured"
+WARC_BYTES_WRITTEN = "warc/bytes_written"
+WARC_FILES_WRITTEN = "warc/files_written"
+WARC_CAPTURES_READ = "warc/captures_read"
+WARC_SKIPPED_PREFIX = "warc/skipped/"
+
 # --- item pipelines: clean, dedupe, parquet ---------------------------------------------------------------
 DROPPED_PREFIX = "articles/dropped/"
 NEW = "articles/new"
@@ -71,6 +78,11 @@ SCHEDULER_DEQUEUED = "scheduler/dequeued/redis"
 def dropped(reason: str, detail: str | None = None) -> str:
     """``articles/dropped/<reason>``, or ``.../<reason>/<detail>`` (a missing field's name)."""
     return f"{DROPPED_PREFIX}{reason}" + (f"/{detail}" if detail else "")
+
+
+def warc_skipped(reason: str) -> str:
+    """A WARC record an import or rebuild does not read, by reason (``other_site``, ``revisit``...)."""
+    return f"{WARC_SKIPPED_PREFIX}{reason}"
 
 
 def extraction_failed(reason: str) -> str:

@@ -52,7 +52,7 @@ from pipelines.dataset.manifest import (
     spider_arguments,
 )
 from pipelines.dataset.schema import items_to_table, row_problem
-from pipelines.warc import capture_location
+from pipelines.dataset.warc import capture_location
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipelines.warc import read_capture
+from pipelines.dataset.warc import read_capture
 from tests.crawling import CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
 from tests.test_crashes import crawl_command, signal_when, start

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from pipelines.warc import read_captures
+from pipelines.dataset.warc import read_captures
 from tests.crawling import crawl, scrapy
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica

@@ -14,9 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawler.items import ArticleItem
-from pipelines.compact import compact
-from pipelines.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY, conform, items_to_table
-from pipelines.warc import Exchange, WarcWriter, read_capture, read_captures, remove_stale_temporaries
+from pipelines.dataset.compact import compact
+from pipelines.dataset.schema import (
+    ARTICLE_SCHEMA,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    conform,
+    items_to_table,
+)
+from pipelines.dataset.warc import Exchange, WarcWriter, read_capture, read_captures, remove_stale_temporaries
 from tests.services import S3Server, s3_server
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

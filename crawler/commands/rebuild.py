@@ -13,11 +13,11 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.capture import URI_SETTING, capture_uri
 from crawler.commands.crawl import HEALTH_FAILED_EXIT, RUN_FAILED_EXIT, SUCCESS_REASONS
-from pipelines import rebuild, storage
+from crawler.middlewares.capture import URI_SETTING, capture_uri
+from pipelines.dataset import rebuild, storage
+from pipelines.dataset.warc import expand_paths
 from pipelines.parquet import ParquetConfig
-from pipelines.warc import expand_paths
 
 SPIDER = "articles"
 

@@ -28,12 +28,12 @@ from twisted.python.failure import Failure
 
 from crawler import listing
 from crawler import stats as keys
-from crawler.capture import capture_of_response, response_of
 from crawler.decoding import decode_problem
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
 from crawler.extract.model import Article
 from crawler.items import ArticleItem
+from crawler.middlewares.capture import capture_of_response, response_of
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import (
     CANONICAL_BASE,
@@ -46,7 +46,7 @@ from crawler.urls import (
     parse_list_url,
     rebase,
 )
-from pipelines import warc
+from pipelines.dataset import warc
 from pipelines.dedupe import FROM_CAPTURES_SETTING
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class ArticlesSpider(scrapy.Spider):
         files = list(self.options.warc)
         logger.info("Reading %d WARC file(s) instead of fetching", len(files))
         for capture in warc.read_captures(files, self._is_page_capture):
-            self.crawler.stats.inc_value("warc/captures_read")
+            self.crawler.stats.inc_value(keys.WARC_CAPTURES_READ)
             response = response_of(capture)
             ref = parse_article_url(capture.url)
             if ref is None:
@@ -213,7 +213,7 @@ class ArticlesSpider(scrapy.Spider):
     def _is_page_capture(self, record: Any) -> bool:
         reason = capture_skip_reason(record, self.options.site)
         if reason is not None:
-            self.crawler.stats.inc_value(f"warc/skipped/{reason}")
+            self.crawler.stats.inc_value(keys.warc_skipped(reason))
         return reason is None
 
     @classmethod

@@ -7,6 +7,7 @@ from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
 from crawler.urls import CANONICAL_BASE, EDITIONS, parse_list_url
+from pipelines.dataset.warc import expand_paths
 
 REAL_SITE = CANONICAL_BASE
 DEFAULT_REFRESH_DAYS = 2
@@ -23,6 +24,8 @@ class CrawlOptions:
     channels: tuple[str, ...]
     full: bool
     refresh_days: int
+    # WARC files to read instead of fetching (import, rebuild): URIs, in the order given.
+    warc: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -34,6 +37,7 @@ class CrawlOptions:
         channels: str | None = None,
         full: str = "0",
         refresh_days: str | int = DEFAULT_REFRESH_DAYS,
+        warc: str | None = None,
     ) -> CrawlOptions:
         return cls(
             site=_parse_site(site),
@@ -43,6 +47,7 @@ class CrawlOptions:
             channels=_parse_channels(channels),
             full=_parse_flag("full", full),
             refresh_days=_parse_non_negative("refresh_days", refresh_days),
+            warc=_parse_warc(warc),
         )
 
 
@@ -51,6 +56,15 @@ def _parse_site(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _parse_warc(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    try:
+        return tuple(expand_paths(value))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"warc must name WARC files, folders or globs: {error}") from None
 
 
 def _parse_editions(value: str) -> tuple[str, ...]:

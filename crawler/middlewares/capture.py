@@ -5,7 +5,7 @@ The middleware sits next to the downloader (``DOWNLOADER_MIDDLEWARES`` 950): req
 the other middlewares add, responses before redirects are followed or bodies decompressed, so a record holds
 what went over the wire. Where a response was captured travels in ``request.meta[CAPTURE_META]``; the spider copies
 it onto the item (``warc_file``, ``warc_offset``; the capture time is the row's ``crawled_at``). The writer itself
-(``pipelines.warc``) has no Scrapy in it.
+(``pipelines.dataset.warc``) has no Scrapy in it.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from pipelines import storage
-from pipelines.config import positive_int
-from pipelines.parquet import before_flush, new_run_id
-from pipelines.warc import (
+from crawler import stats as keys
+from crawler.config import positive_int
+from pipelines.dataset import storage
+from pipelines.dataset.warc import (
     DEFAULT_MAX_BYTES,
     Capture,
     CaptureRef,
@@ -34,15 +34,13 @@ from pipelines.warc import (
     capture_location,
     remove_stale_temporaries,
 )
+from pipelines.parquet import before_flush, new_run_id
 
 logger = logging.getLogger(__name__)
 
 CAPTURE_META = "warc_capture"
 URI_SETTING = "WARC_URI"
 MAX_BYTES_SETTING = "WARC_MAX_BYTES"
-STATS_RECORDS = "warc/responses_captured"
-STATS_BYTES = "warc/bytes_written"
-STATS_FILES = "warc/files_written"
 # Headers that describe the body as received: a decoded capture no longer matches them.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -94,8 +92,8 @@ class WarcCaptureMiddleware:
             return response
         ref = self.writer.write(exchange_of(request, response))
         request.meta[CAPTURE_META] = ref
-        self.crawler.stats.inc_value(STATS_RECORDS)
-        self.crawler.stats.inc_value(STATS_BYTES, len(response.body))
+        self.crawler.stats.inc_value(keys.WARC_RESPONSES_CAPTURED)
+        self.crawler.stats.inc_value(keys.WARC_BYTES_WRITTEN, len(response.body))
         return response
 
     def commit(self) -> list[str]:
@@ -103,7 +101,7 @@ class WarcCaptureMiddleware:
         if self.writer is None:
             return []
         committed = self.writer.commit()
-        self.crawler.stats.inc_value(STATS_FILES, len(committed))
+        self.crawler.stats.inc_value(keys.WARC_FILES_WRITTEN, len(committed))
         return committed
 
     def spider_closed(self) -> None:

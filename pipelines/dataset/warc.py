@@ -27,7 +27,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
-from pipelines import storage
+from pipelines.dataset import storage
 
 # Captures live next to the dataset by default: output/articles -> output/warc, s3://b/articles -> s3://b/warc.
 DEFAULT_FOLDER = "warc"

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from pipelines import storage
-from pipelines.schema import ARTICLE_SCHEMA, conform
+from pipelines.dataset import storage
+from pipelines.dataset.schema import ARTICLE_SCHEMA, conform
 
 MARKER = "_rebuild.json"
 STATUS_RUNNING = "running"
