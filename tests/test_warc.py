@@ -17,6 +17,7 @@ import pyarrow.dataset as ds
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler import settings as project_settings
 from pipelines.dataset.warc import read_capture
 from tests.crawling import CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
@@ -30,7 +31,7 @@ WARCIO = str(Path(sys.executable).parent / "warcio")
 ONE_AT_A_TIME = {"CONCURRENT_REQUESTS": "1", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
 # Small enough that the crawl rotates files several times.
 ROTATE_BYTES = "150000"
-BROKEN_PARSER = json.dumps({"crawler.progress.ProgressLog": 500, "tests.broken_parser.LoseLastParagraph": 0})
+BROKEN_PARSER = json.dumps({**project_settings.EXTENSIONS, "tests.broken_parser.LoseLastParagraph": 0})
 # Columns that say which run wrote a row and where its capture is: a rebuild keeps the capture, a fresh crawl
 # makes new ones; everything else must be equal.
 RUN_COLUMNS = ("run_id", "crawled_at", "warc_file", "warc_offset")
