@@ -10,7 +10,9 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from pipelines.dataset import storage
+from pipelines.dataset.archive import part_files
 from pipelines.dataset.manifest import RUNS_DIR
+from pipelines.dataset.schema import ARTICLE_SCHEMA
 
 # Written by the refresh (issue 13): one Parquet file per run that recorded a removal or a reappearance.
 REMOVALS_DIR = "_removals"
@@ -28,8 +30,10 @@ def open_root(uri: str) -> tuple[pafs.FileSystem, str]:
 
 
 def open_dataset(uri: str) -> pads.Dataset:
+    """The committed part files, read in the current schema: files of an earlier schema version give nulls
+    for the columns added since (as ``schema.conform`` does)."""
     fs, root = open_root(uri)
-    return pads.dataset(root, filesystem=fs, format="parquet", partitioning="hive")
+    return pads.dataset(part_files(fs, root), schema=ARTICLE_SCHEMA, format="parquet", filesystem=fs)
 
 
 def read_manifests(fs: pafs.FileSystem, root: str) -> list[dict[str, Any]]:
