@@ -97,6 +97,7 @@ def test_a_redesign_is_archived_by_the_general_extractor_and_fails_the_run(tmp_p
         "the site's markup probably changed"
     )
     assert message in result.log
+    assert f"read by the general extractor: {result.stats['articles/fallback']}" in result.log
     assert len(set(rows) & set(truth)) >= 0.95 * len(truth)
     assert {row["extractor"] for row in rows.values()} == {"generic"}
     scores = [
@@ -115,6 +116,7 @@ def test_half_broken_pages_are_flagged_by_the_cross_check(tmp_path: Path) -> Non
     checked, disagreed = int(result.stats["crosscheck/checked"]), int(result.stats["crosscheck/disagreed"])
     assert checked >= 10 and disagreed >= 0.8 * checked
     assert re.search(rf"{disagreed} of {checked} cross-checked articles read differently", result.log)
+    assert f"cross-checked: {checked}, disagreed: {disagreed}" in result.log  # the end-of-run summary
     manifest = read_manifest(dataset, result.stats["run/id"])
     worst = manifest["crosscheck"]["worst"]
     assert manifest["crosscheck"]["disagreed"] == disagreed and len(worst) == 5

@@ -43,11 +43,31 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
         (keys.EXTRACTION_FAILED_PREFIX, "extraction failed"),
         (keys.PAGES_FAILED_PREFIX, "fetch failed"),
         (keys.SKIPPED_PREFIX, "skipped"),
+        (keys.BYLINES_PREFIX, "byline"),
     ):
         for reason, count in keys.reason_counts(stats, prefix).items():
             if "/" not in reason:
                 lines.append(f"{title} ({reason}): {count}")
+    lines += _extraction_health_lines(stats)
     lines.append(f"health: {'ok' if stats.get(keys.HEALTH_OK, 1) else 'FAILED'}")
+    return lines
+
+
+def _extraction_health_lines(stats: dict[str, Any]) -> list[str]:
+    """The fallback and the cross-check (issue 11), when they saw anything."""
+    lines = []
+    if stats.get(keys.FALLBACK):
+        lines.append(f"read by the general extractor: {stats[keys.FALLBACK]}")
+    if stats.get(keys.CROSSCHECK_CHECKED) or stats.get(keys.CROSSCHECK_GENERIC_FAILED):
+        lines.append(
+            f"cross-checked: {int(stats.get(keys.CROSSCHECK_CHECKED, 0))}, disagreed: "
+            f"{int(stats.get(keys.CROSSCHECK_DISAGREED, 0))}, general extractor failed: "
+            f"{int(stats.get(keys.CROSSCHECK_GENERIC_FAILED, 0))}"
+        )
+    lines += [
+        f"cross-check worst: {entry['url']} (body F1 {entry['f1']})"
+        for entry in stats.get(keys.CROSSCHECK_WORST) or []
+    ]
     return lines
 
 
