@@ -3,8 +3,12 @@ no name comes out. The DESIGN.md table itself is tests/test_extract_golden.py::t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
+from crawler import stats as keys
 from crawler.extract.byline import (
     FEATURE_UNPARSED,
     REPORTER_UNPARSED,
@@ -12,6 +16,8 @@ from crawler.extract.byline import (
     name_and_place,
     split_opening,
 )
+from pipelines.dataset.manifest import RunManifest
+from tests.test_reliability import parse_page
 
 # Places real /b5/ bylines name that DESIGN.md's closed list does not: each must leave the reporter's name.
 REAL_PLACES_B5 = (
@@ -83,3 +89,26 @@ def test_byline_forms(first_paragraph: str, authors: list[str], issue: str | Non
 )
 def test_name_and_place(segment: str, expected: tuple[str, bool]) -> None:
     assert name_and_place(segment) == expected
+
+
+SEED = Path(__file__).parent / "pages" / "seed_n13470319.html"
+SEED_PATH = "/gb/21/12/30/n13470319.htm"
+
+
+@pytest.mark.parametrize(
+    ("byline", "counted"),
+    [
+        ("（大纪元记者李馨新庄报导）", {"unknown_place": 1}),
+        ("（大纪元记者a b报导）", {"reporter_unparsed": 1}),
+        ("（大纪元记者李馨台北报导）", {}),
+    ],
+)
+def test_the_crawl_counts_flagged_bylines_by_form_and_the_manifest_lists_them(
+    byline: str, counted: dict[str, int]
+) -> None:
+    page = SEED.read_text(encoding="utf-8").replace("（大纪元记者李馨综合报导）", byline, 1)
+    items, stats = parse_page(page.encode(), {"Content-Type": "text/html; charset=utf-8"}, SEED_PATH)
+    assert len(items) == 1 and items[0].authors == ([] if "reporter_unparsed" in counted else ["李馨"])
+    assert keys.reason_counts(stats, keys.BYLINES_PREFIX) == counted
+    manifest = RunManifest("r", datetime.now(UTC), {}).document(stats)
+    assert manifest["bylines"] == counted

@@ -16,7 +16,7 @@ import pyarrow.dataset as pads
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scrapy.http import HtmlResponse
+from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 from crawler.decoding import decode_problem
@@ -141,7 +141,10 @@ def parse_page(body: bytes, headers: dict[str, str], path: str) -> tuple[list[Ar
     crawler.stats.open_spider()
     ref = parse_article_url(path)
     assert ref is not None
-    response = HtmlResponse(REPLICA_BASE + path, body=body, headers=headers)
+    # Tied to its request, as every response Scrapy hands a callback is (the spider reads its meta).
+    response = HtmlResponse(
+        REPLICA_BASE + path, body=body, headers=headers, request=Request(REPLICA_BASE + path)
+    )
     items = list(spider.parse_article(response, ref))
     return items, crawler.stats.get_stats()
 
