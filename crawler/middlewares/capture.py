@@ -137,5 +137,8 @@ def response_of(capture: Capture) -> Response:
 
 
 def capture_of_response(response: Response) -> CaptureRef | None:
-    ref = response.meta.get(CAPTURE_META)
+    """Where ``response`` was captured, if it was (a response built without a request never was)."""
+    if response.request is None:
+        return None
+    ref = response.request.meta.get(CAPTURE_META)
     return ref if isinstance(ref, CaptureRef) else None
