@@ -1,6 +1,7 @@
 """`python -m tests.replica`: serve the replica, print its truth, or export it as static files.
 
-    python -m tests.replica --port PORT --articles N [--seed S] [--revision K] [--faults] [--redesign]
+    python -m tests.replica --port PORT --articles N [--seed S] [--revision K] [--clock ISO] [--faults] [--redesign]
+                            [--blocks some|all]
                             [--home-era current|2018] [--list-markup known|unknown]
                             [--unknown-layouts] [--half-broken]
     python -m tests.replica truth --articles N [--seed S] [--revision K] [--unknown-layouts] [--half-broken]
@@ -15,16 +16,28 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.replica.export import export
 from tests.replica.site import HOME_ERAS, LIST_MARKUPS, Site
 
 
+def _instant(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _site_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", type=int, default=200, help="articles per edition")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--revision", type=int, default=0, help="rounds of edits applied to the site")
+    parser.add_argument(
+        "--clock",
+        type=_instant,
+        default=None,
+        help="serve the site as it stands at this UTC instant (ISO 8601): published, edited, removed by then",
+    )
     parser.add_argument(
         "--unknown-layouts", action="store_true", help="2 in 50 articles as video or 文化网 pages"
     )
@@ -38,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--redesign", action="store_true", help="article markup no parser knows")
+    parser.add_argument(
+        "--blocks", choices=("some", "all"), default="", help="bot walls: on a few articles, or on every page"
+    )
     parser.add_argument("--slow-seconds", type=float, default=40.0, help="delay of the slow-page fault")
     parser.add_argument(
         "--home-era", choices=HOME_ERAS, default="current", help="2018: the Foundation-theme home"
@@ -68,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             revision=args.revision,
             unknown_layouts=args.unknown_layouts,
             half_broken=args.half_broken,
+            clock=args.clock,
         )
         if command == "truth":
             for row in site.truth():
@@ -85,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         redesign=args.redesign,
         unknown_layouts=args.unknown_layouts,
         half_broken=args.half_broken,
+        clock=args.clock,
+        blocks=args.blocks,
         slow_seconds=args.slow_seconds,
         home_era=args.home_era,
         list_markup=args.list_markup,

@@ -45,7 +45,10 @@ class ReplicaResource(Resource):
         self._site = site
 
     def render(self, request: Request) -> bytes | int:
-        page = self._site.get(request.uri.decode("latin-1"))
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in request.getAllHeaders().items()
+        }
+        page = self._site.get(request.uri.decode("latin-1"), headers)
         if page.delay > 0:
             reactor.callLater(page.delay, self._answer_later, request, page)
             return NOT_DONE_YET

@@ -23,17 +23,21 @@ The pure fault URLs carry the newest article's URL date, so date-windowed crawls
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import re
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tests.replica import content as content_mod
 from tests.replica import era2018, render, text, unknown
+from tests.replica.clock import Timeline, timeline
 from tests.replica.content import Content
 from tests.replica.model import (
     CHANNELS,
@@ -92,6 +96,37 @@ def not_found() -> Page:
     return _html(NOT_FOUND_HTML, 404)
 
 
+# What a CDN's bot wall serves instead of the site (403/503), and a 200 that is not the site at all.
+CHALLENGE_HTML = (
+    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body>'
+    '<div id="challenge-platform"><h1>Checking if the site connection is secure</h1>'
+    "<p>Enable JavaScript and cookies to continue</p></div></body></html>\n"
+)
+NOT_THE_SITE_HTML = (
+    "<!DOCTYPE html><html><head><title>Security check</title></head><body>"
+    '<h1>Please verify you are a human</h1><form><div class="captcha"></div></form></body></html>\n'
+)
+RETRY_AFTER_SECONDS = 1
+BLOCK_MODES = ("", "some", "all")
+# blocks="some": article numbers by remainder -> the block they meet.
+_BLOCK_PERIOD = 11
+_BLOCKS_BY_REMAINDER = {1: "rate_limited", 2: "challenge_503", 3: "challenge_403", 4: "not_the_site"}
+
+
+def _not_modified(headers: Mapping[str, str], etag: str, last_modified: str) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present; else If-Modified-Since (second precision)."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        return etag in [tag.strip() for tag in if_none_match.split(",")] or if_none_match.strip() == "*"
+    since = headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+
+
 @lru_cache(maxsize=1)
 def gzip_bomb() -> bytes:
     """A gzip member over 1 GiB of zeros, built from one compressed chunk repeated (full flushes reset the state)."""
@@ -139,7 +174,11 @@ class Site:
     list_markup: str = (
         "known"  # "unknown": archive pages in a list markup no parser knows, beside a hot sidebar
     )
+    clock: datetime | None = None
+    blocks: str = ""
     _metas: list[ArticleMeta] = field(init=False, repr=False)
+    _visible: list[ArticleMeta] = field(init=False, repr=False)
+    _timelines: dict[int, Timeline] = field(init=False, repr=False, default_factory=dict)
     _by_number: dict[int, ArticleMeta] = field(init=False, repr=False)
     _channel_items: dict[str, list[int]] = field(init=False, repr=False)
     _protected: frozenset[int] = field(init=False, repr=False)
@@ -150,18 +189,26 @@ class Site:
     def __post_init__(self) -> None:
         if self.home_era not in HOME_ERAS or self.list_markup not in LIST_MARKUPS:
             raise ValueError(f"home_era must be one of {HOME_ERAS}, list_markup one of {LIST_MARKUPS}")
+        if self.blocks not in BLOCK_MODES:
+            raise ValueError(f"blocks must be one of {BLOCK_MODES}, got {self.blocks!r}")
         self._metas = build_metadata(self.seed, self.articles)
-        self._by_number = {m.number: m for m in self._metas}
-        self._channel_items = {name: [] for name, _ in CHANNELS}
-        for meta in reversed(self._metas):  # newest first
-            for channel in meta.channels:
-                self._channel_items[channel].append(meta.index)
         involved = set()
         for meta in self._metas:
             source = meta.copy_of if meta.copy_of is not None else meta.near_copy_of
             if source is not None:
                 involved |= {meta.index, source}
         self._protected = frozenset(involved)
+        published = self._metas
+        if self.clock is not None:
+            clock = self.clock
+            published = [m for m in self._metas if m.published <= clock]
+            self._timelines = {m.index: timeline(self.seed, m, m.index in self._protected) for m in published}
+        self._by_number = {m.number: m for m in published}
+        self._visible = [m for m in published if not self._gone(m)]
+        self._channel_items = {name: [] for name, _ in CHANNELS}
+        for meta in reversed(self._visible):  # newest first
+            for channel in meta.channels:
+                self._channel_items[channel].append(meta.index)
         if self.faults:
             self._plan_faults()
 
@@ -211,17 +258,44 @@ class Site:
 
     def content(self, meta: ArticleMeta, edition: str) -> Content:
         gb = content_mod.gb_content(self.seed, self._metas, meta, self._rounds(meta))
+        if self.clock is not None:
+            gb = replace(gb, modified=self._timelines[meta.index].last_change(self.clock))
         return gb if edition == "gb" else content_mod.to_b5(gb)
 
-    def get(self, target: str) -> Page:
-        """The page at `target` (a path with an optional query string); 404 for anything unknown."""
+    def get(self, target: str, headers: Mapping[str, str] | None = None) -> Page:
+        """The page at `target` (a path with an optional query string); 404 for anything unknown.
+
+        `headers` are the request's (names in any case): article pages answer `If-None-Match` and
+        `If-Modified-Since` with 304 when unchanged."""
         path = urlsplit(target).path
+        if path == "/robots.txt":
+            return Page(200, {"Content-Type": "text/plain; charset=utf-8"}, ROBOTS.encode())
+        blocked = self._block_page(path)
+        if blocked is not None:
+            return blocked
         fault = self._fault_by_path.get(path)
         if fault is not None:
             return self._fault_page(fault, path)
-        if path == "/robots.txt":
-            return Page(200, {"Content-Type": "text/plain; charset=utf-8"}, ROBOTS.encode())
+        article = self._article_state(path, {k.lower(): v for k, v in (headers or {}).items()})
+        if article is not None:
+            return article
         return self.render_clean(path) or not_found()
+
+    def timelines(self) -> dict[str, Timeline]:
+        """article_id -> its life on the site (clock mode only; empty otherwise)."""
+        return {self._metas[i].article_id: t for i, t in self._timelines.items()}
+
+    def validators(self, meta: ArticleMeta, edition: str) -> tuple[str, str]:
+        """`(ETag, Last-Modified)` of an article page: they change exactly when its text does (the page's view
+        counter, related links and ads change on every render, as a CMS's revision ETag ignores them)."""
+        rounds = ",".join(map(str, self._rounds(meta)))
+        key = f"{self.seed}/{meta.number}/{edition}/{rounds}".encode()
+        etag = f'"{hashlib.blake2b(key, digest_size=8).hexdigest()}"'
+        if self.clock is not None:
+            modified = self._timelines[meta.index].last_change(self.clock)
+        else:
+            modified = content_mod.modified_at(self.seed, meta, self._rounds(meta))
+        return etag, format_datetime(modified.astimezone(UTC), usegmt=True)
 
     def render_clean(self, path: str) -> Page | None:
         """The fault-free page at `path`, or None if the site has no such page (used by the static export)."""
@@ -260,7 +334,32 @@ class Site:
             (_TAG_RE, self._tag),
         ]
 
+    def _gone(self, meta: ArticleMeta) -> bool:
+        return self.clock is not None and self._timelines[meta.index].gone(self.clock)
+
+    def _article_state(self, path: str, headers: Mapping[str, str]) -> Page | None:
+        """A removed article's answer, a 304, or the page with its validators; None if `path` is no article."""
+        match = _ARTICLE_RE.match(path)
+        meta = self._by_number.get(int(match.group(5))) if match else None
+        if match is None or meta is None or meta.path(match.group(1)) != path:
+            return None
+        edition = match.group(1)
+        if self._gone(meta):
+            removal = self._timelines[meta.index].removal
+            if removal == "home":
+                location = f"{content_mod.CANONICAL_BASE}/{edition}/"
+                return Page(302, {"Location": location, "Content-Type": HTML}, b"")
+            return _html(NOT_FOUND_HTML, 410 if removal == "410" else 404)
+        etag, last_modified = self.validators(meta, edition)
+        validators = {"ETag": etag, "Last-Modified": last_modified}
+        if _not_modified(headers, etag, last_modified):
+            return Page(304, validators, b"")
+        page = _html(self.article_html(meta, edition))
+        return replace(page, headers={**page.headers, **validators})
+
     def _rounds(self, meta: ArticleMeta) -> list[int]:
+        if self.clock is not None:
+            return list(range(1, self._timelines[meta.index].edits_until(self.clock) + 1))
         return content_mod.edited_rounds(self.seed, meta, self.revision, meta.index in self._protected)
 
     def _article(self, edition: str, yy: str, month: str, day: str, number: str) -> Page | None:
@@ -273,7 +372,10 @@ class Site:
         content = self.content(meta, edition)
         if self.redesign:
             return render.redesigned_article(content)
-        rng = rng_for(self.seed, "page", meta.index, edition)
+        # Over simulated time every render differs in what no reader counts as the text: the view counter,
+        # link variants, noise blocks and invisible characters.
+        salt = () if self.clock is None else (self.clock.strftime("%Y%m%d%H"),)
+        rng = rng_for(self.seed, "page", meta.index, edition, *salt)
         layout = self.unknown_layout(meta)
         if layout == unknown.VIDEO:
             return unknown.video_article(meta, content, self._related(meta, edition), rng)
@@ -317,7 +419,7 @@ class Site:
         if channel in self._channel_items:
             return self._channel_items[channel]
         if channel in self._walkable_channels():
-            return [m.index for m in reversed(self._metas)]
+            return [m.index for m in reversed(self._visible)]
         return None
 
     def _channel_title(self, channel: str, edition: str) -> str:
@@ -365,7 +467,7 @@ class Site:
         return render.archive_page(edition, channel, title, items, page, last, rng)
 
     def _newest_items(self, edition: str, count: int) -> list[render.ListItem]:
-        return [self._list_item(m.index, edition) for m in reversed(self._metas[-count:])]
+        return [self._list_item(m.index, edition) for m in reversed(self._visible[-count:])]
 
     def _hot_links(self, edition: str) -> list[tuple[str, str]]:
         """With unknown list markup, page 1 also carries the hot sidebar (the site's newest articles)."""
@@ -406,7 +508,7 @@ class Site:
         )
 
     def _feed(self, edition: str) -> Page:
-        indices = [m.index for m in reversed(self._metas[-render.ITEMS_PER_PAGE :])]
+        indices = [m.index for m in reversed(self._visible[-render.ITEMS_PER_PAGE :])]
         return self._rss_page(
             edition,
             text.SITE_NAME_GB if edition == "gb" else text.s2t(text.SITE_NAME_GB),
@@ -425,7 +527,7 @@ class Site:
         tag = unquote(quoted)
         if tag not in self._all_tags(edition):
             return None
-        indices = [m.index for m in reversed(self._metas) if tag in self._tags_of(m, edition)]
+        indices = [m.index for m in reversed(self._visible) if tag in self._tags_of(m, edition)]
         items = [self._list_item(i, edition) for i in indices]
         return _html(render.tag_page(edition, tag, items, rng_for(self.seed, "tag", edition, tag)))
 
@@ -466,6 +568,35 @@ class Site:
             for n, path in enumerate(self._faults[kind])
             if path.startswith(f"/{edition}/")
         ]
+
+    def _block_page(self, path: str) -> Page | None:
+        """blocks="all": a bot wall in front of every page; "some": a few articles rate-limited once (429 with
+        Retry-After), or walled for good (403/503 challenge, a 200 captcha page)."""
+        if self.blocks == "all":
+            return _html(CHALLENGE_HTML, 403)
+        match = _ARTICLE_RE.match(path)
+        if self.blocks != "some" or match is None:
+            return None
+        kind = _BLOCKS_BY_REMAINDER.get(int(match.group(5)) % _BLOCK_PERIOD)
+        if kind == "rate_limited":
+            self._hits[path] = self._hits.get(path, 0) + 1
+            if self._hits[path] > 1:
+                return None
+            page = _html("<html><body><h1>429 Too Many Requests</h1></body></html>\n", 429)
+            return replace(page, headers={**page.headers, "Retry-After": str(RETRY_AFTER_SECONDS)})
+        walls = {
+            "challenge_503": _html(CHALLENGE_HTML, 503),
+            "challenge_403": _html(CHALLENGE_HTML, 403),
+            "not_the_site": _html(NOT_THE_SITE_HTML),
+        }
+        return walls.get(kind or "")
+
+    def blocked_numbers(self) -> dict[int, str]:
+        """Article number -> block kind, for blocks="some"."""
+        if self.blocks != "some":
+            return {}
+        found = {m.number: _BLOCKS_BY_REMAINDER.get(m.number % _BLOCK_PERIOD) for m in self._visible}
+        return {number: kind for number, kind in found.items() if kind is not None}
 
     def _fault_page(self, kind: str, path: str) -> Page:
         handler = getattr(self, f"_fault_{kind}")

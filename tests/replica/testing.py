@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from tests.processes import stop
@@ -27,6 +28,8 @@ def serve_replica(
     unknown_layouts: bool = False,
     half_broken: bool = False,
     port: int = 0,
+    clock: datetime | None = None,
+    blocks: str = "",
 ) -> Iterator[str]:
     """Yields the base URL ("http://127.0.0.1:PORT") of a running replica; stops it on exit.
 
@@ -37,6 +40,8 @@ def serve_replica(
     command += ["--faults"] * faults + ["--redesign"] * redesign
     command += ["--unknown-layouts"] * unknown_layouts + ["--half-broken"] * half_broken
     command += ["--home-era", home_era, "--list-markup", list_markup]
+    command += ["--clock", clock.isoformat()] if clock is not None else []
+    command += ["--blocks", blocks] if blocks else []
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
