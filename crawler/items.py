@@ -20,6 +20,8 @@ class ArticleItem(Article):
     warc_offset: int | None = None
     # Filled by the pipelines (clean: hashes; dedupe: version, near_duplicate_of; parquet: run_id).
     content_hash: str | None = None
+    # Not a column: content_hash as schema_version 1 defined it, to recognise text archived before (dedupe).
+    schema1_hash: str | None = None
     simhash: int | None = None
     version: int | None = None
     near_duplicate_of: str | None = None

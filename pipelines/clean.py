@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import opencc
@@ -29,6 +29,8 @@ REQUIRED_FIELDS = ("article_id", "url", "title", "body_text", "published_at")
 # Scrapy's own drop message dumps the whole item (body included): keep that at DEBUG, we log the URL at INFO.
 _SCRAPY_DROP_LOG_LEVEL = "DEBUG"
 
+_WHITESPACE_RE = re.compile(r"\s+")
+TITLE_BODY_SEPARATOR = "\x1f"
 # One converter for the process: building it loads OpenCC's dictionaries.
 _TO_SIMPLIFIED = opencc.OpenCC("t2s")
 
@@ -62,15 +64,32 @@ def fold_script(text: str) -> str:
     return str(_TO_SIMPLIFIED.convert(text))
 
 
-def text_fingerprints(title: str, body_text: str) -> tuple[str, int]:
-    """``(content_hash, simhash)`` of a normalized title and body, folded once.
+class Fingerprints(NamedTuple):
+    content_hash: str
+    simhash: int
+    # The schema_version 1 definition of content_hash (lines kept): an archived version hashed that way is
+    # still recognised as the same text, so an upgrade never makes a version of every refreshed article.
+    schema1_hash: str
 
-    ``content_hash`` is the sha256 hex of the folded ``title + "\\n" + body_text``; ``simhash`` covers the
-    folded body only, so that a retitled copy is still a near duplicate.
+
+def text_fingerprints(title: str, body_text: str) -> Fingerprints:
+    """Fingerprints of a normalized title and body, folded once.
+
+    ``content_hash`` is the sha256 hex of the folded title, a unit separator and the folded body, with every
+    whitespace character (line breaks included) removed: the text a reader sees, whatever the layout or the
+    extractor made of paragraphs and spaces (README "What makes a new version"). ``simhash`` covers the folded
+    body only, so that a retitled copy is still a near duplicate.
     """
     folded = fold_script(f"{title}\n{body_text}")
-    folded_body = folded.partition("\n")[2]
-    return hashlib.sha256(folded.encode("utf-8")).hexdigest(), simhash(folded_body)
+    folded_title, _, folded_body = folded.partition("\n")
+    reader_text = (
+        f"{_WHITESPACE_RE.sub('', folded_title)}{TITLE_BODY_SEPARATOR}{_WHITESPACE_RE.sub('', folded_body)}"
+    )
+    return Fingerprints(
+        content_hash=hashlib.sha256(reader_text.encode("utf-8")).hexdigest(),
+        simhash=simhash(folded_body),
+        schema1_hash=hashlib.sha256(folded.encode("utf-8")).hexdigest(),
+    )
 
 
 class InvalidDate(ArticleDropped):
@@ -143,7 +162,7 @@ def clean_item(item: ArticleItem) -> ArticleItem:
     if ref is None:
         raise MissingField("url", item.url)
     canonical = ref.canonical_url
-    hash_hex, fingerprint = text_fingerprints(title, body_text)
+    fingerprints = text_fingerprints(title, body_text)
     return replace(
         item,
         url=canonical,
@@ -163,8 +182,9 @@ def clean_item(item: ArticleItem) -> ArticleItem:
         body_text=body_text,
         images=clean_images(item.images),
         char_count=len(body_text),
-        content_hash=hash_hex,
-        simhash=fingerprint,
+        content_hash=fingerprints.content_hash,
+        simhash=fingerprints.simhash,
+        schema1_hash=fingerprints.schema1_hash,
     )
 
 

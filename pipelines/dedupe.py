@@ -77,12 +77,13 @@ def assign_version(
     if one_row_per_run and item.article_id in accepted_this_run:
         raise Duplicate(item.article_id, item.url)
     latest = index.latest(item.article_id)
+    hashes = [h for h in (item.content_hash, item.schema1_hash) if h is not None]
     if latest is None:
-        original = index.find_hash(item.content_hash)
+        original = next((found for h in hashes if (found := index.find_hash(h)) is not None), None)
         if original is not None:
             raise DuplicateContent(item.article_id, original, item.url)
         item.version = FIRST_VERSION
-    elif latest.hash_key == hash_key(item.content_hash):
+    elif latest.hash_key in {hash_key(h) for h in hashes}:
         raise Duplicate(item.article_id, item.url)
     else:
         item.version = latest.version + 1
