@@ -11,6 +11,8 @@ import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from scrapy.exceptions import IgnoreRequest
+
 # Lower-case markers of bot walls and captcha pages (Cloudflare, Akamai, generic captcha vendors).
 CHALLENGE_MARKERS: tuple[str, ...] = (
     "challenge-platform",
@@ -30,6 +32,14 @@ SITE_MARKERS: tuple[str, ...] = ("大纪元", "大紀元", "epochtimes")
 WALL_STATUSES = frozenset({403, 429, 503})
 # A block page is small; reading the start of a large page is enough to find the markers.
 SNIFF_BYTES = 64 * 1024
+
+
+class Blocked(IgnoreRequest):
+    """A response that was a block page: dropped before any callback, counted under ``blocked/``."""
+
+    def __init__(self, reason: str, url: str) -> None:
+        super().__init__(f"blocked ({reason}): {url}")
+        self.reason = reason
 
 
 def block_reason(status: int, content_type: str, body: bytes) -> str | None:

@@ -26,6 +26,9 @@ class ArticleItem(Article):
     version: int | None = None
     near_duplicate_of: str | None = None
     run_id: str | None = None
+    # HTTP validators of the response, sent back by the next refresh check (If-None-Match, If-Modified-Since).
+    etag: str | None = None
+    last_modified: str | None = None
 
     @classmethod
     def from_article(

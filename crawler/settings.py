@@ -27,9 +27,19 @@ RETRY_BACKOFF_MAX = 30.0
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
+    # Before the retry middleware in the response chain: a challenge page is dropped, not retried.
+    "crawler.middlewares.blocks.BlockMiddleware": 560,
     # Next to the downloader: sees requests as sent and responses as received (before redirects, decompression).
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
 }
+SPIDER_MIDDLEWARES = {
+    "crawler.refresh_middleware.RefreshMiddleware": 40,
+}
+# Refresh schedule (crawler/refresh_middleware.py): at most this share of a run's requests, at least this many.
+REFRESH_BUDGET = 0.8
+REFRESH_MIN_REQUESTS = 200
+REFRESH_MAX_AGE_DAYS = 30
+RETRY_AFTER_MAX = 120.0
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024

@@ -68,6 +68,8 @@ HEALTH_REASONS = "health/reasons"
 # --- retry middleware (crawler.middlewares.retry) ---------------------------------------------------------
 BACKOFF_COUNT = "retry/backoff/count"
 BACKOFF_MILLISECONDS = "retry/backoff/milliseconds"
+# Retries that waited the server's Retry-After instead of the back-off.
+RETRY_AFTER_COUNT = "retry/retry_after/count"
 
 # --- distributed mode (crawler.distributed) ---------------------------------------------------------------
 OPENED_CRAWL = "distributed/opened_crawl"

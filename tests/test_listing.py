@@ -84,7 +84,8 @@ def test_crawl_options_defaults_and_parsing() -> None:
     assert options.editions == ("gb", "b5")
     assert options.since is not None and options.since.isoformat() == "2026-01-02"
     assert options.full is True
-    assert options.refresh_days == 2
+    assert options.refresh_days is None  # known articles are left to the refresh schedule
+    assert CrawlOptions.parse(refresh_days="2").refresh_days == 2
     assert CrawlOptions.parse().site == "https://www.epochtimes.com"
 
 

@@ -21,10 +21,12 @@ DEFAULT_MAX_FALLBACK_RATIO = 0.05
 DEFAULT_MAX_DISAGREEMENT_RATIO = 0.2
 # One odd page in a small run is no trend: a share of disagreements fails the run from this many on.
 MIN_DISAGREEMENTS = 2
+# More than half the responses were bot walls: a blocked run, whatever else it fetched.
+MAX_BLOCKED_SHARE = 0.5
 FAILED_REASON_PREFIX = "articles/failed/"
 FETCH_FAILED_PREFIX = "pages/failed/"
-# pages/failed/<kind> counters sit next to pages/failed/<reason> ones: not reasons.
-_FETCH_FAILED_KINDS = ("lists", "articles")
+# pages/failed/<kind> and blocked/pages counters sit next to per-reason ones: not reasons.
+_FETCH_FAILED_KINDS = ("lists", "articles", "pages")
 
 _MARKUP_HINT = "the site's markup probably changed"
 
@@ -104,6 +106,7 @@ def evaluate(
         )
     reasons += _fetch_failures(stats, max_failed_ratio)
     reasons += _markup_drift(stats, max_fallback_ratio, max_disagreement_ratio)
+    reasons += _blocked(stats)
     return HealthVerdict(ok=not reasons, reasons=reasons)
 
 
@@ -159,3 +162,17 @@ def _fetch_failures(stats: Mapping[str, Any], max_failed_ratio: float) -> list[s
             "the site was unreachable or failing for part of the run"
         )
     return reasons
+
+
+def _blocked(stats: Mapping[str, Any]) -> list[str]:
+    """A run whose answers were mostly bot walls saw almost nothing of the site: it must not pass."""
+    blocked = _count(stats, "blocked/pages")
+    # robots.txt is served apart from the site's pages (and allowed through by walls): not an answer about them.
+    responses = _count(stats, "downloader/response_count") - _count(stats, "robotstxt/response_count")
+    if not blocked or blocked <= MAX_BLOCKED_SHARE * responses:
+        return []
+    breakdown = _failure_breakdown(stats, "blocked/")
+    return [
+        f"{blocked} of {responses} responses were block or challenge pages{breakdown}: the site is blocking "
+        "the crawler (nothing from those pages was stored; slow down or ask the site before the next run)"
+    ]

@@ -4,7 +4,9 @@ Scrapy's RetryMiddleware hands a failed request back to the scheduler at once, s
 restarting gets the same request again within milliseconds and a short outage uses up every retry. This one
 decides exactly as Scrapy's does (``RETRY_TIMES``, ``RETRY_HTTP_CODES``, ``RETRY_EXCEPTIONS``, ``dont_retry``),
 then waits ``RETRY_BACKOFF_BASE`` seconds before the first retry, twice that before the second, and so on, at
-most ``RETRY_BACKOFF_MAX``.
+most ``RETRY_BACKOFF_MAX``. A 429 or 503 that says when to come back (``Retry-After``, seconds or an HTTP date) is
+retried after that instead, at most ``RETRY_AFTER_MAX`` seconds (default 120): a server's own figure beats
+our guess, and the cap keeps a hostile or broken value from stalling the run.
 
 The wait is a non-blocking sleep inside the downloader middleware chain: other requests go on meanwhile. A
 waiting retry still counts as in flight (it holds one of ``CONCURRENT_REQUESTS``), so a site that fails
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from scrapy import Request, Spider
@@ -26,6 +29,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import sleep
 
 from crawler import stats as keys
+from crawler.blocks import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +39,10 @@ DEFAULT_BASE_SECONDS = 1.0
 DEFAULT_MAX_SECONDS = 30.0
 BASE_SETTING = "RETRY_BACKOFF_BASE"
 MAX_SETTING = "RETRY_BACKOFF_MAX"
+RETRY_AFTER_SETTING = "RETRY_AFTER_MAX"
+DEFAULT_RETRY_AFTER_MAX_SECONDS = 120.0
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+_RETRY_AFTER_META = "retry_after"
 MILLISECONDS = 1000
 # The largest power of two a float holds.
 MAX_DOUBLINGS = 1023
@@ -78,6 +86,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
         self.base, self.cap = backoff_settings(settings)
+        self.retry_after_cap = _seconds(settings, RETRY_AFTER_SETTING, DEFAULT_RETRY_AFTER_MAX_SECONDS)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
@@ -88,7 +97,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_response(  # type: ignore[override]  # the async form Scrapy awaits
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
-        return await self._after_backoff(super().process_response(request, response))
+        outcome = super().process_response(request, response)
+        if isinstance(outcome, Request) and response.status in RETRY_AFTER_STATUSES:
+            header = response.headers.get("Retry-After")
+            text = header.decode("latin-1") if header else None
+            wait = retry_after_seconds(text, datetime.now(UTC), self.retry_after_cap)
+            if wait is not None:
+                outcome.meta[_RETRY_AFTER_META] = wait
+        return await self._after_backoff(outcome)
 
     async def process_exception(  # type: ignore[override]  # the async form Scrapy awaits
         self, request: Request, exception: Exception, spider: Spider | None = None
@@ -99,11 +115,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
         """``outcome`` unchanged, after the back-off when it is a retry (a Request)."""
         if isinstance(outcome, Request):
             retry_number = int(outcome.meta["retry_times"])
-            delay = backoff_delay(retry_number, self.base, self.cap)
+            retry_after = outcome.meta.pop(_RETRY_AFTER_META, None)
+            delay = backoff_delay(retry_number, self.base, self.cap) if retry_after is None else retry_after
             logger.debug("Retry %d of %s in %.3f s", retry_number, outcome.url, delay)
             stats = self.crawler.stats
             assert stats is not None, "the crawler builds its stats before its middlewares"
             stats.inc_value(keys.BACKOFF_COUNT)
             stats.inc_value(keys.BACKOFF_MILLISECONDS, round(delay * MILLISECONDS))
+            if retry_after is not None:
+                stats.inc_value(keys.RETRY_AFTER_COUNT)
             await sleep(delay)
         return outcome

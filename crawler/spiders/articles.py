@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 
 from crawler import listing
 from crawler import stats as keys
+from crawler.blocks import Blocked
 from crawler.decoding import decode_problem
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
@@ -177,7 +178,7 @@ class ArticlesSpider(scrapy.Spider):
         self._count_reading(article)
         alternates = [url for url in seen_urls if url != article.url]
         capture = capture_of_response(response)
-        yield ArticleItem.from_article(
+        item = ArticleItem.from_article(
             article,
             # The capture's time when there is one, so that a rebuild from it gives the same row.
             crawled_at=capture.date if capture else datetime.now(UTC),
@@ -185,6 +186,8 @@ class ArticlesSpider(scrapy.Spider):
             warc_file=capture.file if capture else None,
             warc_offset=capture.offset if capture else None,
         )
+        item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
+        yield item
 
     def _items_from_captures(self) -> Iterator[ArticleItem]:
         """Import or rebuild: the site's article and list responses in the WARC files, in capture order. Articles
@@ -228,6 +231,8 @@ class ArticlesSpider(scrapy.Spider):
 
     def request_failed(self, failure: Failure) -> None:
         """Errback: a page that never reached its callback is counted by reason, never silently lost."""
+        if isinstance(failure.value, Blocked):
+            return  # counted as blocked by crawler.block_middleware: the site was not answering us
         self._count_lost_page(failure.request, failure_reason(failure))  # type: ignore[attr-defined]
 
     def request_scheduled(self, request: scrapy.Request) -> None:
@@ -286,6 +291,8 @@ class ArticlesSpider(scrapy.Spider):
         """Archived and too old to be edited still: no need to fetch it again (SPEC.md section 3)."""
         if self.options.full or ref.article_id not in self.archive:
             return False
+        if self.options.refresh_days is None:
+            return True
         return ref.url_date < self.today - timedelta(days=self.options.refresh_days)
 
     def _keep_paging(self, ref: ListRef, articles: list[ArticleRef]) -> bool:
@@ -331,6 +338,11 @@ def _status_skip_reason(status: int) -> str | None:
     if 300 <= status < 400:
         return "redirect"
     return None if status == 200 else "http_error"
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _text(response: Response) -> str:

@@ -10,7 +10,6 @@ from crawler.urls import CANONICAL_BASE, EDITIONS, parse_list_url
 from pipelines.dataset.warc import expand_paths
 
 REAL_SITE = CANONICAL_BASE
-DEFAULT_REFRESH_DAYS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +22,9 @@ class CrawlOptions:
     until: date | None
     channels: tuple[str, ...]
     full: bool
-    refresh_days: int
+    # None (the default): known articles are left to the refresh schedule (crawler.middlewares.refresh);
+    # N: also re-fetch, every run, known articles whose URL date is within the last N days (the old rule).
+    refresh_days: int | None
     # WARC files to read instead of fetching (import, rebuild): URIs, in the order given.
     warc: tuple[str, ...] = ()
 
@@ -36,7 +37,7 @@ class CrawlOptions:
         until: str | None = None,
         channels: str | None = None,
         full: str = "0",
-        refresh_days: str | int = DEFAULT_REFRESH_DAYS,
+        refresh_days: str | int | None = None,
         warc: str | None = None,
     ) -> CrawlOptions:
         return cls(
@@ -46,7 +47,9 @@ class CrawlOptions:
             until=_parse_date("until", until),
             channels=_parse_channels(channels),
             full=_parse_flag("full", full),
-            refresh_days=_parse_non_negative("refresh_days", refresh_days),
+            refresh_days=None
+            if refresh_days in (None, "")
+            else _parse_non_negative("refresh_days", refresh_days),
             warc=_parse_warc(warc),
         )
 

@@ -13,7 +13,8 @@ from crawler.items import ArticleItem
 # Bump when a column is added or changes meaning or type; readers check it in the file metadata.
 # 2: `extractor` (the parser that produced the row). Files of version 1 read it as null (see ``conform``).
 # 3: `warc_file`, `warc_offset` (where the row's capture is). Earlier files read them as null.
-SCHEMA_VERSION = "3"
+# 4: `etag` and `last_modified` (the page's HTTP validators). Files of earlier versions read them as null.
+SCHEMA_VERSION = "4"
 SCHEMA_VERSION_KEY = b"schema_version"
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -50,6 +51,8 @@ ARTICLE_SCHEMA = pa.schema(
         pa.field("extractor", pa.string()),
         pa.field("warc_file", pa.string()),
         pa.field("warc_offset", pa.int64()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
     ],
     metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()},
 )

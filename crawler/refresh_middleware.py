@@ -1,0 +1,401 @@
+"""The refresh middleware: re-checks known articles on the schedule, conditionally, and records removals.
+
+A spider middleware. While the spider discovers, it notes the articles discovery requests; once the spider is
+idle (discovery done, so the run's size is known) it adds the archived articles the schedule
+(``crawler.refresh``) finds due since the previous run, oldest moment first, at most ``REFRESH_BUDGET`` of the
+run's requests (never fewer than ``REFRESH_MIN_REQUESTS``). Each carries ``If-None-Match`` /
+``If-Modified-Since`` from the version archived: a 304 is "unchanged" and costs no body; a 200 goes to the
+spider's ``parse_article`` and the pipelines decide whether it is a new version.
+
+A check answered 404, 410 or a redirect to a home or list page is checked a second time once every first check
+is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.removals``) before the run ends.
+When more than ``REFRESH_OUTAGE_SHARE`` of the run's checks look gone, the site is failing, not deleting: no
+removal is recorded. A removed article that answers again is recorded as reappeared. Bot walls never reach
+here as answers (``crawler.block_middleware`` turns them into ``Blocked``), so they are never a removal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, cast
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.blocks import Blocked
+from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
+from crawler.removals import gone_reason
+from crawler.urls import parse_article_url, rebase
+from pipelines.manifest import STATUS_RUNNING, read_manifest
+from pipelines.refresh_state import load_known
+from pipelines.removals import REAPPEARED, REMOVED, RemovalEvent, currently_removed, read_events, write_events
+from pipelines.storage import resolve
+
+logger = logging.getLogger(__name__)
+
+ENABLED_SETTING = "REFRESH_ENABLED"
+BUDGET_SETTING = "REFRESH_BUDGET"
+MIN_REQUESTS_SETTING = "REFRESH_MIN_REQUESTS"
+MAX_AGE_SETTING = "REFRESH_MAX_AGE_DAYS"
+OUTAGE_SETTING = "REFRESH_OUTAGE_SHARE"
+NOW_SETTING = "REFRESH_NOW"
+DEFAULT_BUDGET = 0.8
+DEFAULT_MIN_REQUESTS = 200
+DEFAULT_MAX_AGE_DAYS = 30
+DEFAULT_OUTAGE_SHARE = 0.5
+# Fewer checks than this prove nothing about an outage: a run that checked 3 articles may find all 3 gone.
+OUTAGE_MIN_CHECKS = 4
+REFRESH_META = "refresh"
+CONFIRM_META = "refresh_confirm"
+# The answers a check handles itself (HttpErrorMiddleware turns them into HttpError for the errback).
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+NOT_MODIFIED = 304
+RUNS_DIR = "_runs"
+
+STATS_PREFIX = "refresh"
+
+
+class _Options(Protocol):
+    site: str
+
+
+class ArticleFetcher(Protocol):
+    """What a check needs of the spider: where the site is, and the callback that reads an article page."""
+
+    options: _Options
+
+    def parse_article(self, response: Response, ref: Any) -> Any: ...
+
+
+class RefreshConfigError(ValueError):
+    """A REFRESH_* setting is invalid; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshConfig:
+    budget: float
+    min_requests: int
+    max_age: timedelta
+    outage_share: float
+    now: datetime | None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RefreshConfig:
+        return cls(
+            budget=_share(settings, BUDGET_SETTING, DEFAULT_BUDGET),
+            min_requests=_count(settings, MIN_REQUESTS_SETTING, DEFAULT_MIN_REQUESTS),
+            max_age=DAY * _count(settings, MAX_AGE_SETTING, DEFAULT_MAX_AGE_DAYS, minimum=1),
+            outage_share=_share(settings, OUTAGE_SETTING, DEFAULT_OUTAGE_SHARE),
+            now=_instant(settings, NOW_SETTING),
+        )
+
+
+def _share(settings: BaseSettings, name: str, default: float) -> float:
+    raw = settings.get(name, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise RefreshConfigError(f"{name} must be a number in (0, 1], got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise RefreshConfigError(f"{name} must be a number in (0, 1], got {raw!r}")
+    return value
+
+
+def _count(settings: BaseSettings, name: str, default: int, minimum: int = 0) -> int:
+    raw = settings.get(name, default)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise RefreshConfigError(f"{name} must be a whole number >= {minimum}, got {raw!r}") from None
+    if value < minimum:
+        raise RefreshConfigError(f"{name} must be a whole number >= {minimum}, got {raw!r}")
+    return value
+
+
+def _instant(settings: BaseSettings, name: str) -> datetime | None:
+    raw = settings.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise RefreshConfigError(f"{name} must be an ISO 8601 instant, got {raw!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def previous_run_start(fs: Any, root: str, excluding: str | None) -> datetime | None:
+    """Start of the newest run that has ended (a running manifest is this run or a live worker of it)."""
+    from pyarrow import fs as pafs  # noqa: PLC0415 (only for the selector type)
+
+    selector = pafs.FileSelector(f"{root}/{RUNS_DIR}", allow_not_found=True)
+    run_ids = sorted(
+        info.base_name.removesuffix(".json")
+        for info in fs.get_file_info(selector)
+        if info.base_name.endswith(".json") and not info.base_name.startswith(".")
+    )
+    for run_id in reversed(run_ids):
+        document = read_manifest(fs, root, run_id)
+        if run_id == excluding or document is None or document.get("status") == STATUS_RUNNING:
+            continue
+        started = document.get("started_at")
+        if isinstance(started, str):
+            return datetime.fromisoformat(started).astimezone(UTC)
+    return None
+
+
+def conditional_headers(known: Known) -> dict[str, str]:
+    headers = {}
+    if known.etag:
+        headers["If-None-Match"] = known.etag
+    if known.last_modified:
+        headers["If-Modified-Since"] = known.last_modified
+    return headers
+
+
+@dataclass(slots=True)
+class _RunState:
+    known: dict[str, Known] = field(default_factory=dict)
+    removed: dict[str, RemovalEvent] = field(default_factory=dict)
+    since: datetime | None = None
+    discovered: set[str] = field(default_factory=set)
+    scheduled: bool = False
+    checks: int = 0
+    suspects: dict[str, str] = field(default_factory=dict)  # article_id -> reason of the first gone answer
+    confirming: bool = False
+    events: list[RemovalEvent] = field(default_factory=list)
+    written: bool = False
+
+
+class RefreshMiddleware:
+    """Spider middleware; see the module docstring."""
+
+    def __init__(self, crawler: Crawler, config: RefreshConfig, uri: str) -> None:
+        self.crawler = crawler
+        self.config = config
+        self.uri = uri
+        self.schedule = Schedule(max_age=config.max_age)
+        self.state = _RunState()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RefreshMiddleware:
+        settings = crawler.settings
+        if not settings.getbool(ENABLED_SETTING, True):
+            raise NotConfigured(f"{ENABLED_SETTING} is off")
+        uri = settings.get("PARQUET_URI")
+        if not uri or not isinstance(uri, str):
+            raise RefreshConfigError(f"PARQUET_URI must name the dataset to refresh, got {uri!r}")
+        middleware = cls(crawler, RefreshConfig.from_settings(settings), uri)
+        # After the exporter took the lock and repaired the dataset (spider_opened), as the dedupe pipeline does.
+        crawler.signals.connect(middleware.load_state, signal=signals.spider_opened)
+        crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)
+        return middleware
+
+    # ---- discovery ------------------------------------------------------------------------------------------
+
+    async def process_spider_output(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        async for entry in result:
+            self._note(entry)
+            yield entry
+
+    def _note(self, entry: Any) -> None:
+        if isinstance(entry, scrapy.Request) and REFRESH_META not in entry.meta:
+            ref = parse_article_url(entry.url)
+            if ref is not None:
+                self.state.discovered.add(ref.article_id)
+
+    # ---- state ----------------------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.config.now or datetime.now(UTC)
+
+    def load_state(self) -> None:
+        fs, root = resolve(self.uri)
+        run_id = self.crawler.stats.get_value("run/id")
+        known = load_known(fs, root, self._now(), self.config.max_age)
+        self.state.known = {k.article_id: k for k in known}
+        self.state.removed = currently_removed(read_events(fs, root))
+        self.state.since = previous_run_start(fs, root, excluding=str(run_id) if run_id else None)
+        self._inc("watched", len(known))
+        logger.info(
+            "Refresh: %d archived articles watched, %d removed, previous run started %s",
+            len(known),
+            len(self.state.removed),
+            self.state.since.isoformat() if self.state.since else "never",
+        )
+
+    # ---- scheduling -----------------------------------------------------------------------------------------
+
+    def spider_idle(self) -> None:
+        """Signal: discovery is done; add the due checks, then the confirming ones, then write the events."""
+        state = self.state
+        if not state.scheduled:
+            state.scheduled = True
+            if self._schedule_due():
+                raise DontCloseSpider
+        if state.suspects and not state.confirming:
+            state.confirming = True
+            if self._confirm_suspects():
+                raise DontCloseSpider
+        self._write_events()
+
+    def _schedule_due(self) -> int:
+        state = self.state
+        now = self._now()
+        since = state.since or now - self.schedule.max_age
+        candidates = [k for k in state.known.values() if k.article_id not in state.discovered]
+        found = due(candidates, since, now, self.schedule)
+        other = int(self.crawler.stats.get_value("downloader/request_count") or 0)
+        allowance = refresh_allowance(other, self.config.budget, self.config.min_requests)
+        chosen, deferred = found[:allowance], found[allowance:]
+        self._inc("due", len(found))
+        self._inc("deferred", len(deferred))
+        if deferred:
+            logger.info("Refresh: %d due checks deferred beyond the budget of %d", len(deferred), allowance)
+        for _, known in chosen:
+            self._crawl(self._request(known, confirm=False))
+        return len(chosen)
+
+    def _confirm_suspects(self) -> int:
+        state = self.state
+        if (
+            state.checks >= OUTAGE_MIN_CHECKS
+            and len(state.suspects) > self.config.outage_share * state.checks
+        ):
+            logger.warning(
+                "Refresh: %d of %d checked articles look gone: the site is failing, not deleting; "
+                "no removal recorded",
+                len(state.suspects),
+                state.checks,
+            )
+            self._inc("removals_withheld", len(state.suspects))
+            state.suspects.clear()
+            return 0
+        for article_id in list(state.suspects):
+            self._crawl(self._request(state.known[article_id], confirm=True))
+        return len(state.suspects)
+
+    def _crawl(self, request: scrapy.Request) -> None:
+        assert self.crawler.engine is not None
+        self.crawler.engine.crawl(request)
+
+    def _request(self, known: Known, *, confirm: bool) -> scrapy.Request:
+        spider = cast(ArticleFetcher, self.crawler.spider)
+        ref = parse_article_url(known.url)
+        site = spider.options.site
+        self._inc("confirm_requests" if confirm else "requests")
+        return scrapy.Request(
+            rebase(known.url, site),
+            callback=spider.parse_article,
+            errback=self.check_failed,
+            cb_kwargs={"ref": ref},
+            headers={} if confirm else conditional_headers(known),
+            dont_filter=True,
+            meta={
+                REFRESH_META: known.article_id,
+                CONFIRM_META: confirm,
+                "dont_redirect": True,
+            },
+        )
+
+    # ---- answers --------------------------------------------------------------------------------------------
+
+    def process_spider_input(self, response: Response) -> None:
+        """A check answered 200: the article is there (again)."""
+        article_id = response.meta.get(REFRESH_META)
+        if article_id is not None and 200 <= response.status < 300:
+            self._answered(article_id, "fetched")
+
+    def check_failed(self, failure: Failure) -> None:
+        """Errback of a check: 304, gone, or a failure that says nothing about the article."""
+        request = failure.request  # type: ignore[attr-defined]
+        article_id = request.meta[REFRESH_META]
+        confirm = bool(request.meta.get(CONFIRM_META))
+        error = failure.value
+        if isinstance(error, Blocked):
+            return  # counted by the block middleware; never a removal
+        if not isinstance(error, HttpError):
+            self._inc("failed")
+            logger.warning("Refresh check of %s failed: %s", request.url, error)
+            return
+        response = error.response
+        if response.status == NOT_MODIFIED and not confirm:
+            self._answered(article_id, "not_modified")
+            return
+        location = response.headers.get("Location")
+        reason = gone_reason(response.status, location.decode("latin-1") if location else None)
+        if reason is not None and not confirm and article_id in self.state.removed:
+            self.state.checks += 1
+            self._inc("still_gone")
+        elif reason is None:
+            self._inc("failed")
+            logger.warning("Refresh check of %s answered %d", request.url, response.status)
+        elif confirm:
+            self._confirmed_gone(article_id, reason)
+        else:
+            self.state.checks += 1
+            self.state.suspects[article_id] = reason
+            logger.info(
+                "Refresh: %s looks gone (%s), checking again before recording it", request.url, reason
+            )
+
+    def _answered(self, article_id: str, outcome: str) -> None:
+        state = self.state
+        confirming = article_id in state.suspects
+        if confirming:
+            del state.suspects[article_id]  # back on the second check: not a removal
+        else:
+            state.checks += 1
+        self._inc(outcome)
+        removal = state.removed.pop(article_id, None)
+        if removal is not None:
+            self._record(article_id, REAPPEARED, None, removal.detected_at)
+
+    def _confirmed_gone(self, article_id: str, reason: str) -> None:
+        state = self.state
+        del state.suspects[article_id]
+        if article_id in state.removed:
+            return  # still gone, already recorded
+        known = state.known[article_id]
+        self._record(article_id, REMOVED, reason, known.changed_at)
+
+    def _record(self, article_id: str, event: str, reason: str | None, last_seen: datetime | None) -> None:
+        known = self.state.known[article_id]
+        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        self.state.events.append(
+            RemovalEvent(
+                article_id=article_id,
+                url=known.url,
+                event=event,
+                reason=reason,
+                last_seen_at=last_seen,
+                detected_at=datetime.now(UTC),
+                last_version=known.version,
+                run_id=run_id,
+            )
+        )
+        self._inc(f"{event}")
+        logger.info("Refresh: %s %s%s", known.url, event, f" ({reason})" if reason else "")
+
+    def _write_events(self) -> None:
+        state = self.state
+        if state.written or not state.events:
+            return
+        state.written = True
+        fs, root = resolve(self.uri)
+        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        path = write_events(fs, root, run_id, state.events)
+        logger.info("Refresh: %d removal event(s) written to %s", len(state.events), path)
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"{STATS_PREFIX}/{key}", count)
