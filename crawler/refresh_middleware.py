@@ -11,7 +11,7 @@ A check answered 404, 410 or a redirect to a home or list page is checked a seco
 is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.removals``) before the run ends.
 When more than ``REFRESH_OUTAGE_SHARE`` of the run's checks look gone, the site is failing, not deleting: no
 removal is recorded. A removed article that answers again is recorded as reappeared. Bot walls never reach
-here as answers (``crawler.block_middleware`` turns them into ``Blocked``), so they are never a removal.
+here as answers (``crawler.block_middleware`` drops them as ``Blocked``), so they are never a removal.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.python.failure import Failure
 
-from crawler.blocks import Blocked
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
@@ -172,7 +170,7 @@ class _RunState:
     suspects: dict[str, str] = field(default_factory=dict)  # article_id -> reason of the first gone answer
     confirming: bool = False
     events: list[RemovalEvent] = field(default_factory=list)
-    written: bool = False
+    written: int = 0
 
 
 class RefreshMiddleware:
@@ -294,13 +292,15 @@ class RefreshMiddleware:
         ref = parse_article_url(known.url)
         site = spider.options.site
         self._inc("confirm_requests" if confirm else "requests")
+        # No errback: the answers that matter arrive as HttpError in process_spider_exception, and a request
+        # whose callbacks are spider methods can be queued in Redis (the distributed mode pickles requests).
+        # Only the second check must pass the duplicate filter: the first one asked for the same article.
         return scrapy.Request(
             rebase(known.url, site),
             callback=spider.parse_article,
-            errback=self.check_failed,
             cb_kwargs={"ref": ref},
             headers={} if confirm else conditional_headers(known),
-            dont_filter=True,
+            dont_filter=confirm,
             meta={
                 REFRESH_META: known.article_id,
                 CONFIRM_META: confirm,
@@ -316,19 +316,21 @@ class RefreshMiddleware:
         if article_id is not None and 200 <= response.status < 300:
             self._answered(article_id, "fetched")
 
-    def check_failed(self, failure: Failure) -> None:
-        """Errback of a check: 304, gone, or a failure that says nothing about the article."""
-        request = failure.request  # type: ignore[attr-defined]
-        article_id = request.meta[REFRESH_META]
-        confirm = bool(request.meta.get(CONFIRM_META))
-        error = failure.value
-        if isinstance(error, Blocked):
-            return  # counted by the block middleware; never a removal
-        if not isinstance(error, HttpError):
-            self._inc("failed")
-            logger.warning("Refresh check of %s failed: %s", request.url, error)
-            return
-        response = error.response
+    def process_spider_exception(self, response: Response, exception: Exception) -> list[Any] | None:
+        """A check answered 304, gone, or an error that says nothing about the article (counted, logged).
+
+        Runs before HttpErrorMiddleware's (which would only log "Ignoring response"). Download errors (timeouts,
+        refused connections, bot walls) never get here: Scrapy counts and logs those, and the article is simply
+        checked again at its next moment."""
+        article_id = response.meta.get(REFRESH_META)
+        if article_id is None or not isinstance(exception, HttpError):
+            return None
+        self._check_answered(response, str(article_id), bool(response.meta.get(CONFIRM_META)))
+        return []
+
+    def _check_answered(self, response: Response, article_id: str, confirm: bool) -> None:
+        request = response.request
+        assert request is not None
         if response.status == NOT_MODIFIED and not confirm:
             self._answered(article_id, "not_modified")
             return
@@ -363,7 +365,8 @@ class RefreshMiddleware:
 
     def _confirmed_gone(self, article_id: str, reason: str) -> None:
         state = self.state
-        del state.suspects[article_id]
+        # In the distributed mode another worker may have made the first check: the request says it was one.
+        state.suspects.pop(article_id, None)
         if article_id in state.removed:
             return  # still gone, already recorded
         known = state.known[article_id]
@@ -388,10 +391,11 @@ class RefreshMiddleware:
         logger.info("Refresh: %s %s%s", known.url, event, f" ({reason})" if reason else "")
 
     def _write_events(self) -> None:
+        """All of this run's events so far, as its one file (rewritten whole if more come after an idle)."""
         state = self.state
-        if state.written or not state.events:
+        if state.written == len(state.events):
             return
-        state.written = True
+        state.written = len(state.events)
         fs, root = resolve(self.uri)
         run_id = str(self.crawler.stats.get_value("run/id") or "")
         path = write_events(fs, root, run_id, state.events)

@@ -33,7 +33,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
-    "crawler.refresh_middleware.RefreshMiddleware": 40,
+    # Above HttpErrorMiddleware (50): a check's 304 or 404 reaches this one's process_spider_exception first.
+    "crawler.refresh_middleware.RefreshMiddleware": 60,
 }
 # Refresh schedule (crawler/refresh_middleware.py): at most this share of a run's requests, at least this many.
 REFRESH_BUDGET = 0.8
