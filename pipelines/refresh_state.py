@@ -7,7 +7,8 @@ were stored (schema_version 1) read as nulls: those articles are fetched in full
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,13 +32,32 @@ STATE_SCHEMA = pa.schema(
 )
 
 
+_PARTITION_RE = re.compile(r"/(?:date=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/")
+
+
+def _partition_before(path: str, cutoff: datetime) -> bool:
+    """A part file whose partition (the UTC date or month of published_at) ends before ``cutoff``: not read,
+    so that a start-up reads the footers of a month of partitions, not of the whole archive."""
+    match = _PARTITION_RE.search(path)
+    if match is None:
+        return False
+    day, month = match.groups()
+    if day is not None:
+        end = date.fromisoformat(day) + timedelta(days=1)
+    else:
+        year, number = map(int, month.split("-"))
+        end = date(year + number // 12, number % 12 + 1, 1)
+    return datetime.combine(end, time(0), UTC) <= cutoff
+
+
 def load_known(fs: pafs.FileSystem, root: str, now: datetime, max_age: timedelta) -> list[Known]:
     """The latest version of each article published after ``now - max_age``, as :class:`Known`."""
-    files = part_files(fs, root)
+    cutoff = now - max_age
+    files = [path for path in part_files(fs, root) if not _partition_before(path, cutoff)]
     if not files:
         return []
     dataset = pads.dataset(files, format="parquet", filesystem=fs, schema=STATE_SCHEMA)
-    recent = pc.field("published_at") >= pa.scalar(now - max_age, type=_UTC_MICROS)
+    recent = pc.field("published_at") >= pa.scalar(cutoff, type=_UTC_MICROS)
     table = dataset.to_table(columns=STATE_SCHEMA.names, filter=recent)
     latest: dict[str, dict[str, object]] = {}
     for row in table.sort_by([("article_id", "ascending"), ("version", "ascending")]).to_pylist():
