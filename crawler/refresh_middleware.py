@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
+import pyarrow as pa
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -218,6 +219,16 @@ class RefreshMiddleware:
         return self.config.now or datetime.now(UTC)
 
     def load_state(self) -> None:
+        """Signal handler: Scrapy would only log an error raised here; an unreadable dataset means no checks
+        this run (the dedupe pipeline stops the run itself when it cannot read the archive)."""
+        try:
+            self._load_state()
+        except (OSError, ValueError, pa.ArrowException) as error:
+            self.state.scheduled = True
+            self._inc("state_unreadable")
+            logger.error("Refresh: no checks this run, cannot read the dataset at %s: %s", self.uri, error)
+
+    def _load_state(self) -> None:
         fs, root = resolve(self.uri)
         run_id = self.crawler.stats.get_value("run/id")
         known = load_known(fs, root, self._now(), self.config.max_age)
