@@ -174,3 +174,17 @@ def test_a_mostly_blocked_run_fails_saying_the_site_is_blocking(tmp_path: Path) 
     assert result.returncode == 3
     assert "blocking the crawler" in result.log
     assert not list((tmp_path / "articles").glob("date=*"))
+
+
+def test_the_budget_caps_the_checks_and_defers_the_rest(tmp_path: Path) -> None:
+    dataset = tmp_path / "articles"
+    first = crawl_at(FIRST, dataset, None, articles=100)
+    settings = {**WATCH_ALL, "REFRESH_MIN_REQUESTS": "10", "REFRESH_BUDGET": "0.5"}
+    settings["REFRESH_NOW"] = (run_start(dataset, first) + timedelta(hours=3)).isoformat()
+    with serve_replica(articles=100, seed=SEED, clock=FIRST) as site:
+        result = crawl(site, dataset, args={"editions": "gb"}, settings=settings)
+    assert result.returncode == 0, result.log[-3000:]
+    stats = result.stats
+    other = stats["downloader/request_count"] - stats["refresh/requests"]
+    assert stats["refresh/requests"] == max(10, other)  # share 0.5: as many checks as other requests
+    assert stats["refresh/deferred"] == stats["refresh/due"] - stats["refresh/requests"] > 0
