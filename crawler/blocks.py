@@ -29,7 +29,9 @@ CHALLENGE_MARKERS: tuple[str, ...] = (
 )
 # Every page of the site names it (title suffix, logo, footer) in one of its scripts or in the host name.
 SITE_MARKERS: tuple[str, ...] = ("大纪元", "大紀元", "epochtimes")
+_SITE_MARKER_BYTES = tuple(marker.encode() for marker in SITE_MARKERS)
 WALL_STATUSES = frozenset({403, 429, 503})
+OK = 200
 # A block page is small; reading the start of a large page is enough to find the markers.
 SNIFF_BYTES = 64 * 1024
 
@@ -43,8 +45,14 @@ class Blocked(IgnoreRequest):
 
 
 def block_reason(status: int, content_type: str, body: bytes) -> str | None:
-    """``challenge_<status>`` or ``not_the_site`` for a block page, None for anything else."""
+    """``challenge_<status>`` or ``not_the_site`` for a block page, None for anything else.
+
+    Runs on every response, so the common case is one byte search: a 200 that names the site is the site."""
+    if status != OK and status not in WALL_STATUSES:
+        return None
     start = body[:SNIFF_BYTES]
+    if status == OK and any(marker in start for marker in _SITE_MARKER_BYTES):
+        return None
     if "html" not in content_type.lower() and start.lstrip()[:1] != b"<":
         return None
     head = start.decode("utf-8", errors="replace").lower()
@@ -52,9 +60,7 @@ def block_reason(status: int, content_type: str, body: bytes) -> str | None:
         return None
     if status in WALL_STATUSES:
         return f"challenge_{status}"
-    if status == 200 and not any(marker in head for marker in SITE_MARKERS):
-        return "not_the_site"
-    return None
+    return None if any(marker in head for marker in SITE_MARKERS) else "not_the_site"
 
 
 def retry_after_seconds(value: str | None, now: datetime, cap: float) -> float | None:
