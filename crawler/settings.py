@@ -35,6 +35,7 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # Above HttpErrorMiddleware (50): a check's 304 or 404 reaches this one's process_spider_exception first.
     "crawler.refresh_middleware.RefreshMiddleware": 60,
+    "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
 }
 # Refresh schedule (crawler/refresh_middleware.py): at most this share of a run's requests, at least this many.
 REFRESH_BUDGET = 0.8
@@ -69,9 +70,6 @@ HEALTH_MAX_FAILED_RATIO = 0.05
 HEALTH_MAX_FALLBACK_RATIO = 0.05
 HEALTH_MAX_DISAGREEMENT_RATIO = 0.2
 
-SPIDER_MIDDLEWARES = {
-    "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
-}
 EXTRACT_CROSSCHECK_RATE = 0.05
 EXTRACT_CROSSCHECK_MIN_F1 = 0.8
 
