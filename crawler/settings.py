@@ -34,10 +34,10 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     # Above HttpErrorMiddleware (50): a check's 304 or 404 reaches this one's process_spider_exception first.
-    "crawler.refresh_middleware.RefreshMiddleware": 60,
+    "crawler.middlewares.refresh.RefreshMiddleware": 60,
     "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
 }
-# Refresh schedule (crawler/refresh_middleware.py): at most this share of a run's requests, at least this many.
+# Refresh schedule (crawler/middlewares/refresh.py): at most this share of a run's requests, at least this many.
 REFRESH_BUDGET = 0.8
 REFRESH_MIN_REQUESTS = 200
 REFRESH_MAX_AGE_DAYS = 30

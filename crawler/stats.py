@@ -71,10 +71,31 @@ BACKOFF_MILLISECONDS = "retry/backoff/milliseconds"
 # Retries that waited the server's Retry-After instead of the back-off.
 RETRY_AFTER_COUNT = "retry/retry_after/count"
 
+# --- refresh checks (crawler.middlewares.refresh): `refresh/<outcome>` -------------------------------------
+# watched, due, deferred, requests, confirm_requests, not_modified, fetched, removed, reappeared, still_gone,
+# removals_withheld, failed, state_unreadable
+REFRESH_PREFIX = "refresh/"
+
+# --- block pages (crawler.middlewares.blocks) -------------------------------------------------------------
+BLOCKED_PREFIX = "blocked/"
+BLOCKED_PAGES = f"{BLOCKED_PREFIX}pages"
+# Scrapy's own, read by the health check: the blocked share leaves robots.txt out.
+RESPONSES = "downloader/response_count"
+ROBOTS_RESPONSES = "robotstxt/response_count"
+
 # --- distributed mode (crawler.distributed) ---------------------------------------------------------------
 OPENED_CRAWL = "distributed/opened_crawl"
 SCHEDULER_ENQUEUED = "scheduler/enqueued/redis"
 SCHEDULER_DEQUEUED = "scheduler/dequeued/redis"
+
+
+def refresh(outcome: str) -> str:
+    return f"{REFRESH_PREFIX}{outcome}"
+
+
+def blocked(reason: str) -> str:
+    """``blocked/<reason>``: ``challenge_403``, ``challenge_429``, ``challenge_503``, ``not_the_site``."""
+    return f"{BLOCKED_PREFIX}{reason}"
 
 
 def dropped(reason: str, detail: str | None = None) -> str:

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from crawler.blocks import block_reason, retry_after_seconds
-from pipelines.health import evaluate
+from crawler.extensions.health import evaluate
 from tests.replica.site import CHALLENGE_HTML, NOT_THE_SITE_HTML, Site
 
 HTML = "text/html; charset=utf-8"

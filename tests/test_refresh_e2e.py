@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.dataset as pads
 import pytest
 
-from pipelines.removals import REMOVALS_DIR
+from pipelines.dataset.removals import REMOVALS_DIR
 from tests.crawling import CrawlResult, crawl
 from tests.replica.model import build_metadata
 from tests.replica.site import Site

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.refresh_state import _partition_before, load_known
+from pipelines.dataset.refresh_state import _partition_before, load_known
 
 NOW = datetime(2026, 12, 2, 6, tzinfo=UTC)
 UTC_MICROS = pa.timestamp("us", tz="UTC")

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from crawler.removals import gone_reason
-from pipelines.removals import (
+from pipelines.dataset.removals import (
     REAPPEARED,
     REMOVALS_DIR,
     REMOVED,

@@ -53,7 +53,7 @@ def test_the_project_retries_through_the_backoff_middleware() -> None:
     assert project_settings.DOWNLOADER_MIDDLEWARES == {
         "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
         "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
-        "crawler.block_middleware.BlockMiddleware": 560,
+        "crawler.middlewares.blocks.BlockMiddleware": 560,
     }
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from crawler.extract import extract
 from crawler.items import ArticleItem
-from pipelines.archive import ArchiveIndex
 from pipelines.clean import clean_item, fold_script, text_fingerprints
+from pipelines.dataset.archive import ArchiveIndex
 from pipelines.dedupe import Duplicate, assign_version
 from tests.archive_data import SAMPLE_BODY, SAMPLE_TITLE, sample_item
 from tests.replica.content import CANONICAL_BASE

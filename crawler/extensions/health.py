@@ -166,12 +166,12 @@ def _fetch_failures(stats: Mapping[str, Any], max_failed_ratio: float) -> list[s
 
 def _blocked(stats: Mapping[str, Any]) -> list[str]:
     """A run whose answers were mostly bot walls saw almost nothing of the site: it must not pass."""
-    blocked = _count(stats, "blocked/pages")
+    blocked = _count(stats, keys.BLOCKED_PAGES)
     # robots.txt is served apart from the site's pages (and allowed through by walls): not an answer about them.
-    responses = _count(stats, "downloader/response_count") - _count(stats, "robotstxt/response_count")
+    responses = _count(stats, keys.RESPONSES) - _count(stats, keys.ROBOTS_RESPONSES)
     if not blocked or blocked <= MAX_BLOCKED_SHARE * responses:
         return []
-    breakdown = _failure_breakdown(stats, "blocked/")
+    breakdown = _failure_breakdown(stats, keys.BLOCKED_PREFIX)
     return [
         f"{blocked} of {responses} responses were block or challenge pages{breakdown}: the site is blocking "
         "the crawler (nothing from those pages was stored; slow down or ask the site before the next run)"

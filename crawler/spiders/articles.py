@@ -232,7 +232,7 @@ class ArticlesSpider(scrapy.Spider):
     def request_failed(self, failure: Failure) -> None:
         """Errback: a page that never reached its callback is counted by reason, never silently lost."""
         if isinstance(failure.value, Blocked):
-            return  # counted as blocked by crawler.block_middleware: the site was not answering us
+            return  # counted as blocked by crawler.middlewares.blocks: the site was not answering us
         self._count_lost_page(failure.request, failure_reason(failure))  # type: ignore[attr-defined]
 
     def request_scheduled(self, request: scrapy.Request) -> None:

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from pipelines import storage
+from pipelines.dataset import storage
 
 REMOVALS_DIR = "_removals"
 REMOVALS_SCHEMA_VERSION = "1"

@@ -8,10 +8,10 @@ run's requests (never fewer than ``REFRESH_MIN_REQUESTS``). Each carries ``If-No
 spider's ``parse_article`` and the pipelines decide whether it is a new version.
 
 A check answered 404, 410 or a redirect to a home or list page is checked a second time once every first check
-is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.removals``) before the run ends.
+is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.dataset.removals``) before the run ends.
 When more than ``REFRESH_OUTAGE_SHARE`` of the run's checks look gone, the site is failing, not deleting: no
 removal is recorded. A removed article that answers again is recorded as reappeared. Bot walls never reach
-here as answers (``crawler.block_middleware`` drops them as ``Blocked``), so they are never a removal.
+here as answers (``crawler.middlewares.blocks`` drops them as ``Blocked``), so they are never a removal.
 """
 
 from __future__ import annotations
@@ -31,13 +31,21 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler import stats as keys
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
-from pipelines.manifest import STATUS_RUNNING, read_manifest
-from pipelines.refresh_state import load_known
-from pipelines.removals import REAPPEARED, REMOVED, RemovalEvent, currently_removed, read_events, write_events
-from pipelines.storage import resolve
+from pipelines.dataset.manifest import STATUS_RUNNING, read_manifest
+from pipelines.dataset.refresh_state import load_known
+from pipelines.dataset.removals import (
+    REAPPEARED,
+    REMOVED,
+    RemovalEvent,
+    currently_removed,
+    read_events,
+    write_events,
+)
+from pipelines.dataset.storage import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +67,6 @@ CONFIRM_META = "refresh_confirm"
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 NOT_MODIFIED = 304
 RUNS_DIR = "_runs"
-
-STATS_PREFIX = "refresh"
 
 
 class _Options(Protocol):
@@ -398,7 +404,7 @@ class RefreshMiddleware:
                 run_id=run_id,
             )
         )
-        self._inc(f"{event}")
+        self._inc(event)
         logger.info("Refresh: %s %s%s", known.url, event, f" ({reason})" if reason else "")
 
     def _write_events(self) -> None:
@@ -413,4 +419,4 @@ class RefreshMiddleware:
         logger.info("Refresh: %d removal event(s) written to %s", len(state.events), path)
 
     def _inc(self, key: str, count: int = 1) -> None:
-        self.crawler.stats.inc_value(f"{STATS_PREFIX}/{key}", count)
+        self.crawler.stats.inc_value(keys.refresh(key), count)

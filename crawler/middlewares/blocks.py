@@ -14,11 +14,10 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from crawler import stats as keys
 from crawler.blocks import Blocked, block_reason
 
 logger = logging.getLogger(__name__)
-
-STATS_PREFIX = "blocked"
 
 
 class BlockMiddleware:
@@ -38,7 +37,7 @@ class BlockMiddleware:
             return response
         stats = self.crawler.stats
         assert stats is not None
-        stats.inc_value(f"{STATS_PREFIX}/pages")
-        stats.inc_value(f"{STATS_PREFIX}/{reason}")
+        stats.inc_value(keys.BLOCKED_PAGES)
+        stats.inc_value(keys.blocked(reason))
         logger.warning("Blocked: %s answered a %s page, not stored", request.url, reason)
         raise Blocked(reason, request.url)

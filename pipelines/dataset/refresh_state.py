@@ -16,7 +16,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from crawler.refresh import Known
-from pipelines.archive import part_files
+from pipelines.dataset.archive import part_files
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 STATE_SCHEMA = pa.schema(
