@@ -71,6 +71,7 @@ RUNS_DIR = "_runs"
 
 class _Options(Protocol):
     site: str
+    warc: tuple[str, ...]
 
 
 class ArticleFetcher(Protocol):
@@ -266,6 +267,8 @@ class RefreshMiddleware:
 
     def _schedule_due(self) -> int:
         state = self.state
+        if cast(ArticleFetcher, self.crawler.spider).options.warc:
+            return 0  # an import or rebuild reads captures: nothing is fetched
         now = self._now()
         since = state.since or now - self.schedule.max_age
         candidates = [k for k in state.known.values() if k.article_id not in state.discovered]
