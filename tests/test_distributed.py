@@ -218,6 +218,25 @@ def test_three_workers_write_each_article_exactly_once(
     # what matters is that the work was shared and that no article was written twice.
     assert sum(count > 0 for count in written) >= 2, f"the workers did not share the crawl: {written}"
     assert_each_article_once(rows, gb_truth(BIG_REPLICA_ARTICLES), context=failures)
+    assert_each_worker_captures_into_its_own_files(tmp_path / "warc", dataset, [s for _, s, _ in results])
+
+
+def assert_each_worker_captures_into_its_own_files(
+    captures: Path, dataset: str, stats: list[dict[str, Any]]
+) -> None:
+    """WARC capture (on by default, ``warc`` next to the dataset): files named by each worker's run, and every
+    row points into a committed file of the worker that wrote it."""
+    run_ids = {str(s["run/id"]) for s in stats}
+    files = sorted(captures.glob("*.warc.gz"))
+    assert {f.name.removeprefix("capture-").rsplit("-", 1)[0] for f in files} == run_ids
+    assert not list(captures.glob(".*")), "every worker committed its last capture file"
+    table = pads.dataset(dataset, format="parquet", partitioning="hive").to_table(
+        columns=["run_id", "warc_file"]
+    )
+    for run_id, warc_file in zip(
+        table.column("run_id").to_pylist(), table.column("warc_file").to_pylist(), strict=True
+    ):
+        assert Path(warc_file).name.startswith(f"capture-{run_id}-") and Path(warc_file) in files
 
 
 def wait_until(condition: Any, what: str) -> None:
