@@ -18,6 +18,7 @@ from scrapy.utils.defer import deferred_from_coro
 from crawler import stats as keys
 from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
+from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
 from crawler.items import ArticleItem
 from pipelines.clean import ArticleDropped, report_drop
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key, part_files
@@ -50,6 +51,15 @@ class ArchiveAware(Protocol):
 class Duplicate(ArticleDropped):
     def __init__(self, article_id: str, url: str) -> None:
         super().__init__("duplicate", f"{article_id} already archived with this text", url)
+
+
+class ExtractorNoise(ArticleDropped):
+    """A page only the general extractor could read (the site's markup changed) whose text is nearly the
+    archived version's: another extractor's reading of the same text, not an edit (README "What makes a new
+    version"). Small real edits to such pages wait until the site's parsers read them again."""
+
+    def __init__(self, article_id: str, url: str) -> None:
+        super().__init__("extractor_noise", f"{article_id} read by the general extractor, same text", url)
 
 
 class DuplicateContent(ArticleDropped):
@@ -85,6 +95,8 @@ def assign_version(
         item.version = FIRST_VERSION
     elif latest.hash_key in {hash_key(h) for h in hashes}:
         raise Duplicate(item.article_id, item.url)
+    elif item.extractor == GENERIC_EXTRACTOR and _near_its_latest(item, index, max_distance):
+        raise ExtractorNoise(item.article_id, item.url)
     else:
         item.version = latest.version + 1
     item.near_duplicate_of = index.near_duplicate(item.simhash, max_distance, exclude=item.article_id)
@@ -92,6 +104,13 @@ def assign_version(
     if one_row_per_run:
         accepted_this_run.add(item.article_id)
     return item
+
+
+def _near_its_latest(item: ArticleItem, index: ArchiveLookup, max_distance: int) -> bool:
+    """The archived text of this very article is within ``max_distance`` of the item's (the nearest match of
+    the index is the article itself)."""
+    assert item.simhash is not None
+    return index.near_duplicate(item.simhash, max_distance) == item.article_id
 
 
 def parse_near_distance(value: object) -> int:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crawler.extract import extract
+from crawler.extract.generic import extract_generic
 from crawler.items import ArticleItem
 from pipelines.clean import clean_item, fold_script, text_fingerprints
 from pipelines.dataset.archive import ArchiveIndex
-from pipelines.dedupe import Duplicate, assign_version
+from pipelines.dedupe import Duplicate, ExtractorNoise, assign_version
 from tests.archive_data import SAMPLE_BODY, SAMPLE_TITLE, sample_item
 from tests.replica.content import CANONICAL_BASE
 from tests.replica.model import PLANNED_ARTICLES
@@ -114,3 +116,30 @@ def test_replica_edits_always_make_a_version() -> None:
             _row(after, path, after.get(path).body.decode()),
         )
         assert before_row.content_hash != after_row.content_hash, path
+
+
+def test_the_same_page_read_by_the_general_extractor_is_not_a_new_version() -> None:
+    site = Site(articles=80)
+    pages = [m for m in site.metadata() if m.layout == "current"][-10:]
+    noise = 0
+    for meta in pages:
+        path = meta.path("gb")
+        html = site.get(path).body.decode()
+        layout_row = _row(site, path, html)
+        generic = extract_generic(html, CANONICAL_BASE + path)
+        assert generic.extractor == "generic"
+        generic_row = clean_item(ArticleItem.from_article(generic, crawled_at=datetime.now(UTC)))
+        index = ArchiveIndex.empty()
+        assert layout_row.content_hash is not None and layout_row.simhash is not None
+        index.add(layout_row.article_id, 1, layout_row.content_hash, layout_row.simhash)
+        if generic_row.content_hash == layout_row.content_hash:
+            continue
+        noise += 1
+        with pytest.raises(ExtractorNoise):
+            assign_version(generic_row, index, set(), max_distance=3)
+    assert noise > 0  # the general extractor does read these pages differently
+    # A rewritten page read by the general extractor is still a new version.
+    rewritten = clean_item(ArticleItem.from_article(generic, crawled_at=datetime.now(UTC)))
+    rewritten = replace(rewritten, body_text="全新的正文。" * 200)
+    rewritten = clean_item(rewritten)
+    assert assign_version(rewritten, index, set(), max_distance=3).version == 2
