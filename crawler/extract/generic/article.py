@@ -39,7 +39,12 @@ EXTRACTOR_NAME = "generic"
 SOURCE_PAGE = "page"
 SOURCE_URL = "url"
 _PARSER = etree.HTMLParser(
-    encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True, remove_blank_text=False
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+    no_network=True,
+    remove_blank_text=False,
+    collect_ids=False,
 )
 # Labels that introduce the publication time: a date after one of them beats any other date in the text.
 _DATE_LABEL_RE = re.compile(

@@ -8,6 +8,7 @@ nearly as well, is the article; inside it, link lists, share bars and "related" 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -222,28 +223,56 @@ def _runs(root: Element) -> list[Run]:
 def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
     """Content scores of containers, and every block ancestor's [text weight, link text weight]."""
     scores: dict[Element, float] = {}
-    totals: Totals = {}
+    totals = _totals(blocks)
     for block in blocks:
         weight, link_weight = block.weight, block.link_weight
-        element = block.element
-        chain = [element, *element.iterancestors()]
-        for node in chain:
-            total = totals.get(node)
-            if total is None:
-                totals[node] = [weight, link_weight]
-            else:
-                total[0] += weight
-                total[1] += link_weight
         if weight < MIN_PARAGRAPH_WEIGHT:
             continue
+        element = block.element
         punctuation = len(_PUNCTUATION_RE.findall("".join(block.parts)))
         points = (1 + punctuation + min(weight / 100, 3)) * (1 - link_weight / weight)
+        chain = [element, *itertools.islice(element.iterancestors(), ANCESTOR_LEVELS)]
         start = 1 if element.tag in PARAGRAPH_TAGS else 0
         for level, node in enumerate(chain[start : start + ANCESTOR_LEVELS]):
             divider = 1 if level == 0 else (2 if level == 1 else level * 3)
             score = scores.get(node)
             scores[node] = (_initial(node) if score is None else score) + points / divider
     return scores, totals
+
+
+def _totals(blocks: list[Block]) -> Totals:
+    """[text weight, link text weight] of every element that holds a block: the blocks are summed per parent
+    first, so each parent's sum climbs the tree once (a menu's hundred items share one parent)."""
+    totals: Totals = {}
+    by_parent: dict[Element, list[float]] = {}
+    for block in blocks:
+        element = block.element
+        own = totals.get(element)
+        if own is None:
+            totals[element] = [block.weight, block.link_weight]
+        else:
+            own[0] += block.weight
+            own[1] += block.link_weight
+        parent = element.getparent()
+        if parent is None:
+            continue
+        pending = by_parent.get(parent)
+        if pending is None:
+            by_parent[parent] = [block.weight, block.link_weight]
+        else:
+            pending[0] += block.weight
+            pending[1] += block.link_weight
+    for parent, (weight, link_weight) in by_parent.items():
+        node: Element | None = parent
+        while node is not None:
+            total = totals.get(node)
+            if total is None:
+                totals[node] = [weight, link_weight]
+            else:
+                total[0] += weight
+                total[1] += link_weight
+            node = node.getparent()
+    return totals
 
 
 def _initial(element: Element) -> float:
