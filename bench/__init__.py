@@ -1,11 +1,13 @@
-"""Benchmarks (`make bench`, `python -m bench`): one table and `bench/results.json`.
+"""Benchmarks (`make bench`, `python -m bench`): one table, `bench/results.json` (each module's latest figures,
+keyed by module name) and `bench/history.jsonl` (every run, appended).
 
 Module contract: every module `bench/bench_<name>.py` defines
 
     def run() -> list[bench.figures.Figure]
 
 and `python -m bench` finds it by name (no registry to edit), runs the modules in name order, prints each
-figure as a row of one table and writes all of them to `bench/results.json`. A module builds its figures with
+figure as a row of one table and writes them to `bench/results.json` under the module's name (a partial run
+replaces only its modules' figures). A module builds its figures with
 `bench.figures.measured` (a median of repeated samples, with min and max) or `bench.figures.single` (one
 value), and states its target, if any, as a `bench.figures.Target`. Whatever a module needs (a static export
 of the replica behind nginx, a crawl in a subprocess with its wall time and peak RSS) is in `bench.server` and

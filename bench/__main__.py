@@ -1,5 +1,6 @@
-"""`python -m bench [NAME...]`: runs every `bench/bench_<name>.py` (or the named ones), prints one table and
-writes `bench/results.json` (see `bench/__init__.py` for the module contract)."""
+"""`python -m bench [NAME...]`: runs every `bench/bench_<name>.py` (or the named ones), prints one table,
+replaces those modules' figures in `bench/results.json` (the others keep their last figures) and appends the
+run to `bench/history.jsonl` (see `bench/__init__.py` for the module contract)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.figures import Figure
 
 PREFIX = "bench_"
 RESULTS = Path(__file__).with_name("results.json")
+HISTORY = Path(__file__).with_name("history.jsonl")
 _VERDICTS = {True: "met", False: "MISSED", None: ""}
 
 
@@ -52,6 +55,19 @@ def table(figures: Sequence[Figure]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def record(figures: dict[str, list[Figure]], results: Path = RESULTS, history: Path = HISTORY) -> None:
+    """The modules that ran replace their figures in ``results``; the run is appended to ``history``."""
+    latest: dict[str, list[Figure]] = (
+        json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
+    )
+    latest.update(figures)
+    ordered = {name: latest[name] for name in sorted(latest)}
+    results.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    run = {"ran_at": datetime.now(UTC).isoformat(timespec="seconds"), "figures": figures}
+    with history.open("a", encoding="utf-8") as sink:
+        sink.write(json.dumps(run, ensure_ascii=False) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     requested = list(sys.argv[1:] if argv is None else argv)
     available = module_names()
@@ -61,17 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr
         )
         return 2
-    figures: list[Figure] = []
+    figures: dict[str, list[Figure]] = {}
     failed: list[str] = []
     for name in requested or available:
         try:
-            figures += run_module(name)
+            figures[name] = run_module(name)
         except Exception:
             traceback.print_exc()
             failed.append(name)
-    print(table(figures))
-    RESULTS.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    print(table([figure for module in figures.values() for figure in module]))
+    record(figures)
+    print(f"wrote {RESULTS} and appended to {HISTORY}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
