@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install services test lint demo bench clean
+.PHONY: install services test test-quick lint demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ services:
 
 test: $(STAMP) services
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+
+# The tests that crawl nothing end to end (no `slow` marker): the edit-test loop.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
