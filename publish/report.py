@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
+from pipelines.dataset.removals import REMOVED, RemovalEvent, read_events
 from publish.markdown import BEIJING
-from publish.source import open_dataset, open_root, read_manifests, read_removals
+from publish.source import open_dataset, open_root, read_manifests
 from publish.svg import Series, heatmap, line_chart, stacked_bars, status_strip
 from publish.textdiff import side_by_side
 
@@ -327,31 +328,29 @@ def _texts(dataset: pads.Dataset, keys: set[tuple[str, int]]) -> dict[tuple[str,
     }
 
 
-def removals_section(removals: pa.Table | None, titles: Mapping[str, tuple[str, str]]) -> str:
+def removals_section(events: Sequence[RemovalEvent], titles: Mapping[str, tuple[str, str]]) -> str:
     """Each article's latest removal event (removed, or reappeared after a removal), newest first."""
     parts = ["<h2>Removals</h2>"]
-    if removals is None or removals.num_rows == 0:
+    if not events:
         return parts[0] + '<p class="note">No removal recorded: no archived article has been found gone.</p>'
-    latest: dict[str, dict[str, Any]] = {}
-    for row in removals.to_pylist():
-        current = latest.get(row["article_id"])
-        if current is None or row["detected_at"] > current["detected_at"]:
-            latest[row["article_id"]] = row
-    rows = sorted(latest.values(), key=lambda r: r["detected_at"], reverse=True)
-    gone = sum(1 for r in rows if r["event"] == "removed")
+    latest: dict[str, RemovalEvent] = {}
+    for event in sorted(events, key=lambda e: e.detected_at):
+        latest[event.article_id] = event
+    rows = sorted(latest.values(), key=lambda e: e.detected_at, reverse=True)
+    gone = sum(1 for e in rows if e.event == REMOVED)
     parts.append(
         f'<p class="note">{gone} article{"s" * (gone != 1)} gone now, {len(rows) - gone} back after a removal. '
         "Their last archived version stays in the dataset.</p>"
         "<table><thead><tr><th>article</th><th>state</th><th>reason</th><th>last seen</th><th>found gone / back</th>"
         "<th>last version</th></tr></thead><tbody>"
     )
-    for r in rows:
-        title, url = titles.get(r["article_id"], (r["article_id"], r["url"]))
+    for e in rows:
+        title, url = titles.get(e.article_id, (e.article_id, e.url))
         parts.append(
-            f"<tr><td>{_article_link(url, title)} <small>{escape(r['article_id'])}</small></td>"
-            f"<td>{escape(r['event'])}</td><td>{escape(r['reason'] or '')}</td>"
-            f"<td>{_beijing(r['last_seen_at'])}</td><td>{_beijing(r['detected_at'])}</td>"
-            f"<td>{escape(str(r['last_version']))}</td></tr>"
+            f"<tr><td>{_article_link(url, title)} <small>{escape(e.article_id)}</small></td>"
+            f"<td>{escape(e.event)}</td><td>{escape(e.reason or '')}</td>"
+            f"<td>{_beijing(e.last_seen_at)}</td><td>{_beijing(e.detected_at)}</td>"
+            f"<td>{e.last_version}</td></tr>"
         )
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -447,7 +446,7 @@ def build_report(uri: str, now: datetime | None = None) -> str:
         per_day_section(latest),
         coverage_section(runs),
         edits_section(dataset, index),
-        removals_section(read_removals(fs, root), titles),
+        removals_section(read_events(fs, root), titles),
         clusters_section(index, latest),
     ]
     return (

@@ -1,11 +1,11 @@
-"""What the mirror and the report read: the articles dataset, its run manifests and its removal records."""
+"""What the mirror and the report read: the articles dataset and its run manifests (removal records: the
+dataset package's ``removals.read_events``)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -13,9 +13,6 @@ from pipelines.dataset import storage
 from pipelines.dataset.archive import part_files
 from pipelines.dataset.manifest import RUNS_DIR
 from pipelines.dataset.schema import ARTICLE_SCHEMA
-
-# Written by the refresh (issue 13): one Parquet file per run that recorded a removal or a reappearance.
-REMOVALS_DIR = "_removals"
 
 
 class NoDatasetError(FileNotFoundError):
@@ -51,12 +48,3 @@ def read_manifests(fs: pafs.FileSystem, root: str) -> list[dict[str, Any]]:
         if isinstance(document, dict):
             documents.append(document)
     return documents
-
-
-def read_removals(fs: pafs.FileSystem, root: str) -> pa.Table | None:
-    """All removal and reappearance records, or None when no run has recorded any."""
-    path = f"{root}/{REMOVALS_DIR}"
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
-        return None
-    dataset = pads.dataset(path, filesystem=fs, format="parquet")
-    return dataset.to_table() if dataset.files else None

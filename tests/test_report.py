@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+import pyarrow.fs as pafs
 import pytest
 from lxml import html as lxml_html
 from PIL import Image
 
 from crawler.extract.model import Image as StoredImage
+from pipelines.dataset.removals import REAPPEARED, REMOVED, RemovalEvent, write_events
 from publish.report import (
     DROPPED_COLOUR,
     EDITION_COLOURS,
@@ -31,7 +31,6 @@ from publish.report import (
     build_report,
     clusters,
 )
-from publish.source import REMOVALS_DIR
 from publish.svg import nice_step, shade
 from publish.textdiff import inline_diff, side_by_side
 from tests import browser
@@ -41,20 +40,6 @@ from tests.replica.testing import serve_replica
 from tests.test_mirror import write_dataset
 
 ARTICLES = 60  # enough for the replica to hold a near copy
-# The removal records' contract (/work/signals/removals.md, written by the refresh of issue 13).
-REMOVALS_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("event", pa.string(), nullable=False),
-        pa.field("reason", pa.string()),
-        pa.field("last_seen_at", pa.timestamp("us", tz="UTC")),
-        pa.field("detected_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("last_version", pa.int32(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ],
-    metadata={b"schema_version": b"1"},
-)
 # A drawn chart has at least this many pixels of each of its series' exact colours (bars, dots, squares).
 MIN_PIXELS = 30
 
@@ -76,12 +61,6 @@ def pixels(screenshot: Image.Image, box: dict[str, float], colour: str) -> int:
     ).convert("RGB")
     counts = {value: count for count, value in region.getcolors(maxcolors=1 << 24) or []}
     return counts.get(rgb(colour), 0)
-
-
-def write_removals(dataset: Path, rows: list[dict[str, Any]]) -> None:
-    folder = dataset / REMOVALS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=REMOVALS_SCHEMA), folder / "removals-test.parquet")
 
 
 def latest(dataset: Path) -> dict[str, dict[str, Any]]:
@@ -108,20 +87,30 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     articles = latest(dataset)
     gone, back = sorted(articles)[:2]
     now = datetime.now(UTC)
-    write_removals(
-        dataset,
+
+    def event(
+        article_id: str, kind: str, reason: str | None, seen: timedelta, found: timedelta
+    ) -> RemovalEvent:
+        row = articles[article_id]
+        return RemovalEvent(
+            article_id, row["url"], kind, reason, now - seen, now - found, row["version"], "r"
+        )
+
+    # Through the refresh's own writer: the first run found one article gone, the second found it back
+    # and another gone.
+    fs = pafs.LocalFileSystem()
+    write_events(
+        fs, str(dataset), "r1", [event(back, REMOVED, "redirect_home", timedelta(days=3), timedelta(days=1))]
+    )
+    write_events(
+        fs,
+        str(dataset),
+        "r2",
         [
-            {"article_id": gone, "url": articles[gone]["url"], "event": "removed", "reason": "http_404",
-             "last_seen_at": now - timedelta(days=2), "detected_at": now - timedelta(hours=1),
-             "last_version": articles[gone]["version"], "run_id": "r2"},
-            {"article_id": back, "url": articles[back]["url"], "event": "removed", "reason": "redirect_home",
-             "last_seen_at": now - timedelta(days=3), "detected_at": now - timedelta(days=1),
-             "last_version": articles[back]["version"], "run_id": "r1"},
-            {"article_id": back, "url": articles[back]["url"], "event": "reappeared", "reason": None,
-             "last_seen_at": now - timedelta(days=1), "detected_at": now - timedelta(hours=2),
-             "last_version": articles[back]["version"], "run_id": "r2"},
+            event(gone, REMOVED, "http_404", timedelta(days=2), timedelta(hours=1)),
+            event(back, REAPPEARED, None, timedelta(days=1), timedelta(hours=2)),
         ],
-    )  # fmt: skip
+    )
     report = base / "report.html"
     result = run_report(dataset, report)
     assert result.returncode == 0, result.stderr[-3000:]
