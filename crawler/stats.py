@@ -87,6 +87,8 @@ ROBOTS_RESPONSES = "robotstxt/response_count"
 OPENED_CRAWL = "distributed/opened_crawl"
 SCHEDULER_ENQUEUED = "scheduler/enqueued/redis"
 SCHEDULER_DEQUEUED = "scheduler/dequeued/redis"
+# Seconds the worker waited on an empty shared queue before closing (its fixed cost at the end of a crawl).
+IDLE_SECONDS = "distributed/idle_seconds"
 
 
 def refresh(outcome: str) -> str:

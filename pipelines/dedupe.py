@@ -86,10 +86,9 @@ def assign_version(
         raise ValueError(f"{item.url} has no fingerprints: CleanPipeline must run before DedupePipeline")
     if one_row_per_run and item.article_id in accepted_this_run:
         raise Duplicate(item.article_id, item.url)
-    latest = index.latest(item.article_id)
     hashes = [h for h in (item.content_hash, item.schema1_hash) if h is not None]
+    latest, original = index.lookup(item.article_id, hashes)
     if latest is None:
-        original = next((found for h in hashes if (found := index.find_hash(h)) is not None), None)
         if original is not None:
             raise DuplicateContent(item.article_id, original, item.url)
         item.version = FIRST_VERSION

@@ -85,6 +85,14 @@ def test_find_hash_looks_at_latest_versions(archive_root: Path) -> None:
     assert index.find_hash(digest("unknown")) is None
 
 
+def test_lookup_answers_latest_and_for_a_new_article_the_owner_of_its_text(archive_root: Path) -> None:
+    index = ArchiveIndex.load(str(archive_root))
+    assert index.lookup("n100", [digest("c1")]) == (Latest(3, hash_key(digest("a3"))), None)
+    assert index.lookup("n400", [digest("c1")]) == (None, "n300")
+    assert index.lookup("n400", [digest("unknown"), digest("a3")]) == (None, "n100")
+    assert index.lookup("n400", [digest("unknown")]) == (None, None)
+
+
 def test_near_duplicate_within_three_bits_and_lowest_id_wins(archive_root: Path) -> None:
     index = ArchiveIndex.load(str(archive_root))
     assert index.near_duplicate(flip_bits(BASE_SIMHASH, 0, 17, 40)) == "n100"

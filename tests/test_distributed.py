@@ -193,6 +193,11 @@ def test_claims_are_atomic_and_a_dead_workers_uncommitted_claims_roll_back(
     assert "n1" not in first and first.find_hash("aa" * 32) is None
     latest = first.latest("n3")
     assert latest is not None and latest.version == 1
+    # What the dedupe pipeline asks per item, in one round trip: the same answers as the two questions.
+    assert first.lookup("n3", ["aa" * 32]) == (latest, None)
+    assert first.lookup("n9", ["cc" * 32]) == (None, "n3")
+    assert first.lookup("n9", ["ee" * 32, "cc" * 32]) == (None, "n3")
+    assert first.lookup("n9", ["ee" * 32]) == (None, None)
 
 
 # ---- crawls -------------------------------------------------------------------------------------------------

@@ -22,16 +22,20 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections import deque
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from scrapy.settings import BaseSettings, Settings
+from scrapy.statscollectors import StatsCollector
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from crawler import stats as stat_keys
+from crawler.config import positive_int
 from crawler.distributed.keys import CrawlKeys, DistributedConfigError, redis_url
+from crawler.distributed.queue import SharedQueue
 from crawler.urls import parse_article_url
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,10 @@ logger = logging.getLogger(__name__)
 MAX_IDLE_SETTING = "MAX_IDLE_TIME_BEFORE_CLOSE"
 # scrapy-redis's own default (0) means "never close"; a crawl of many workers must end by itself.
 DEFAULT_MAX_IDLE_S = 60
+# Requests a worker takes from the shared queue at a time: one round trip instead of N, while keeping few
+# requests away from the other workers (the downloader holds CONCURRENT_REQUESTS of them anyway).
+POP_BATCH_SETTING = "DISTRIBUTED_POP_BATCH"
+DEFAULT_POP_BATCH = 8
 ARTICLE_FINGERPRINT_PREFIX = "article:"
 ADDON_PRIORITY = "addon"
 _SPIDER_LOG_DEPRECATED = r"Spider\.log\(\) is deprecated"
@@ -57,9 +65,17 @@ class DistributedMode:
         settings.set("SCHEDULER_PERSIST", True, priority=ADDON_PRIORITY)
         settings.set("SCHEDULER_QUEUE_KEY", keys.requests, priority=ADDON_PRIORITY)
         settings.set("SCHEDULER_DUPEFILTER_KEY", keys.dupefilter, priority=ADDON_PRIORITY)
+        settings.set(
+            "SCHEDULER_QUEUE_CLASS", f"{SharedQueue.__module__}.SharedQueue", priority=ADDON_PRIORITY
+        )
         settings.setdefault(MAX_IDLE_SETTING, DEFAULT_MAX_IDLE_S)
         settings["EXTENSIONS"][f"{__name__}.CloseWhenIdle"] = 0
         max_idle_seconds(settings)
+        pop_batch(settings)
+
+
+def pop_batch(settings: BaseSettings) -> int:
+    return positive_int(settings, POP_BATCH_SETTING, DEFAULT_POP_BATCH, DistributedConfigError, "requests")
 
 
 def max_idle_seconds(settings: BaseSettings) -> float:
@@ -84,9 +100,20 @@ class ArticleDupeFilter(RFPDupeFilter):  # type: ignore[misc]
 
 
 class SharedScheduler(Scheduler):  # type: ignore[misc]
-    """scrapy-redis's scheduler, counting with Scrapy's current stats API (no ``spider`` argument)."""
+    """scrapy-redis's scheduler over ``SharedQueue``: one round trip to schedule a request, one to take up to
+    ``DISTRIBUTED_POP_BATCH`` of them (held in a local buffer, put back in the queue when the worker closes
+    cleanly; a worker that dies loses them as it loses its requests in flight)."""
+
+    pop_batch: int = DEFAULT_POP_BATCH
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
+        scheduler: SharedScheduler = super().from_crawler(crawler)
+        scheduler.pop_batch = pop_batch(crawler.settings)
+        return scheduler
 
     def open(self, spider: Spider) -> None:
+        self._buffer: deque[Request] = deque()
         # scrapy-redis 0.9.1 announces a resumed queue with Spider.log(), which Scrapy 2.19 deprecates.
         with warnings.catch_warnings():
             warnings.filterwarnings(
@@ -94,36 +121,55 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             )
             super().open(spider)
 
+    def close(self, reason: str) -> None:
+        if self._buffer:
+            self.queue.push_back(self._buffer)
+            self._buffer.clear()
+        super().close(reason)
+
+    def __len__(self) -> int:
+        return len(self._buffer) + len(self.queue)
+
+    def has_pending_requests(self) -> bool:
+        return bool(self._buffer) or len(self.queue) > 0
+
     def enqueue_request(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
+        fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
+        if not self.queue.push_new(request, self.df.key, fingerprint):
             self.df.log(request, self.spider)
             return False
         if self.stats:
             self.stats.inc_value(stat_keys.SCHEDULER_ENQUEUED)
-        self.queue.push(request)
         return True
 
     def next_request(self) -> Request | None:
-        request: Request | None = self.queue.pop(self.idle_before_close)
-        if request is not None and self.stats:
+        if not self._buffer:
+            self._buffer.extend(self.queue.pop_many(self.pop_batch))
+        if not self._buffer:
+            return None
+        if self.stats:
             self.stats.inc_value(stat_keys.SCHEDULER_DEQUEUED)
-        return request
+        return self._buffer.popleft()
 
 
 class CloseWhenIdle:
     """Keeps the worker open while the shared queue is empty, up to ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds.
 
     Scrapy calls ``spider_idle`` when this worker has nothing scheduled nor in flight, i.e. the shared queue
-    was empty at its last poll; other workers may still add requests, so it waits before closing.
+    was empty at its last poll; other workers may still add requests, so it waits before closing. Scrapy asks
+    again on its 5 s heartbeat, so the wait is rounded up to it. The wait is recorded as
+    ``distributed/idle_seconds``.
     """
 
-    def __init__(self, max_idle: float) -> None:
+    def __init__(self, stats: StatsCollector, max_idle: float) -> None:
+        self.stats = stats
         self.max_idle = max_idle
         self._idle_since: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CloseWhenIdle:
-        extension = cls(max_idle_seconds(crawler.settings))
+        assert crawler.stats is not None
+        extension = cls(crawler.stats, max_idle_seconds(crawler.settings))
         crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(extension.request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(extension.request_scheduled, signal=signals.response_received)
@@ -136,8 +182,8 @@ class CloseWhenIdle:
         now = time.monotonic()
         if self._idle_since is None:
             self._idle_since = now
-        if now - self._idle_since < self.max_idle:
+        idle = now - self._idle_since
+        if idle < self.max_idle:
             raise DontCloseSpider
-        logger.info(
-            "Distributed mode: shared queue empty for %.0f s, closing this worker", now - self._idle_since
-        )
+        self.stats.set_value(stat_keys.IDLE_SECONDS, round(idle, 3))
+        logger.info("Distributed mode: shared queue empty for %.0f s, closing this worker", idle)

@@ -13,6 +13,8 @@ the dataset as loaded at start plus this worker's own additions (the local index
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
 from crawler.distributed.coordination import CLAIM_SEPARATOR
@@ -68,14 +70,22 @@ class RedisArchive:
 
     def latest(self, article_id: str) -> Latest | None:
         record = self.client.hget(self.keys.archive_ids, article_id)
-        if record is None:
-            return None
-        version, content_hash = str(record).split(":", 1)
-        return Latest(int(version), hash_key(content_hash))
+        return None if record is None else _latest(record)
 
     def find_hash(self, content_hash: str) -> str | None:
         owner = self.client.hget(self.keys.archive_hashes, content_hash)
         return None if owner is None else str(owner)
+
+    def lookup(self, article_id: str, content_hashes: Sequence[str]) -> tuple[Latest | None, str | None]:
+        """Every question in one round trip (the claim in ``add`` checks the answers again, atomically)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.archive_ids, article_id)
+            for content_hash in content_hashes:
+                pipe.hget(self.keys.archive_hashes, content_hash)
+            record, *owners = pipe.execute()
+        if record is not None:
+            return _latest(record), None
+        return None, next((str(owner) for owner in owners if owner is not None), None)
 
     def near_duplicate(
         self, simhash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, exclude: str | None = None
@@ -95,3 +105,9 @@ class RedisArchive:
         if outcome == _TEXT_TAKEN:
             raise ClaimLostError(DUPLICATE_CONTENT_REASON, article_id)
         self.local.add(article_id, version, content_hash, simhash)
+
+
+def _latest(record: object) -> Latest:
+    """An ``archive:ids`` value, ``"<version>:<content_hash>"``."""
+    version, content_hash = str(record).split(":", 1)
+    return Latest(int(version), hash_key(content_hash))

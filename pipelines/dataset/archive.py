@@ -14,7 +14,7 @@ bucket's few members are compared instead of the whole archive.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple, Protocol
 
@@ -71,6 +71,8 @@ class ArchiveLookup(Protocol):
     def latest(self, article_id: str) -> Latest | None: ...
 
     def find_hash(self, content_hash: str) -> str | None: ...
+
+    def lookup(self, article_id: str, content_hashes: Sequence[str]) -> tuple[Latest | None, str | None]: ...
 
     def near_duplicate(
         self, simhash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, exclude: str | None = None
@@ -284,6 +286,15 @@ class ArchiveIndex:
         if pos is None:
             return None
         return Latest(int(self._frozen.versions[pos]), int(self._frozen.hash_keys[pos]))
+
+    def lookup(self, article_id: str, content_hashes: Sequence[str]) -> tuple[Latest | None, str | None]:
+        """``latest(article_id)`` and, for an article not archived yet, the owner of the first of
+        ``content_hashes`` that has one (``find_hash``): what the dedupe pipeline asks of each item, in one call
+        (one round trip for a shared index)."""
+        latest = self.latest(article_id)
+        if latest is not None:
+            return latest, None
+        return None, next((owner for h in content_hashes if (owner := self.find_hash(h)) is not None), None)
 
     def find_hash(self, content_hash: str) -> str | None:
         """An article whose latest text has this ``content_hash`` (the lowest id if several), or None."""
