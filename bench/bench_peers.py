@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pyarrow.dataset as pads
 
 from bench.accuracy import FIELDS, Extracted, field_scores
-from bench.crawls import crawl_articles
+from bench.crawls import children_cpu_seconds, crawl_articles
 from bench.figures import Figure, Target, single
-from bench.peers import PeerRun, children_cpu_seconds, newsplease_run, rewrite_links, trafilatura_run
+from bench.peers import PeerRun, newsplease_run, rewrite_links, trafilatura_run
 from bench.server import HTTP_PORT, export_for_crawl, nginx
 from tests.replica.site import Site
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,12 @@ class CrawlRun:
     @property
     def pages_per_second(self) -> float:
         return self.responses / self.engine_seconds
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of every child process waited for so far (their own waited-for children included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_scrapy(arguments: list[str], settings: dict[str, str], python: list[str] | None = None) -> CrawlRun:

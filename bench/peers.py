@@ -16,7 +16,6 @@ from __future__ import annotations
 import configparser
 import io
 import json
-import resource
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit
 import newsplease
 
 from bench.accuracy import Extracted
+from bench.crawls import children_cpu_seconds
 from tests.crawling import PROJECT_ROOT
 
 CANONICAL_HOSTS = (b"https://www.epochtimes.com", b"http://www.epochtimes.com")
@@ -64,11 +64,6 @@ def rewrite_links(base: str) -> Callable[[bytes], bytes]:
         return body
 
     return rewrite
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_process(command: list[str], cwd: Path, log: Path) -> float:
