@@ -211,6 +211,15 @@ def test_sigkill_leaves_no_half_capture_visible_and_every_row_still_finds_its_ca
     assert "left by a capture that was killed" in again.log
     assert not list(captures.glob(".*")), "the next run sweeps what the killed one left"
     assert_rows_find_their_captures(dataset)
+    # The killed run's manifest, reconciled by the next run, lists the capture files it committed.
+    manifests = {
+        m["run_id"]: m for m in map(json.loads, map(Path.read_text, (dataset / "_runs").glob("*.json")))
+    }
+    (killed,) = [m for m in manifests.values() if m["status"] == "interrupted"]
+    assert killed["warc_files"] == [
+        str(p) for p in sorted(captures.glob(f"capture-{killed['run_id']}-*.warc.gz"))
+    ]
+    assert killed["warc_files"], "the killed run had committed captures before its rows"
 
 
 def assert_rows_find_their_captures(dataset: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from crawler.extensions.health import FAILED_REASON_PREFIX, HealthVerdict
-from pipelines.dataset import storage
+from pipelines.dataset import storage, warc
 
 RUNS_DIR = "_runs"
 STATUS_RUNNING = "running"
@@ -142,7 +142,8 @@ def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
 
     Only correct while holding the dataset lock: then no run is alive to own a ``running`` manifest. A kill
     between a file's commit and the manifest rewrite is the one case the manifest missed; the file name
-    (``part-<run_id>-<n>.parquet``) says which run wrote it.
+    (``part-<run_id>-<n>.parquet``, ``capture-<run_id>-<n>.warc.gz`` under the run's ``WARC_URI``) says which
+    run wrote it.
     """
     files = storage.list_files(fs, root)
     fixed = []
@@ -159,6 +160,10 @@ def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
             if f.base_name.startswith(f"part-{run_id}-") and f.base_name.endswith(storage.DATA_SUFFIX)
         }
         document["files"] = sorted(committed | set(document.get("files") or []))
+        captures = (document.get("settings") or {}).get("WARC_URI")
+        if captures:
+            listed = set(document.get("warc_files") or [])
+            document["warc_files"] = sorted(listed | set(warc.committed_files(str(captures), run_id)))
         document["status"] = STATUS_INTERRUPTED
         _write_document(fs, info.path, document)
         fixed.append(run_id)

@@ -21,6 +21,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -233,6 +234,21 @@ class _Counting:
 
     def flush(self) -> None:
         return None
+
+
+def committed_files(uri: str, run_id: str) -> list[str]:
+    """The committed capture files of ``run_id`` under ``uri``, as URIs (none when the folder cannot be read)."""
+    fs, root = storage.resolve(uri)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    except (OSError, pa.ArrowException):
+        return []
+    prefix = f"{FILE_PREFIX}{run_id}-"
+    return sorted(
+        display_uri(fs, i.path)
+        for i in infos
+        if i.base_name.startswith(prefix) and i.base_name.endswith(FILE_SUFFIX)
+    )
 
 
 def is_capture_temporary(name: str) -> bool:
