@@ -231,3 +231,14 @@ def test_whitespace_between_inline_elements_separates_words() -> None:
     )
     fields = read_generic(page, "https://news.example.com/dogs")
     assert fields.body_text.startswith("The quick brown fox jumps")
+
+
+def test_a_columns_author_alone_under_its_headline() -> None:
+    prose = "人心不会熄灭，但它可能蒙上灰烬而不再燃烧。这种精神状态在今天相当普遍，值得我们认真思考和分析。"
+    page = (
+        "<html><head><title>显示</title></head><body><p align='center'><strong>论犬儒</strong></p><hr>"
+        f"<p>王明<br><br>{prose * 3}<br><br>{prose * 2}</p></body></html>"
+    )
+    fields = read_generic(page, "https://forum.example.org/show?id=1")
+    assert fields.authors == ["王明"]
+    assert fields.body_text.endswith(prose * 2)

@@ -67,6 +67,8 @@ _OPENING_LINES = 6
 _MIN_REPEATED_WEIGHT = 20
 _SPACES_RE = re.compile(r"\s+")
 _MIN_TITLE_MATCH = 4
+_HEADLINE_LINES = 3
+_MAX_HEADLINE_CHARS = 40
 _DATE_WINDOW = 25
 _OPENING_DATE_LINES = 6
 
@@ -309,13 +311,17 @@ def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
 
 
 def _after_title(lines: list[str], title: str | None) -> list[str]:
-    """The line right under the headline, where a column prints its author's name alone."""
-    if not title:
-        return []
-    for index, line in enumerate(lines[:-1]):
-        if line == title or (len(line) >= _MIN_TITLE_MATCH and (line in title or title in line)):
-            return [lines[index + 1]]
-    return []
+    """Lines right under a headline, where a column prints its author's name alone. A headline is the page's
+    title, or (pages whose <title> is a placeholder) a short line without a sentence's end opening the text."""
+    under = []
+    for index, line in enumerate(lines[: min(_HEADLINE_LINES, len(lines)) - 1]):
+        matches_title = bool(title) and (
+            line == title
+            or (len(line) >= _MIN_TITLE_MATCH and (line in (title or "") or (title or "") in line))
+        )
+        if matches_title or (len(line) <= _MAX_HEADLINE_CHARS and not _SENTENCE_END_RE.search(line)):
+            under.append(lines[index + 1])
+    return under
 
 
 def _images(content: Content, url: str) -> list[Image]:
