@@ -9,6 +9,7 @@ look (``Schedule.first`` after it) falls in the window."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,14 @@ from typing import Any
 import pyarrow.dataset as pads
 import pytest
 
+from crawler.distributed.keys import CrawlKeys
 from pipelines.dataset.removals import REMOVALS_DIR
 from tests.crawling import CrawlResult, crawl
 from tests.replica.model import build_metadata
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
+from tests.services import redis_server
+from tests.test_distributed import start_worker
 
 SEED = 1
 ARTICLES = 400
@@ -188,3 +192,34 @@ def test_the_budget_caps_the_checks_and_defers_the_rest(tmp_path: Path) -> None:
     other = stats["downloader/request_count"] - stats["refresh/requests"]
     assert stats["refresh/requests"] == max(10, other)  # share 0.5: as many checks as other requests
     assert stats["refresh/deferred"] == stats["refresh/due"] - stats["refresh/requests"] > 0
+
+
+def test_two_distributed_workers_check_each_article_once(tmp_path: Path) -> None:
+    """Every worker reads the schedule from the dataset; the shared request filter lets one check of each
+    article through, and removals are recorded once."""
+    dataset = tmp_path / "articles"
+    first = crawl_at(FIRST, dataset, None, articles=200)
+    archived = {row["article_id"] for row in rows(dataset)}
+    lives = Site(articles=200, seed=SEED, clock=SECOND).timelines()
+    gone = {a for a in archived if lives[a].gone(SECOND)}
+    edited = {a for a in archived if lives[a].edits_until(SECOND) != lives[a].edits_until(FIRST)} - gone
+    settings = {**WATCH_ALL, "REFRESH_NOW": (run_start(dataset, first) + timedelta(hours=3)).isoformat()}
+    with redis_server() as redis_url, serve_replica(articles=200, seed=SEED, clock=SECOND) as site:
+        keys = CrawlKeys(f"refresh-{uuid.uuid4().hex[:8]}")
+        workers = [
+            start_worker(
+                tmp_path, site, str(dataset), redis_url, keys, args={"editions": "gb"}, settings=settings
+            )
+            for _ in range(2)
+        ]
+        results = [worker.finish() for worker in workers]
+    for code, _, log in results:
+        assert code == 0, log[-3000:]
+    checks = sum(stats.get("refresh/requests", 0) for _, stats, _ in results)
+    assert sum(stats.get("refresh/not_modified", 0) for _, stats, _ in results) == len(
+        archived - edited - gone
+    )
+    assert checks >= len(archived)
+    assert {row["article_id"] for row in rows(dataset) if row["version"] == 2} == edited
+    removals = removal_rows(dataset) if gone else []
+    assert sorted(r["article_id"] for r in removals) == sorted(gone)
