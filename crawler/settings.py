@@ -37,11 +37,6 @@ SPIDER_MIDDLEWARES = {
     "crawler.middlewares.refresh.RefreshMiddleware": 60,
     "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
 }
-# Refresh schedule (crawler/middlewares/refresh.py): at most this share of a run's requests, at least this many.
-REFRESH_BUDGET = 0.8
-REFRESH_MIN_REQUESTS = 200
-REFRESH_MAX_AGE_DAYS = 30
-RETRY_AFTER_MAX = 120.0
 DOWNLOAD_TIMEOUT = 30
 # A news page is well under 2 MB; anything near 20 MB (or a gzip bomb) is refused by size.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
