@@ -16,6 +16,11 @@ from typing import Any
 # --- spider (crawler.spiders.articles): discovery and extraction ------------------------------------------
 PAGES_HOME = "pages/home"
 PAGES_LIST = "pages/list"
+PAGES_FEED = "pages/feed"
+# How each list page's main list (what decides paging) was found: crawler.discovery.page.RULE_*.
+MAIN_LIST_PREFIX = "discovery/main_list/"
+# Feeds (discovery=feeds) that did not reach the archive, so the edition's lists were walked.
+FEED_GAPS = "discovery/feed_gaps"
 LINKS_FOUND = "articles/links_found"
 REQUESTED = "articles/requested"
 SKIPPED_PREFIX = "articles/skipped/"
@@ -28,7 +33,7 @@ EXTRACTION_FAILED = "articles/failed"
 EXTRACTION_FAILED_PREFIX = f"{EXTRACTION_FAILED}/"
 # Pages given up on (errback, off-site redirect): counted by reason and, separately, by kind of page.
 PAGES_FAILED_PREFIX = "pages/failed/"
-PAGE_KINDS = ("lists", "articles")
+PAGE_KINDS = ("lists", "articles", "feeds")
 PAGES_FAILED_LISTS = f"{PAGES_FAILED_PREFIX}lists"
 PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
 # Read by the general extractor (no layout parser could), and bylines the extraction flagged, by issue.
@@ -116,6 +121,10 @@ def extraction_failed(reason: str) -> str:
 
 def byline_issue(issue: str) -> str:
     return f"{BYLINES_PREFIX}{issue}"
+
+
+def main_list(rule: str) -> str:
+    return f"{MAIN_LIST_PREFIX}{rule}"
 
 
 def page_failed(reason: str) -> str:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from crawler import listing
+from crawler.discovery import page
 from crawler.urls import parse_article_url
 from pipelines.dataset.schema import ARTICLE_SCHEMA
 from tests.crawling import PROJECT_ROOT, crawl
@@ -223,7 +223,7 @@ def _oldest_url_date_on_first_pages(site: Site) -> str:
     for channel in site.channels():
         path = f"/gb/{channel}.htm"
         html = site.get(path).body.decode("utf-8")
-        for url in listing.article_links(html, f"https://www.epochtimes.com{path}"):
+        for url in page.scan(html, f"https://www.epochtimes.com{path}").articles:
             ref = parse_article_url(url)
             assert ref is not None
             dates.append(ref.url_date)

@@ -216,3 +216,24 @@ def test_a_feed_shows_a_gap_unless_it_reaches_the_archive(
     items: list[str], archived: set[str], archive_has_gaps: bool, gap: bool
 ) -> None:
     assert feeds.has_gap(items, archived, archive_has_gaps) is gap
+
+
+def test_article_pages_links_by_href_scan_match_the_walk() -> None:
+    site = Site(articles=120)
+    for meta in site.metadata()[60:70]:
+        html = site.get(meta.path("gb")).body.decode()
+        url = f"http://127.0.0.1:1{meta.path('gb')}"
+        scanned = page.article_links(html, url)
+        # Any href counts, so the page's own <link rel="canonical"> too: the spider has requested it already.
+        assert [u for u in scanned if meta.article_id not in u] == list(page.scan(html, url).articles)
+        assert len(scanned) > 1  # the related block
+
+
+def test_href_scan_reads_every_quoting_and_entities() -> None:
+    html = """<a href='/gb/26/1/2/n1.htm'>1</a><a class=x href=/gb/26/1/2/n2.htm>2</a>
+    <a HREF = "https://www.epochtimes.com/gb/26/1/2/n3.htm?a=1&amp;b=2">3</a><a href="mailto:x">m</a>"""
+    assert page.article_links(html, "http://127.0.0.1:1/gb/") == [
+        "http://127.0.0.1:1/gb/26/1/2/n1.htm",
+        "http://127.0.0.1:1/gb/26/1/2/n2.htm",
+        "https://www.epochtimes.com/gb/26/1/2/n3.htm?a=1&b=2",
+    ]

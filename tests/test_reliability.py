@@ -145,7 +145,8 @@ def parse_page(body: bytes, headers: dict[str, str], path: str) -> tuple[list[Ar
     response = HtmlResponse(
         REPLICA_BASE + path, body=body, headers=headers, request=Request(REPLICA_BASE + path)
     )
-    items = list(spider.parse_article(response, ref))
+    # The spider also follows the page's related links: only the items matter here.
+    items = [item for item in spider.parse_article(response, ref) if isinstance(item, ArticleItem)]
     return items, crawler.stats.get_stats()
 
 

@@ -12,12 +12,12 @@ keeping for each open element only where its links begin and how many of its chi
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
-import lxml.html
 
 from crawler.urls import ARTICLE_PATH_RE, EDITIONS, LIST_PATH_RE, ListRef
 
@@ -33,7 +33,12 @@ TAB_CHANNEL_ATTRIBUTE = "slugid"
 # The host part admits no brackets: an IPv6 literal is never the site, and a broken one would make urlsplit
 # raise later on.
 HREF_PATH_RE = re.compile(r"^(?:(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[A-Za-z0-9.:@%_~+-]*)?(/[^?#]*)")
+# An href attribute, quoted either way or bare. No leading `<a` context on purpose: with it, a hostile page of
+# unclosed tags would make each attempt scan to the end of the page.
+HREF_ATTRIBUTE_RE = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 PAGE_NUMBER_RE = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*$")
+
+HTML_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True)
 
 RULE_KNOWN_MARKUP = "known_markup"
 RULE_LARGEST_BLOCK = "largest_block"
@@ -67,14 +72,10 @@ class PageLinks:
 EMPTY = PageLinks()
 
 
-@dataclass(slots=True)
-class _Open:
-    """An element whose end has not been seen yet."""
-
-    first_link: int  # index in `articles` of the first link inside it
-    items: int = 0  # children holding at least one article link
-    known_list: bool = False
-    pagination: bool = False
+KNOWN = 1
+PAGINATION = 2
+# Cheap test before splitting a class attribute: most elements carry none of these names.
+_MARKER_RE = re.compile("|".join(sorted(KNOWN_LIST_CLASSES | PAGINATION_CLASSES)))
 
 
 @dataclass(slots=True)
@@ -87,64 +88,63 @@ class _Walk:
     page_numbers: list[int] = field(default_factory=list)
     known_ranges: list[tuple[int, int]] = field(default_factory=list)
     best_block: tuple[int, int, int, int] = (0, 0, 0, 0)  # items, links, first, end
-    stack: list[_Open] = field(default_factory=list)
-    known_depth: int = 0
-    pagination_depth: int = 0
     nodes: int = 0
 
-    def enter(self, element: lxml.html.HtmlElement) -> None:
-        self.nodes += 1
-        class_attribute = element.get("class")
-        classes = class_attribute.split() if class_attribute else ()
-        known = element.get("id") in KNOWN_LIST_IDS or not KNOWN_LIST_CLASSES.isdisjoint(classes)
-        pagination = not PAGINATION_CLASSES.isdisjoint(classes)
-        self.known_depth += known
-        self.pagination_depth += pagination
-        self.stack.append(_Open(len(self.articles), known_list=known, pagination=pagination))
-        if element.tag == "a":
-            self._link(element)
+    def run(self, root: lxml.etree._Element) -> None:
+        """One loop with local names and no call per element: it runs for every element of pages as large as
+        DOWNLOAD_MAXSIZE, where a method call per start and end event doubled the time."""
+        articles = self.articles
+        # Per open element: where its links begin in `articles`, its children holding an article link, and
+        # whether it is a known list or a pagination block.
+        firsts: list[int] = []
+        items: list[int] = []
+        flags: list[int] = []
+        known_depth = pagination_depth = nodes = 0
+        best = self.best_block
+        for event, element in lxml.etree.iterwalk(root, events=("start", "end")):
+            if not isinstance(element.tag, str):  # comments and processing instructions
+                continue
+            if event == "start":
+                nodes += 1
+                flag = _flags(element) if element.get("class") or element.get("id") else 0
+                known_depth += flag & KNOWN
+                pagination_depth += flag & PAGINATION
+                firsts.append(len(articles))
+                items.append(0)
+                flags.append(flag)
+                if element.tag == "a":
+                    self._link(element, in_pagination=pagination_depth > 0)
+                continue
+            first, held, flag = firsts.pop(), items.pop(), flags.pop()
+            known_depth -= flag & KNOWN
+            pagination_depth -= flag & PAGINATION
+            end = len(articles)
+            if end == first:
+                continue
+            if items:
+                items[-1] += 1
+            if flag & KNOWN and not known_depth:
+                self.known_ranges.append((first, end))
+            # Strictly larger: among equal blocks the first to close (the innermost, then the earliest) wins.
+            if (held, end - first) > best[:2]:
+                best = (held, end - first, first, end)
+        self.best_block = best
+        self.nodes = nodes
 
-    def leave(self) -> None:
-        block = self.stack.pop()
-        self.known_depth -= block.known_list
-        self.pagination_depth -= block.pagination
-        end = len(self.articles)
-        links = end - block.first_link
-        if not links:
-            return
-        if self.stack:
-            self.stack[-1].items += 1
-        if block.known_list and not self.known_depth:
-            self.known_ranges.append((block.first_link, end))
-        # Strictly larger: among equal blocks the first to close (the innermost, then the earliest) wins.
-        if (block.items, links) > self.best_block[:2]:
-            self.best_block = (block.items, links, block.first_link, end)
-
-    def _link(self, element: lxml.html.HtmlElement) -> None:
+    def _link(self, element: lxml.etree._Element, in_pagination: bool) -> None:
         slug = element.get(TAB_CHANNEL_ATTRIBUTE)
         if slug and self.edition is not None:
             self._add_list(f"/{self.edition}/{slug.strip()}.htm")
-        href = (element.get("href") or "").strip()
-        if not href or href.startswith("#"):
+        resolved = _resolve(element.get("href") or "", self.page_url, self.origin)
+        if resolved is None:
             return
-        url = self._absolute(href)
-        match = HREF_PATH_RE.match(url)
-        if match is None:  # another scheme (mailto:, javascript:) or no path
-            return
-        path = match.group(1)
+        url, path = resolved
         if ARTICLE_PATH_RE.match(path):
             self.articles.append(url)
-        elif self._add_list(path) and self.pagination_depth:
-            number = PAGE_NUMBER_RE.match(element.text_content())
+        elif self._add_list(path) and in_pagination:
+            number = PAGE_NUMBER_RE.match("".join(element.itertext()))
             if number:
                 self.page_numbers.append(int(number.group(1).replace(",", "")))
-
-    def _absolute(self, href: str) -> str:
-        if href.startswith(("https://", "http://")):
-            return href
-        if href.startswith("/") and not href.startswith("//"):
-            return self.origin + href
-        return urljoin(self.page_url, href)
 
     def _add_list(self, path: str) -> bool:
         match = LIST_PATH_RE.match(path)
@@ -180,22 +180,56 @@ def scan(html: str, page_url: str, edition: str | None = None) -> PageLinks:
     if doc is None:
         return EMPTY
     walk = _Walk(page_url, _origin(page_url), edition or _edition_of(page_url))
-    for event, element in lxml.etree.iterwalk(doc, events=("start", "end")):
-        if not isinstance(element.tag, str):  # comments and processing instructions: no links, no items
-            continue
-        if event == "start":
-            walk.enter(element)
-        else:
-            walk.leave()
+    walk.run(doc)
     return walk.result()
 
 
-def _parse(html: str) -> lxml.html.HtmlElement | None:
+def article_links(html: str, page_url: str) -> list[str]:
+    """Every article link of a page (any `href`, the canonical `<link>` too), page order, without the page's
+    structure: for article pages, whose links (related blocks) only feed discovery. A scan of the `href` attributes, about 30 times cheaper than a parse
+    and walk, and linear too."""
+    origin = _origin(page_url)
+    links = []
+    for quoted, single, bare in HREF_ATTRIBUTE_RE.findall(html):
+        resolved = _resolve(html_module.unescape(quoted or single or bare), page_url, origin)
+        if resolved is not None and ARTICLE_PATH_RE.match(resolved[1]):
+            links.append(resolved[0])
+    return links
+
+
+def _resolve(href: str, page_url: str, origin: str) -> tuple[str, str] | None:
+    """The absolute URL of an href and its path; None for fragments, other schemes (mailto:, javascript:) and
+    broken hosts."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    if href.startswith(("https://", "http://")):
+        url = href
+    elif href.startswith("/") and not href.startswith("//"):
+        url = origin + href
+    else:
+        url = urljoin(page_url, href)
+    match = HREF_PATH_RE.match(url)
+    return None if match is None else (url, match.group(1))
+
+
+def _flags(element: lxml.etree._Element) -> int:
+    flag = KNOWN if element.get("id") in KNOWN_LIST_IDS else 0
+    class_attribute = element.get("class") or ""
+    if _MARKER_RE.search(class_attribute):
+        names = class_attribute.split()
+        flag |= KNOWN if not KNOWN_LIST_CLASSES.isdisjoint(names) else 0
+        flag |= PAGINATION if not PAGINATION_CLASSES.isdisjoint(names) else 0
+    return flag
+
+
+def _parse(html: str) -> lxml.etree._Element | None:
+    """The document tree; plain lxml elements, not lxml.html's, whose Python class lookup runs for each one."""
     if not html.strip():
         return None
     try:
-        return lxml.html.document_fromstring(html)
-    except (lxml.etree.ParserError, ValueError):
+        return lxml.etree.fromstring(html, HTML_PARSER)
+    except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError):
         return None
 
 

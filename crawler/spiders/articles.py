@@ -1,13 +1,15 @@
-"""The ``articles`` spider: discovers channels, walks their pages, requests each article once, yields items.
+"""The ``articles`` spider: reads the feeds and/or walks home -> channels -> list pages, requests each article
+once, yields items.
 
-It only discovers, follows and yields: list parsing lives in ``crawler.listing``, article extraction in
-``crawler.extract``, and everything done to an item afterwards in ``pipelines/``.
+It only discovers, follows and yields: page and feed parsing live in ``crawler.discovery``, article extraction
+in ``crawler.extract``, and everything done to an item afterwards in ``pipelines/``. Every fetched page (feed,
+home, list, article) feeds discovery: any link to an article is followed, wherever it sits.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -26,16 +28,16 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler import listing
 from crawler import stats as keys
 from crawler.blocks import Blocked
 from crawler.decoding import decode_problem
+from crawler.discovery import feeds, page
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
 from crawler.extract.model import Article
 from crawler.items import ArticleItem
 from crawler.middlewares.capture import capture_of_response, response_of
-from crawler.spiders.options import CrawlOptions
+from crawler.spiders.options import DEFAULT_FEEDS, CrawlOptions, parse_feed_paths
 from crawler.urls import (
     CANONICAL_BASE,
     SITE_HOSTS,
@@ -94,7 +96,9 @@ class ArticlesSpider(scrapy.Spider):
     name = "articles"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        option_names = ("site", "editions", "since", "until", "channels", "full", "refresh_days", "warc")
+        option_names = (
+            "site", "editions", "since", "until", "channels", "full", "refresh_days", "warc", "discovery"
+        )  # fmt: skip
         options = {key: kwargs.pop(key) for key in option_names if key in kwargs}
         super().__init__(*args, **kwargs)
         self.options = CrawlOptions.parse(**options)
@@ -109,6 +113,9 @@ class ArticlesSpider(scrapy.Spider):
         # article_id -> the URLs seen so far for an article requested and not yet parsed (its alternate_urls);
         # dropped once parsed, so that per-article memory stays an id, not a list of URLs.
         self.pending_urls: dict[str, list[str]] = {}
+        self.feed_paths = DEFAULT_FEEDS
+        # Editions whose home page (and so their lists) has been requested: feeds trigger the walk once.
+        self.lists_walked: set[str] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request | ArticleItem]:
         if self.options.warc:
@@ -119,43 +126,59 @@ class ArticlesSpider(scrapy.Spider):
             if self.options.channels:
                 for channel in self.options.channels:
                     yield self._list_request(ListRef(edition, channel, 1))
-            else:
-                home = f"{self.options.site}/{edition}/"
-                yield scrapy.Request(
-                    home,
-                    callback=self.parse_home,
-                    errback=self.request_failed,
-                    cb_kwargs={"edition": edition},
-                )
+                continue
+            if self.options.discovery in ("feeds", "all"):
+                for path in self.feed_paths:
+                    yield self._feed_request(edition, path.replace("{edition}", edition))
+            if self.options.discovery in ("lists", "all"):
+                for request in self._walk_lists(edition):
+                    yield request
+
+    def parse_feed(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value(keys.PAGES_FEED)
+        articles = self._site_articles(feeds.feed_links(response.body))
+        # Decided before yielding: Scrapy resumes a callback lazily, after the articles it yielded may already
+        # be archived, and those would then count as known. Only what was archived before this run counts: an
+        # earlier feed of the same run proves nothing about the lists.
+        ids = [article.article_id for _, article in articles]
+        archived = {i for i in ids if i in self.archive and i not in self.requested_ids}
+        gap = feeds.has_gap(ids, archived, self.archive_has_gaps)
+        yield from self._article_requests(articles)
+        if self.options.discovery == "feeds" and gap:
+            logger.info("Feed %s does not reach the archive: walking the %s lists", response.url, edition)
+            self.crawler.stats.inc_value(keys.FEED_GAPS)
+            yield from self._walk_lists(edition)
+
+    def feed_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """Errback: a feed that cannot be read proves nothing, so the lists are walked instead."""
+        self.request_failed(failure)
+        yield from self._walk_lists(failure.request.cb_kwargs["edition"])  # type: ignore[attr-defined]
 
     def parse_home(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value(keys.PAGES_HOME)
-        channel_urls = listing.channel_links(_text(response), response.url, edition)
-        logger.info("Found %d channels on %s", len(channel_urls), response.url)
-        for url in channel_urls:
-            ref = parse_list_url(url)
-            if ref is not None:
-                yield self._list_request(ListRef(ref.edition, ref.channel, 1))
+        links = page.scan(_text(response), response.url, edition)
+        yield from self._article_requests(self._site_articles(links.articles))
+        channels = links.channels(edition)
+        logger.info("Found %d channels on %s", len(channels), response.url)
+        for ref in channels:
+            yield self._list_request(ref)
 
     def parse_list(self, response: Response, ref: ListRef) -> Iterator[scrapy.Request]:
         stats = self.crawler.stats
         stats.inc_value(keys.PAGES_LIST)
-        html = _text(response)
-        links = [
-            url for url in listing.article_links(html, response.url) if is_site_url(url, self.options.site)
-        ]
-        stats.inc_value(keys.LINKS_FOUND, len(links))
-        refs = [(url, article) for url in links if (article := parse_article_url(url)) is not None]
-        for url, article in refs:
-            request = self._article_request(url, article)
-            if request is not None:
-                yield request
-        if self._keep_paging(ref, [article for _, article in refs]):
-            last = listing.max_page(html) if ref.page == 1 else response.meta.get("max_page")
-            if last is not None and ref.page < last:
-                yield self._list_request(ListRef(ref.edition, ref.channel, ref.page + 1), max_page=last)
+        links = page.scan(_text(response), response.url, ref.edition)
+        articles = self._site_articles(links.articles)
+        stats.inc_value(keys.LINKS_FOUND, len(articles))
+        stats.inc_value(keys.main_list(links.main_list_rule))
+        # Paging is decided before any article is yielded (see parse_feed).
+        main_list = [article for _, article in self._site_articles(links.main_list)]
+        offered = [n for n in (links.last_page(ref), response.meta.get("max_page")) if n is not None]
+        last = max(offered, default=None)
+        if last is not None and ref.page < last and self._keep_paging(ref, main_list):
+            yield self._list_request(ListRef(ref.edition, ref.channel, ref.page + 1), max_page=last)
+        yield from self._article_requests(articles)
 
-    def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem]:
+    def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem | scrapy.Request]:
         stats = self.crawler.stats
         stats.inc_value(keys.ARTICLE_PAGES)
         seen_urls = self.pending_urls.pop(ref.article_id, [])
@@ -188,6 +211,10 @@ class ArticlesSpider(scrapy.Spider):
         )
         item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
         yield item
+        if not self.options.warc:  # an import reads the captures only, it fetches nothing
+            yield from self._article_requests(
+                self._site_articles(page.article_links(response.text, response.url))
+            )
 
     def _items_from_captures(self) -> Iterator[ArticleItem]:
         """Import or rebuild: the site's article and list responses in the WARC files, in capture order. Articles
@@ -202,10 +229,10 @@ class ArticlesSpider(scrapy.Spider):
             if ref is None:
                 self._note_variants(response)
             else:
-                yield from self.parse_article(response, ref)
+                yield from (out for out in self.parse_article(response, ref) if isinstance(out, ArticleItem))
 
     def _note_variants(self, response: Response) -> None:
-        for url in listing.article_links(_text(response), response.url):
+        for url in page.scan(_text(response), response.url).articles:
             ref = parse_article_url(url)
             if ref is not None and is_site_url(url, self.options.site):
                 pending = self.pending_urls.setdefault(ref.article_id, [])
@@ -222,6 +249,7 @@ class ArticlesSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticlesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.feed_paths = parse_feed_paths(crawler.settings.getlist("DISCOVERY_FEEDS", list(DEFAULT_FEEDS)))
         crawler.signals.connect(spider.request_scheduled, signal=signals.request_scheduled)
         if spider.options.warc:
             # Nothing is fetched, so nothing to capture; and items come from captures of any date.
@@ -244,10 +272,47 @@ class ArticlesSpider(scrapy.Spider):
         self._count_lost_page(request, OFFSITE_REASON)
 
     def _count_lost_page(self, request: scrapy.Request, reason: str) -> None:
-        kind = "articles" if parse_article_url(request.url) else "lists"
+        # A lost feed is not a lost list: the lists are walked instead (feed_failed), nothing is missed.
+        kind = "articles" if parse_article_url(request.url) else "feeds" if _is_feed(request) else "lists"
         self.crawler.stats.inc_value(keys.page_failed(reason))
         self.crawler.stats.inc_value(keys.page_failed(kind))
         logger.warning("Gave up on %s: %s", request.url, reason)
+
+    def _walk_lists(self, edition: str) -> Iterator[scrapy.Request]:
+        """The edition's home page (its articles, and its channels whose lists are walked), once per run."""
+        if edition in self.lists_walked:
+            return
+        self.lists_walked.add(edition)
+        yield scrapy.Request(
+            f"{self.options.site}/{edition}/",
+            callback=self.parse_home,
+            errback=self.request_failed,
+            cb_kwargs={"edition": edition},
+            priority=LIST_PRIORITY,
+        )
+
+    def _feed_request(self, edition: str, path: str) -> scrapy.Request:
+        return scrapy.Request(
+            f"{self.options.site}{path}",
+            callback=self.parse_feed,
+            errback=self.feed_failed,
+            cb_kwargs={"edition": edition},
+            priority=LIST_PRIORITY,
+        )
+
+    def _site_articles(self, urls: Iterable[str]) -> list[tuple[str, ArticleRef]]:
+        """The links that point to an article of the site (or of the replica being crawled)."""
+        return [
+            (url, article)
+            for url in urls
+            if is_site_url(url, self.options.site) and (article := parse_article_url(url)) is not None
+        ]
+
+    def _article_requests(self, articles: list[tuple[str, ArticleRef]]) -> Iterator[scrapy.Request]:
+        for url, article in articles:
+            request = self._article_request(url, article)
+            if request is not None:
+                yield request
 
     def _list_request(self, ref: ListRef, max_page: int | None = None) -> scrapy.Request:
         url = f"{self.options.site}{list_page_path(ref.edition, ref.channel, ref.page)}"
@@ -301,7 +366,11 @@ class ArticlesSpider(scrapy.Spider):
         if self.options.since is not None and all(a.url_date < self.options.since for a in articles):
             logger.info("Stopping %s/%s at page %d: older than since", ref.edition, ref.channel, ref.page)
             return False
-        if not self.archive_has_gaps and all(self._is_settled(a) for a in articles):
+        # Known when the run started: the index also grows with what this run archives (an article reached
+        # first through another channel or a related link), and that says nothing about the older pages.
+        if not self.archive_has_gaps and all(
+            self._is_settled(a) and a.article_id not in self.requested_ids for a in articles
+        ):
             logger.info("Stopping %s/%s at page %d: all known", ref.edition, ref.channel, ref.page)
             self.crawler.stats.inc_value(keys.LISTS_STOPPED_ON_KNOWN)
             return False
@@ -347,6 +416,10 @@ def _header(response: Response, name: str) -> str | None:
 
 def _text(response: Response) -> str:
     return response.text if isinstance(response, TextResponse) else ""
+
+
+def _is_feed(request: scrapy.Request) -> bool:
+    return getattr(request.callback, "__name__", "") == "parse_feed"
 
 
 def _public_variant(url: str) -> str:

@@ -10,6 +10,11 @@ from crawler.urls import CANONICAL_BASE, EDITIONS, parse_list_url
 from pipelines.dataset.warc import expand_paths
 
 REAL_SITE = CANONICAL_BASE
+# discovery=: "lists" walks home pages and channel lists; "feeds" reads the feeds and walks the lists only for an
+# edition whose feed shows a gap (or fails); "all" does both every time.
+DISCOVERY_MODES = ("lists", "feeds", "all")
+# DISCOVERY_FEEDS default: feed paths per edition, `{edition}` replaced (SITE.md 2.6; the replica serves these).
+DEFAULT_FEEDS: tuple[str, ...] = ("/{edition}/feed",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,7 @@ class CrawlOptions:
     refresh_days: int | None
     # WARC files to read instead of fetching (import, rebuild): URIs, in the order given.
     warc: tuple[str, ...] = ()
+    discovery: str = "lists"
 
     @classmethod
     def parse(
@@ -39,6 +45,7 @@ class CrawlOptions:
         full: str = "0",
         refresh_days: str | int | None = None,
         warc: str | None = None,
+        discovery: str = "lists",
     ) -> CrawlOptions:
         return cls(
             site=_parse_site(site),
@@ -51,7 +58,24 @@ class CrawlOptions:
             if refresh_days in (None, "")
             else _parse_non_negative("refresh_days", refresh_days),
             warc=_parse_warc(warc),
+            discovery=_parse_choice("discovery", discovery, DISCOVERY_MODES),
         )
+
+
+def parse_feed_paths(values: list[str]) -> tuple[str, ...]:
+    """The DISCOVERY_FEEDS setting: site paths with an `{edition}` placeholder; rejected at start-up otherwise."""
+    paths = tuple(value.strip() for value in values if value.strip())
+    for path in paths:
+        if not path.startswith("/") or "{edition}" not in path or "{" in path.replace("{edition}", ""):
+            raise ValueError(f"DISCOVERY_FEEDS must be site paths containing {{edition}}, got {path!r}")
+    return paths
+
+
+def _parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    text = value.strip().lower()
+    if text not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return text
 
 
 def _parse_site(value: str) -> str:
