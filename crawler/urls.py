@@ -19,6 +19,8 @@ ARTICLE_PATH_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.h
 # (`nrw`, `nscrw<N>`) re-list articles of other lists by popularity, so the grammar leaves them out on purpose.
 LIST_PATH_RE = re.compile(r"^/(gb|b5)/((?:nsc|ncid|nf)\d+|nc[A-Za-z_]+|n24hr|nimpart)(?:_(\d+))?\.htm$")
 
+HOME_PATH_RE = re.compile(r"^/(gb|b5)/?$")
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleRef:
@@ -62,6 +64,11 @@ def parse_list_url(url: str) -> ListRef | None:
         return None
     edition, channel, page = match.groups()
     return ListRef(edition, channel, int(page) if page else 1)
+
+
+def is_home_url(url: str) -> bool:
+    """An edition's home page, `/gb/` or `/b5/` (SITE.md 2.3)."""
+    return HOME_PATH_RE.match(urlsplit(url).path) is not None
 
 
 def list_page_path(edition: str, channel: str, page: int) -> str:

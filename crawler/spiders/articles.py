@@ -43,6 +43,7 @@ from crawler.urls import (
     SITE_HOSTS,
     ArticleRef,
     ListRef,
+    is_home_url,
     is_site_url,
     list_page_path,
     parse_article_url,
@@ -217,9 +218,9 @@ class ArticlesSpider(scrapy.Spider):
             )
 
     def _items_from_captures(self) -> Iterator[ArticleItem]:
-        """Import or rebuild: the site's article and list responses in the WARC files, in capture order. Articles
-        are extracted as if just fetched; list pages only say which other URLs an article was seen under
-        (``alternate_urls``), as they do in a crawl. Everything else is counted under ``warc/skipped/<reason>``."""
+        """Import or rebuild: the site's article, home and list responses in the WARC files, in capture order.
+        Articles are extracted as if just fetched; every page says which other URLs an article was seen under
+        (``alternate_urls``), as it does in a crawl. Everything else is counted under ``warc/skipped/<reason>``."""
         files = list(self.options.warc)
         logger.info("Reading %d WARC file(s) instead of fetching", len(files))
         for capture in warc.read_captures(files, self._is_page_capture):
@@ -227,12 +228,15 @@ class ArticlesSpider(scrapy.Spider):
             response = response_of(capture)
             ref = parse_article_url(capture.url)
             if ref is None:
-                self._note_variants(response)
-            else:
-                yield from (out for out in self.parse_article(response, ref) if isinstance(out, ArticleItem))
+                self._note_variants(page.scan(_text(response), response.url).articles)
+                continue
+            yield from (out for out in self.parse_article(response, ref) if isinstance(out, ArticleItem))
+            # As a crawl does, after the item: the article page's own links (related articles).
+            links = page.article_links(_text(response), response.url)
+            self._note_variants(url for url in links if parse_article_url(url) != ref)
 
-    def _note_variants(self, response: Response) -> None:
-        for url in page.scan(_text(response), response.url).articles:
+    def _note_variants(self, urls: Iterable[str]) -> None:
+        for url in urls:
             ref = parse_article_url(url)
             if ref is not None and is_site_url(url, self.options.site):
                 pending = self.pending_urls.setdefault(ref.article_id, [])
@@ -398,7 +402,7 @@ def capture_skip_reason(record: Any, site: str) -> str | None:
     url = warc.target_uri(record)
     if not is_site_url(url, site):
         return "other_site"
-    if parse_article_url(url) is None and parse_list_url(url) is None:
+    if parse_article_url(url) is None and parse_list_url(url) is None and not is_home_url(url):
         return "not_article"
     return _status_skip_reason(warc.status_code(record))
 
