@@ -33,7 +33,7 @@ EXTRACTION_FAILED = "articles/failed"
 EXTRACTION_FAILED_PREFIX = f"{EXTRACTION_FAILED}/"
 # Pages given up on (errback, off-site redirect): counted by reason and, separately, by kind of page.
 PAGES_FAILED_PREFIX = "pages/failed/"
-PAGE_KINDS = ("lists", "articles", "feeds")
+PAGE_KINDS = ("lists", "articles", "feeds", "related")
 PAGES_FAILED_LISTS = f"{PAGES_FAILED_PREFIX}lists"
 PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
 # Read by the general extractor (no layout parser could), and bylines the extraction flagged, by issue.

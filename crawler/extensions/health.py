@@ -26,7 +26,7 @@ MAX_BLOCKED_SHARE = 0.5
 FAILED_REASON_PREFIX = "articles/failed/"
 FETCH_FAILED_PREFIX = "pages/failed/"
 # pages/failed/<kind> and blocked/pages counters sit next to per-reason ones: not reasons.
-_FETCH_FAILED_KINDS = ("lists", "articles", "pages", "feeds")
+_FETCH_FAILED_KINDS = ("lists", "articles", "pages", "feeds", "related")
 
 _MARKUP_HINT = "the site's markup probably changed"
 

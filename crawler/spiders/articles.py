@@ -37,6 +37,7 @@ from crawler.extract.errors import ExtractionError
 from crawler.extract.model import Article
 from crawler.items import ArticleItem
 from crawler.middlewares.capture import capture_of_response, response_of
+from crawler.middlewares.refresh import REFRESH_META
 from crawler.spiders.options import DEFAULT_FEEDS, CrawlOptions, parse_feed_paths
 from crawler.urls import (
     CANONICAL_BASE,
@@ -59,6 +60,9 @@ logger = logging.getLogger(__name__)
 LIST_PRIORITY = 10
 OFFSITE_REASON = "offsite"
 GENERIC_EXTRACTOR = "generic"
+# Request meta: the article was first seen in another article page's links (a related block).
+RELATED_META = "related_link"
+GONE_REASONS = frozenset({"http_404", "http_410"})
 
 
 class KnownArticles(Protocol):
@@ -212,10 +216,11 @@ class ArticlesSpider(scrapy.Spider):
         )
         item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
         yield item
-        if not self.options.warc:  # an import reads the captures only, it fetches nothing
-            yield from self._article_requests(
-                self._site_articles(page.article_links(response.text, response.url))
-            )
+        # Related links of articles new to the archive only: an import fetches nothing, and a refresh check
+        # re-reads a known article whose related block pointed at what earlier runs already saw.
+        if not self.options.warc and REFRESH_META not in response.meta:
+            links = self._site_articles(page.article_links(response.text, response.url))
+            yield from self._article_requests(links, related=True)
 
     def _items_from_captures(self) -> Iterator[ArticleItem]:
         """Import or rebuild: the site's article, home and list responses in the WARC files, in capture order.
@@ -276,8 +281,7 @@ class ArticlesSpider(scrapy.Spider):
         self._count_lost_page(request, OFFSITE_REASON)
 
     def _count_lost_page(self, request: scrapy.Request, reason: str) -> None:
-        # A lost feed is not a lost list: the lists are walked instead (feed_failed), nothing is missed.
-        kind = "articles" if parse_article_url(request.url) else "feeds" if _is_feed(request) else "lists"
+        kind = _page_kind(request, reason)
         self.crawler.stats.inc_value(keys.page_failed(reason))
         self.crawler.stats.inc_value(keys.page_failed(kind))
         logger.warning("Gave up on %s: %s", request.url, reason)
@@ -312,9 +316,11 @@ class ArticlesSpider(scrapy.Spider):
             if is_site_url(url, self.options.site) and (article := parse_article_url(url)) is not None
         ]
 
-    def _article_requests(self, articles: list[tuple[str, ArticleRef]]) -> Iterator[scrapy.Request]:
+    def _article_requests(
+        self, articles: list[tuple[str, ArticleRef]], related: bool = False
+    ) -> Iterator[scrapy.Request]:
         for url, article in articles:
-            request = self._article_request(url, article)
+            request = self._article_request(url, article, related)
             if request is not None:
                 yield request
 
@@ -329,7 +335,7 @@ class ArticlesSpider(scrapy.Spider):
             priority=LIST_PRIORITY,
         )
 
-    def _article_request(self, url: str, ref: ArticleRef) -> scrapy.Request | None:
+    def _article_request(self, url: str, ref: ArticleRef, related: bool = False) -> scrapy.Request | None:
         if not self._in_date_range(ref.url_date):
             self.crawler.stats.inc_value(keys.SKIPPED_OUT_OF_RANGE)
             return None
@@ -350,6 +356,7 @@ class ArticlesSpider(scrapy.Spider):
             callback=self.parse_article,
             errback=self.request_failed,
             cb_kwargs={"ref": ref},
+            meta={RELATED_META: True} if related else {},
         )
 
     def _in_date_range(self, url_date: date) -> bool:
@@ -422,8 +429,13 @@ def _text(response: Response) -> str:
     return response.text if isinstance(response, TextResponse) else ""
 
 
-def _is_feed(request: scrapy.Request) -> bool:
-    return getattr(request.callback, "__name__", "") == "parse_feed"
+def _page_kind(request: scrapy.Request, reason: str) -> str:
+    """What a lost page was, for pages/failed/<kind>. A lost feed is not a lost list: the lists are walked
+    instead (feed_failed). An article that only an article page's related block linked to and that the site
+    answers as gone is that block's staleness, not an article the run missed."""
+    if parse_article_url(request.url):
+        return "related" if request.meta.get(RELATED_META) and reason in GONE_REASONS else "articles"
+    return "feeds" if getattr(request.callback, "__name__", "") == "parse_feed" else "lists"
 
 
 def _public_variant(url: str) -> str:
