@@ -24,7 +24,7 @@ from tests.replica.site import Site
 from tests.replica.testing import serve_replica
 
 LINK_COUNTS = (10_000, 100_000)
-SCAN_REPETITIONS = 3
+SCAN_REPETITIONS = 5
 MIN_SCAN_RATE = (
     50_000.0  # links/s on the large page: a 16 MB page (DOWNLOAD_MAXSIZE) in a few seconds at most
 )
