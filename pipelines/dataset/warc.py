@@ -285,15 +285,15 @@ def expand_paths(spec: str) -> list[str]:
 
     Raises FileNotFoundError naming a part that matches nothing.
     """
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered, each file once
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         matches = _expand_one(part)
         if not matches:
             raise FileNotFoundError(f"no WARC file at {part!r}")
-        found += [m for m in matches if m not in found]
-    return found
+        found.update(dict.fromkeys(matches))
+    return list(found)
 
 
 def _expand_one(part: str) -> list[str]:
