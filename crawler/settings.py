@@ -71,6 +71,9 @@ EXTRACT_CROSSCHECK_MIN_F1 = 0.8
 FEED_EXPORT_ENCODING = "utf-8"
 
 EXTENSIONS = {
+    # Scrapy's own fails an assertion when a crawl closes without having opened (crawler/extensions/corestats.py).
+    "scrapy.extensions.corestats.CoreStats": None,
+    "crawler.extensions.corestats.CoreStats": 0,
     "crawler.extensions.progress.ProgressLog": 500,
 }
 PROGRESS_INTERVAL = 60.0

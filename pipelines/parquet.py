@@ -219,7 +219,11 @@ class ParquetPipeline:
         return self.crawler.stats
 
     def open_spider(self) -> None:
-        storage.ensure_writable(self.fs, self.root, f"probe-{self.run_id}")
+        try:
+            storage.ensure_writable(self.fs, self.root, f"probe-{self.run_id}")
+        except storage.OutputNotWritableError as error:
+            # The line the user reads (scrapy: error: ...) names the setting to fix.
+            raise storage.OutputNotWritableError(f"PARQUET_URI: {error}") from error
         self.lock.acquire()
         try:
             if self.lock.sole_writer:

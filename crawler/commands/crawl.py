@@ -1,22 +1,62 @@
 """``scrapy crawl`` whose exit status also reflects the run's health check (SPEC.md sections 1 and 4).
 
-Cron only sees the exit status: bootstrap failures (bad configuration, unwritable output, a held lock) already
-exit 1 in Scrapy's own command; this one adds a failed health check, as recorded by the exporter in the stats.
+Cron only sees the exit status: bootstrap failures (bad configuration, unwritable output, a held lock) exit 1;
+this command adds a failed health check, as recorded by the exporter in the stats.
+
+A user's mistake that stops the crawl at start (a spider argument, a setting the project checks, unwritable
+output, a held lock: :data:`MISTAKES`) is one line on stderr, ``scrapy: error: <what is wrong>``, not a
+traceback; the traceback is logged at DEBUG only (``-s LOG_LEVEL=DEBUG``). Anything else that stops the crawl at
+start is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
 
+import redis
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler import stats as keys
+from crawler.distributed.keys import DistributedConfigError
+from crawler.extensions.health import HealthConfigError
+from crawler.middlewares.crosscheck import CrossCheckConfigError
+from crawler.middlewares.refresh import RefreshConfigError
+from crawler.middlewares.retry import RetryBackoffConfigError
+from crawler.spiders.options import SpiderArgumentError
+from pipelines.dataset.lock import DatasetLockedError
+from pipelines.dataset.storage import OutputNotWritableError
+from pipelines.dataset.warc import WarcConfigError
+from pipelines.parquet import ParquetConfigError
 
 HEALTH_FAILED_EXIT = 3
 RUN_FAILED_EXIT = 1
 # Finish reasons of a run that did what it was asked: a normal end, or a limit the user set (CLOSESPIDER_*).
 SUCCESS_REASONS = ("finished", "closespider_")
+
+# What a user can get wrong on the command line, in settings or in the environment, as opposed to a bug.
+MISTAKES: tuple[type[Exception], ...] = (
+    SpiderArgumentError,
+    ParquetConfigError,
+    HealthConfigError,
+    CrossCheckConfigError,
+    RefreshConfigError,
+    RetryBackoffConfigError,
+    DistributedConfigError,
+    WarcConfigError,
+    DatasetLockedError,
+    OutputNotWritableError,
+    # REDIS_URL names a Redis that does not answer (the first connection is made at start-up).
+    redis.exceptions.ConnectionError,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -25,11 +65,77 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("scrapy crawl takes exactly one spider name")
         assert self.crawler_process is not None
         crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        outcome = StartOutcome()
+        outcome.watch(self.crawler_process.crawl(crawler, **opts.spargs))
         self.crawler_process.start()
+        if outcome.mistake is not None:
+            print(f"scrapy: error: {self._explain(outcome.mistake)}", file=sys.stderr)
+            self.exitcode = RUN_FAILED_EXIT
+            return
+        if self.crawler_process.bootstrap_failed or outcome.failed:
+            # The crawl never started: it has no stats to read.
+            self.exitcode = RUN_FAILED_EXIT
+            return
         stats = crawler.stats
         finish_reason = str(stats.get_value("finish_reason", "")) if stats is not None else ""
-        if self.crawler_process.bootstrap_failed or not finish_reason.startswith(SUCCESS_REASONS):
+        if not finish_reason.startswith(SUCCESS_REASONS):
             self.exitcode = RUN_FAILED_EXIT
         elif stats is not None and stats.get_value(keys.HEALTH_OK) == 0:
             self.exitcode = HEALTH_FAILED_EXIT
+
+    def _explain(self, mistake: Exception) -> str:
+        """One line: the mistake's own message, or for a Redis that does not answer, the setting naming it."""
+        if isinstance(mistake, redis.exceptions.ConnectionError):
+            assert self.settings is not None
+            url = self.settings.get("REDIS_URL")
+            return _one_line(f"REDIS_URL {url!r} cannot be reached: {mistake}")
+        return _one_line(str(mistake))
+
+
+class StartOutcome:
+    """How the crawl's task ended: a user's mistake is kept for one line on stderr, a bug logged with its
+    traceback (taking the exception here keeps asyncio or Twisted from logging it again as unhandled)."""
+
+    def __init__(self) -> None:
+        self.mistake: Exception | None = None
+        self.failed = False
+
+    def watch(self, crawl: Any) -> None:
+        if isinstance(crawl, Deferred):
+            crawl.addErrback(self._failed)
+        elif isinstance(crawl, asyncio.Future):
+            crawl.add_done_callback(self._done)
+
+    def _failed(self, failure: Failure) -> None:
+        if isinstance(failure.value, BaseException):
+            self._record(failure.value)
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._record(error)
+
+    def _record(self, error: BaseException) -> None:
+        self.failed = True
+        mistake = mistake_behind(error)
+        if mistake is not None:
+            self.mistake = mistake
+            logger.debug("The crawl did not start", exc_info=error)
+        else:
+            logger.error("The crawl did not start", exc_info=error)
+
+
+def mistake_behind(error: BaseException | None) -> Exception | None:
+    """The user's mistake that ``error`` is, or followed from: Scrapy's clean-up of a crawl that could not start
+    raises its own error on top of the one that stopped it."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, MISTAKES):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

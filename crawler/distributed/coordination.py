@@ -32,7 +32,7 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler import stats as stat_keys
 from crawler.config import positive_int
-from crawler.distributed.keys import CrawlKeys, redis_url
+from crawler.distributed.keys import CrawlKeys, DistributedConfigError, redis_url
 from pipelines.dataset import storage
 from pipelines.dataset.archive import read_index_columns
 from pipelines.dataset.lock import DatasetLockedError
@@ -79,10 +79,14 @@ class CoordinationConfig:
             url=url,
             keys=CrawlKeys.from_settings(settings),
             heartbeat_ttl=positive_int(
-                settings, HEARTBEAT_TTL_SETTING, DEFAULT_HEARTBEAT_TTL_S, unit="seconds"
+                settings, HEARTBEAT_TTL_SETTING, DEFAULT_HEARTBEAT_TTL_S, DistributedConfigError, "seconds"
             ),
             startup_timeout=positive_int(
-                settings, STARTUP_TIMEOUT_SETTING, DEFAULT_STARTUP_TIMEOUT_S, unit="seconds"
+                settings,
+                STARTUP_TIMEOUT_SETTING,
+                DEFAULT_STARTUP_TIMEOUT_S,
+                DistributedConfigError,
+                "seconds",
             ),
         )
 

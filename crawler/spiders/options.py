@@ -17,6 +17,10 @@ DISCOVERY_MODES = ("lists", "feeds", "all")
 DEFAULT_FEEDS: tuple[str, ...] = ("/{edition}/feed",)
 
 
+class SpiderArgumentError(ValueError):
+    """A spider argument (``-a name=value``) or DISCOVERY_FEEDS the spider cannot use: a user's mistake."""
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlOptions:
     """Spider arguments (SPEC.md section 1), validated once; a bad value stops the run before any request."""
@@ -67,21 +71,23 @@ def parse_feed_paths(values: list[str]) -> tuple[str, ...]:
     paths = tuple(value.strip() for value in values if value.strip())
     for path in paths:
         if not path.startswith("/") or "{edition}" not in path or "{" in path.replace("{edition}", ""):
-            raise ValueError(f"DISCOVERY_FEEDS must be site paths containing {{edition}}, got {path!r}")
+            raise SpiderArgumentError(
+                f"DISCOVERY_FEEDS must be site paths containing {{edition}}, got {path!r}"
+            )
     return paths
 
 
 def _parse_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     text = value.strip().lower()
     if text not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise SpiderArgumentError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return text
 
 
 def _parse_site(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
+        raise SpiderArgumentError(f"site must be an http(s) base URL such as {REAL_SITE}, got {value!r}")
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
@@ -91,13 +97,13 @@ def _parse_warc(value: str | None) -> tuple[str, ...]:
     try:
         return tuple(expand_paths(value))
     except (OSError, ValueError) as error:
-        raise ValueError(f"warc must name WARC files, folders or globs: {error}") from None
+        raise SpiderArgumentError(f"warc must name WARC files, folders or globs: {error}") from None
 
 
 def _parse_editions(value: str) -> tuple[str, ...]:
     editions = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
     if not editions or any(edition not in EDITIONS for edition in editions):
-        raise ValueError(f"editions must be gb, b5 or gb,b5, got {value!r}")
+        raise SpiderArgumentError(f"editions must be gb, b5 or gb,b5, got {value!r}")
     return editions
 
 
@@ -107,7 +113,7 @@ def _parse_date(name: str, value: str | None) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+        raise SpiderArgumentError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
 
 
 def _parse_channels(value: str | None) -> tuple[str, ...]:
@@ -116,7 +122,7 @@ def _parse_channels(value: str | None) -> tuple[str, ...]:
     channels = tuple(part.strip() for part in value.split(",") if part.strip())
     for channel in channels:
         if parse_list_url(f"/gb/{channel}.htm") is None:
-            raise ValueError(
+            raise SpiderArgumentError(
                 f"channels must be channel page names such as nsc413 or ncid277, got {channel!r}"
             )
     return channels
@@ -128,14 +134,14 @@ def _parse_flag(name: str, value: str | bool) -> bool:
         return True
     if text in ("0", "false", "no", ""):
         return False
-    raise ValueError(f"{name} must be 0 or 1, got {value!r}")
+    raise SpiderArgumentError(f"{name} must be 0 or 1, got {value!r}")
 
 
 def _parse_non_negative(name: str, value: str | int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from None
+        raise SpiderArgumentError(f"{name} must be a whole number of days, got {value!r}") from None
     if number < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
+        raise SpiderArgumentError(f"{name} must not be negative, got {value!r}")
     return number
