@@ -17,9 +17,10 @@ from typing import Any
 import pyarrow as pa
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler import stats as keys
 from crawler.config import positive_int
@@ -34,7 +35,7 @@ from pipelines.dataset.warc import (
     capture_location,
     remove_stale_temporaries,
 )
-from pipelines.parquet import before_flush, new_run_id
+from pipelines.parquet import OUTPUT_ERROR_REASON, before_flush, new_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class WarcCaptureMiddleware:
         self.max_bytes = max_bytes
         self.fs, self.root = storage.resolve(uri)
         self.writer: WarcWriter | None = None
+        # Once a capture failed, no file of this run may be committed: rows must not point into it.
+        self.error: OSError | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
@@ -90,16 +93,31 @@ class WarcCaptureMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if self.writer is None:
             return response
-        ref = self.writer.write(exchange_of(request, response))
+        if self.error is not None:
+            raise IgnoreRequest(f"not captured: {self.error}")
+        try:
+            ref = self.writer.write(exchange_of(request, response))
+        except OSError as error:
+            self._stop(error)
+            raise IgnoreRequest(f"not captured: {error}") from error
         request.meta[CAPTURE_META] = ref
         self.crawler.stats.inc_value(keys.WARC_RESPONSES_CAPTURED)
         self.crawler.stats.inc_value(keys.WARC_BYTES_WRITTEN, len(response.body))
         return response
 
+    def _stop(self, error: OSError) -> None:
+        """A capture that cannot be written is a storage fault like the dataset's: the run stops (exit 1) rather
+        than archive rows whose raw page is lost."""
+        logger.error("Cannot write the WARC captures at %s, stopping the run: %s", self.root, error)
+        self.error = error
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=OUTPUT_ERROR_REASON))
+
     def commit(self) -> list[str]:
         """``before_flush`` handler: rows about to be written may point into the open file; commit it first."""
         if self.writer is None:
             return []
+        if self.error is not None:
+            raise self.error
         committed = self.writer.commit()
         self.crawler.stats.inc_value(keys.WARC_FILES_WRITTEN, len(committed))
         return committed
