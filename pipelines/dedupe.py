@@ -16,6 +16,7 @@ from scrapy.statscollectors import StatsCollector
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler import stats as keys
+from crawler.config import SettingError
 from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
 from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
@@ -113,16 +114,16 @@ def _near_its_latest(item: ArticleItem, index: ArchiveLookup, max_distance: int)
 
 
 def parse_near_distance(value: object) -> int:
-    """The ``DEDUPE_NEAR_DISTANCE`` setting as an int in 0..16; ValueError naming the setting otherwise."""
+    """The ``DEDUPE_NEAR_DISTANCE`` setting as an int in 0..16; SettingError naming the setting otherwise."""
     problem = f"{NEAR_DISTANCE_SETTING} must be an integer from 0 to {MAX_NEAR_DISTANCE}, got {value!r}"
     if isinstance(value, bool):
-        raise ValueError(problem)
+        raise SettingError(problem)
     try:
         distance = int(str(value).strip())
     except ValueError:
-        raise ValueError(problem) from None
+        raise SettingError(problem) from None
     if not 0 <= distance <= MAX_NEAR_DISTANCE:
-        raise ValueError(problem)
+        raise SettingError(problem)
     return distance
 
 

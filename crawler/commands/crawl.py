@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler import stats as keys
+from crawler.config import SettingError
 from crawler.distributed.keys import DistributedConfigError
 from crawler.extensions.health import HealthConfigError
 from crawler.middlewares.crosscheck import CrossCheckConfigError
@@ -42,6 +43,7 @@ SUCCESS_REASONS = ("finished", "closespider_")
 
 # What a user can get wrong on the command line, in settings or in the environment, as opposed to a bug.
 MISTAKES: tuple[type[Exception], ...] = (
+    SettingError,
     SpiderArgumentError,
     ParquetConfigError,
     HealthConfigError,

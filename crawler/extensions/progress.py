@@ -13,6 +13,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler import stats as keys
+from crawler.config import seconds_or_off
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class ProgressLog:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressLog:
-        interval = crawler.settings.getfloat("PROGRESS_INTERVAL", 60.0)
+        interval = seconds_or_off(crawler.settings, "PROGRESS_INTERVAL", 60.0)
         if interval <= 0:
             raise NotConfigured
         extension = cls(crawler, interval, crawler.settings.get("STATS_JSON"))

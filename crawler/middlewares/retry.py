@@ -30,6 +30,7 @@ from scrapy.utils.asyncio import sleep
 
 from crawler import stats as keys
 from crawler.blocks import retry_after_seconds
+from crawler.config import non_negative_int
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry decisions, each retry sent after an exponential back-off (replaces RetryMiddleware)."""
 
     def __init__(self, settings: BaseSettings) -> None:
+        non_negative_int(
+            settings, "RETRY_TIMES", 2
+        )  # before Scrapy reads it, so a bad value is one clear line
         super().__init__(settings)
         self.base, self.cap = backoff_settings(settings)
         self.retry_after_cap = _seconds(settings, RETRY_AFTER_SETTING, DEFAULT_RETRY_AFTER_MAX_SECONDS)
