@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -91,6 +91,7 @@ def test_any_mix_of_hostile_fragments_is_neutralised(fragments: list[str], fille
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(min_value=0, max_value=len(FULL_PAGE)), st.integers(min_value=0, max_value=len(FULL_PAGE)))
+@example(start=2011, stop=361)  # a control character reached a tail that a removed noise node handed back
 def test_truncated_or_spliced_page_raises_only_extraction_errors(start: int, stop: int) -> None:
     extracted_or_refused(FULL_PAGE[:start] + FULL_PAGE[stop:])
 

@@ -137,9 +137,12 @@ def drop_keeping_tail(node: Element) -> None:
     if parent is None:
         return
     if node.tail:
+        # libxml2's HTML parser keeps characters that lxml refuses to assign back (a control character in a
+        # truncated page): the joined text is filtered as the parser's input was.
+        tail = node.tail
         previous = node.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + node.tail
+            previous.tail = _NOT_XML_CHARS_RE.sub("", (previous.tail or "") + tail)
         else:
-            parent.text = (parent.text or "") + node.tail
+            parent.text = _NOT_XML_CHARS_RE.sub("", (parent.text or "") + tail)
     parent.remove(node)

@@ -110,6 +110,8 @@ class WarcCaptureMiddleware:
         than archive rows whose raw page is lost."""
         logger.error("Cannot write the WARC captures at %s, stopping the run: %s", self.root, error)
         self.error = error
+        if self.writer is not None:
+            self.writer.discard()
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=OUTPUT_ERROR_REASON))
 
     def commit(self) -> list[str]:

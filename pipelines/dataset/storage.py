@@ -114,9 +114,14 @@ def write_bytes_atomically(fs: pafs.FileSystem, path: str, payload: bytes) -> No
     directory, name = path.rsplit("/", 1)
     temporary = f"{directory}/{temporary_name(name)}"
     fs.create_dir(directory, recursive=True)
-    with fs.open_output_stream(temporary) as out:
-        out.write(payload)
-    fs.move(temporary, path)
+    try:
+        with fs.open_output_stream(temporary) as out:
+            out.write(payload)
+        fs.move(temporary, path)
+    except (OSError, pa.ArrowException):
+        # A full disk fails the write (or the close); the old content stays and no half file is left.
+        _delete_quietly(fs, temporary)
+        raise
 
 
 def _delete_quietly(fs: pafs.FileSystem, path: str) -> None:

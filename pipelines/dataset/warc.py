@@ -206,6 +206,15 @@ class WarcWriter:
         committed, self._committed = self._committed, []
         return committed
 
+    def discard(self) -> None:
+        """Drop the open file unrenamed (a failed capture): its space is freed, no row may point into it."""
+        if self._sink is not None:
+            sink, self._sink, self._writer = self._sink, None, None
+            with contextlib.suppress(OSError):
+                sink.close()
+            with contextlib.suppress(OSError):
+                self.fs.delete_file(self._temporary)
+
     def _close_current(self) -> None:
         if self._sink is not None:
             sink, self._sink, self._writer = self._sink, None, None
