@@ -14,14 +14,7 @@ class SettingError(ValueError):
 
 def non_negative_int(settings: BaseSettings, name: str, default: int) -> int:
     """``settings[name]`` as a whole number >= 0, or SettingError naming the setting."""
-    raw = settings.get(name, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise SettingError(f"{name} must be a whole number >= 0, got {raw!r}") from None
-    if value < 0:
-        raise SettingError(f"{name} must be a whole number >= 0, got {raw!r}")
-    return value
+    return _whole_number(settings, name, default, 0, SettingError, "a whole number >= 0")
 
 
 def seconds_or_off(settings: BaseSettings, name: str, default: float) -> float:
@@ -40,12 +33,19 @@ def positive_int(
     settings: BaseSettings, name: str, default: int, error: type[ValueError] = ValueError, unit: str = ""
 ) -> int:
     """``settings[name]`` as a whole number above zero, or ``error`` with a message naming the setting."""
+    return _whole_number(
+        settings, name, default, 1, error, f"a positive whole number{f' of {unit}' if unit else ''}"
+    )
+
+
+def _whole_number(
+    settings: BaseSettings, name: str, default: int, minimum: int, error: type[ValueError], what: str
+) -> int:
     raw = settings.get(name, default)
-    what = f"a positive whole number{f' of {unit}' if unit else ''}"
     try:
         value = int(raw)
     except (TypeError, ValueError):
         raise error(f"{name} must be {what}, got {raw!r}") from None
-    if value <= 0:
+    if value < minimum:
         raise error(f"{name} must be {what}, got {raw!r}")
     return value

@@ -100,13 +100,13 @@ def news_article_ld(root: Element) -> dict[str, Any]:
             data = json.loads(raw)
         except (ValueError, RecursionError):
             continue
-        for candidate in _ld_objects(data):
+        for candidate in ld_objects(data):
             if _is_news_article(candidate):
                 return candidate
     return {}
 
 
-def _ld_objects(data: Any) -> Iterator[dict[str, Any]]:
+def ld_objects(data: Any) -> Iterator[dict[str, Any]]:
     """Top-level objects and their @graph members; deliberately shallow (no recursion on hostile JSON)."""
     for item in data if isinstance(data, list) else [data]:
         if isinstance(item, dict):

@@ -35,7 +35,7 @@ from crawler import stats as keys
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
-from pipelines.dataset.manifest import STATUS_RUNNING, read_manifest
+from pipelines.dataset.manifest import previous_run_start
 from pipelines.dataset.refresh_state import load_known
 from pipelines.dataset.removals import (
     REAPPEARED,
@@ -136,26 +136,6 @@ def _instant(settings: BaseSettings, name: str) -> datetime | None:
     except ValueError:
         raise RefreshConfigError(f"{name} must be an ISO 8601 instant, got {raw!r}") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def previous_run_start(fs: Any, root: str, excluding: str | None) -> datetime | None:
-    """Start of the newest run that has ended (a running manifest is this run or a live worker of it)."""
-    from pyarrow import fs as pafs  # noqa: PLC0415 (only for the selector type)
-
-    selector = pafs.FileSelector(f"{root}/{RUNS_DIR}", allow_not_found=True)
-    run_ids = sorted(
-        info.base_name.removesuffix(".json")
-        for info in fs.get_file_info(selector)
-        if info.base_name.endswith(".json") and not info.base_name.startswith(".")
-    )
-    for run_id in reversed(run_ids):
-        document = read_manifest(fs, root, run_id)
-        if run_id == excluding or document is None or document.get("status") == STATUS_RUNNING:
-            continue
-        started = document.get("started_at")
-        if isinstance(started, str):
-            return datetime.fromisoformat(started).astimezone(UTC)
-    return None
 
 
 def conditional_headers(known: Known) -> dict[str, str]:

@@ -170,16 +170,32 @@ def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
     return fixed
 
 
-def last_run_status(fs: pafs.FileSystem, root: str, *, excluding: str | None = None) -> str | None:
-    """Status of the newest run before this one (run ids sort by start time); None on a new dataset."""
+def run_ids(fs: pafs.FileSystem, root: str) -> list[str]:
+    """The dataset's run ids, oldest first (run ids sort by start time); hidden temporaries left out."""
     selector = pafs.FileSelector(f"{root}/{RUNS_DIR}", allow_not_found=True)
-    run_ids = sorted(
+    return sorted(
         info.base_name.removesuffix(".json")
         for info in fs.get_file_info(selector)
         if info.base_name.endswith(".json") and not info.base_name.startswith(".")
     )
-    for run_id in reversed(run_ids):
+
+
+def last_run_status(fs: pafs.FileSystem, root: str, *, excluding: str | None = None) -> str | None:
+    """Status of the newest run before this one; None on a new dataset."""
+    for run_id in reversed(run_ids(fs, root)):
         if run_id != excluding:
             document = read_manifest(fs, root, run_id)
             return str(document.get("status")) if document else None
+    return None
+
+
+def previous_run_start(fs: pafs.FileSystem, root: str, excluding: str | None) -> datetime | None:
+    """Start of the newest run that has ended (a running manifest is this run or a live worker of it)."""
+    for run_id in reversed(run_ids(fs, root)):
+        document = read_manifest(fs, root, run_id)
+        if run_id == excluding or document is None or document.get("status") == STATUS_RUNNING:
+            continue
+        started = document.get("started_at")
+        if isinstance(started, str):
+            return datetime.fromisoformat(started).astimezone(UTC)
     return None

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
-from crawler.extract.dom import Element, line_of
+from crawler.extract.dom import Element, ld_objects, line_of
 from crawler.extract.images import web_url
 from crawler.extract.text import normalize_line
 
@@ -110,19 +109,10 @@ def _article_ld(scripts: list[Element]) -> dict[str, Any]:
             data = json.loads(script.text)
         except (ValueError, RecursionError):
             continue
-        for candidate in _ld_objects(data):
+        for candidate in ld_objects(data):
             if "datePublished" in candidate or "headline" in candidate:
                 return candidate
     return {}
-
-
-def _ld_objects(data: Any) -> Iterator[dict[str, Any]]:
-    for item in data if isinstance(data, list) else [data]:
-        if isinstance(item, dict):
-            yield item
-            graph = item.get("@graph")
-            if isinstance(graph, list):
-                yield from (member for member in graph if isinstance(member, dict))
 
 
 def _ld_values(ld: dict[str, Any], key: str) -> list[str]:
