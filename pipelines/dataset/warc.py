@@ -28,7 +28,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
-from pipelines.dataset import storage
+from pipelines.dataset import storage, wayback
 
 # Captures live next to the dataset by default: output/articles -> output/warc, s3://b/articles -> s3://b/warc.
 DEFAULT_FOLDER = "warc"
@@ -347,13 +347,19 @@ def _record_date(record: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def capture_date(record: Any) -> datetime:
+    """When the record's page was captured: ``WARC-Date``, or a Wayback replay's timestamp when the record is a
+    later download of the replay."""
+    return wayback.capture_time(wayback.unwrap(_raw_target(record)), _record_date(record))
+
+
 def scan(uri: str, file_index: int, keep: RecordFilter) -> Iterator[_Entry]:
     """The entries of one file's records that ``keep`` accepts (headers only: payloads are not read)."""
     with _open(uri) as stream:
         records = ArchiveIterator(stream, no_record_parse=False)
         for record in records:
             if keep(record):
-                yield _Entry(_record_date(record), file_index, records.get_record_offset())
+                yield _Entry(capture_date(record), file_index, records.get_record_offset())
 
 
 class RecordFilter(Protocol):
@@ -375,7 +381,7 @@ def read_capture(uri: str, offset: int) -> Capture:
     with _open(uri) as stream:
         stream.seek(offset)
         record = next(iter(ArchiveIterator(stream)))
-        return capture_of(record, CaptureRef(uri, offset, _record_date(record)))
+        return capture_of(record, CaptureRef(uri, offset, capture_date(record)))
 
 
 def capture_of(record: Any, ref: CaptureRef) -> Capture:
@@ -383,7 +389,9 @@ def capture_of(record: Any, ref: CaptureRef) -> Capture:
     status = int(http.get_statuscode() or 0) if http is not None else 0
     headers = [(str(k), str(v)) for k, v in (http.headers if http is not None else [])]
     body = record.content_stream().read()
-    return Capture(ref, str(record.rec_headers.get_header("WARC-Target-URI") or ""), status, headers, body)
+    if wayback.unwrap(_raw_target(record)) is not None:
+        body = wayback.unrewrite(body)
+    return Capture(ref, target_uri(record), status, headers, body)
 
 
 def read_captures(uris: list[str], keep: RecordFilter) -> Iterator[Capture]:
@@ -396,8 +404,13 @@ def record_type(record: Any) -> str:
     return str(record.rec_type or "")
 
 
-def target_uri(record: Any) -> str:
+def _raw_target(record: Any) -> str:
     return str(record.rec_headers.get_header("WARC-Target-URI") or "")
+
+
+def target_uri(record: Any) -> str:
+    """The URL the record is a capture of: ``WARC-Target-URI``, unwrapped when it is a Wayback replay URL."""
+    return wayback.original_url(_raw_target(record))
 
 
 def status_code(record: Any) -> int:
