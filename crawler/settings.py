@@ -53,6 +53,8 @@ LOG_LEVEL = "INFO"
 
 ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 100,
+    # Imports and rebuilds only: captures older than the archive's rows of their article.
+    "pipelines.backfill.BackfillPipeline": 150,
     "pipelines.dedupe.DedupePipeline": 200,
     "pipelines.parquet.ParquetPipeline": 300,
 }

@@ -53,6 +53,11 @@ WARC_BYTES_WRITTEN = "warc/bytes_written"
 WARC_FILES_WRITTEN = "warc/files_written"
 WARC_CAPTURES_READ = "warc/captures_read"
 WARC_SKIPPED_PREFIX = "warc/skipped/"
+# Captures older than the archive's rows of their article (pipelines.backfill): held, then inserted as versions.
+BACKFILL_HELD = "backfill/held"
+BACKFILL_INSERTED = "backfill/versions_inserted"
+BACKFILL_RENUMBERED = "backfill/rows_renumbered"
+BACKFILL_FILES_REWRITTEN = "backfill/files_rewritten"
 
 # --- item pipelines: clean, dedupe, parquet ---------------------------------------------------------------
 DROPPED_PREFIX = "articles/dropped/"

@@ -133,7 +133,8 @@ def test_a_missing_warc_path_stops_the_run_naming_it(tmp_path: Path) -> None:
 
 
 def test_captures_of_two_revisions_become_versions_in_capture_order(tmp_path: Path) -> None:
-    """Our own captures of the site before and after a round of edits, imported newest file first."""
+    """Our own captures of the site before and after a round of edits, imported newest file first; then the
+    older ones imported into the archive of the newer ones (backfill)."""
     port = 0
     for revision in (0, 1):
         # Both revisions at one address, as the real site's captures all have its one host.
@@ -162,19 +163,44 @@ def test_captures_of_two_revisions_become_versions_in_capture_order(tmp_path: Pa
         assert by_version[(aid, 2)]["crawled_at"] == after[aid]["crawled_at"]
     assert len(imported) == len(before) + len(edited)
 
-    # Older captures imported into the archive that holds the newer ones: counted, never appended as versions.
-    archived = rows(tmp_path / "rev1")
+    # Older captures imported into the archive that holds the newer ones: the edited articles' old texts are
+    # inserted as their first versions, the stored rows renumbered; an unedited article keeps its one row.
     late = crawl(site, tmp_path / "rev1", args={"warc": str(tmp_path / "w0")})
     assert late.returncode == 0, late.log[-3000:]
-    assert late.stats["articles/dropped/older_than_archive"] == len(before)
-    assert rows(tmp_path / "rev1") == archived
+    assert late.stats["backfill/held"] == len(before)
+    assert late.stats["backfill/versions_inserted"] == len(edited)
+    assert late.stats["articles/dropped/duplicate"] == len(before) - len(edited)
+    backfilled = {(r["article_id"], r["version"]): r for r in rows(tmp_path / "rev1")}
+    assert len(backfilled) == len(before) + len(edited)
+    for aid in edited:
+        assert backfilled[(aid, 1)]["content_hash"] == before[aid]["content_hash"]
+        assert backfilled[(aid, 1)]["body_text"] == before[aid]["body_text"]
+        assert backfilled[(aid, 1)]["crawled_at"] == before[aid]["crawled_at"]
+        assert backfilled[(aid, 1)]["crawled_at"] < backfilled[(aid, 2)]["crawled_at"]
+        assert backfilled[(aid, 2)] == {**after[aid], "version": 2}
+    for aid in set(before) - edited:
+        assert backfilled[(aid, 1)] == after[aid]
+    # Rerunning the import adds nothing and rewrites nothing.
+    files = sorted(p.name for p in (tmp_path / "rev1").rglob("part-*.parquet"))
+    again = crawl(site, tmp_path / "rev1", args={"warc": str(tmp_path / "w0")})
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats["backfill/versions_inserted"] == 0
+    assert sorted(p.name for p in (tmp_path / "rev1").rglob("part-*.parquet")) == files
     # Their place is found by a rebuild over both sets of captures: the same dataset as the import above.
     rebuilt = scrapy(
         ["rebuild", "-a", f"site={site}"], {"WARC_URI": spec, "PARQUET_URI": str(tmp_path / "rebuilt")}
     )
     assert rebuilt.returncode == 0, rebuilt.log[-3000:]
     assert key_columns(tmp_path / "rebuilt") == key_columns(tmp_path / "imported")
+    # The backfilled archive has the same versions; an unedited article's row is its later capture (the
+    # import does not move a version's first capture earlier).
+    assert key_columns(tmp_path / "rev1", with_time=False) == key_columns(
+        tmp_path / "imported", with_time=False
+    )
 
 
-def key_columns(dataset: Path) -> list[tuple[Any, ...]]:
-    return sorted((r["article_id"], r["version"], r["content_hash"], r["crawled_at"]) for r in rows(dataset))
+def key_columns(dataset: Path, *, with_time: bool = True) -> list[tuple[Any, ...]]:
+    return sorted(
+        (r["article_id"], r["version"], r["content_hash"], r["crawled_at"] if with_time else None)
+        for r in rows(dataset)
+    )

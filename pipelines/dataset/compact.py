@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.dataset import storage
+from pipelines.dataset import backfill, storage
 from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
 
 logger = logging.getLogger(__name__)
@@ -249,8 +249,9 @@ def recover(fs: pafs.FileSystem, root: str) -> list[str]:
 
 
 def recover_dataset(fs: pafs.FileSystem, root: str) -> list[str]:
-    """Interrupted compactions, then stale temporaries (in that order: see ``recover``); one line per action."""
-    done = recover(fs, root)
+    """Interrupted compactions and backfills, then stale temporaries (in that order: see ``recover``); one line
+    per action."""
+    done = recover(fs, root) + backfill.recover(fs, root)
     for path in storage.remove_temporaries(fs, root):
         done.append(f"removed {path}, left by an interrupted run")
         logger.warning("Recovery: %s", done[-1])
