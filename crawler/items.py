@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from crawler.extract.model import Article
+from crawler.urls import alternate_urls as distinct_alternates
 
 
 @dataclass(slots=True, kw_only=True)
@@ -40,11 +41,13 @@ class ArticleItem(Article):
         warc_file: str | None = None,
         warc_offset: int | None = None,
     ) -> ArticleItem:
+        """The row of ``article`` (normalized by extraction); ``alternate_urls`` kept as web URLs without query,
+        each once, never the article's own URL."""
         page_fields = {f.name: getattr(article, f.name) for f in fields(Article)}
         return cls(
             **page_fields,
             crawled_at=crawled_at,
-            alternate_urls=list(alternate_urls or []),
+            alternate_urls=distinct_alternates(alternate_urls or [], article.url),
             warc_file=warc_file,
             warc_offset=warc_offset,
         )

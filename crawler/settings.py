@@ -52,7 +52,7 @@ REDIRECT_ENABLED = True
 LOG_LEVEL = "INFO"
 
 ITEM_PIPELINES = {
-    "pipelines.clean.CleanPipeline": 100,
+    "pipelines.fingerprint.FingerprintPipeline": 100,
     # Imports and rebuilds only: captures older than the archive's rows of their article.
     "pipelines.backfill.BackfillPipeline": 150,
     "pipelines.dedupe.DedupePipeline": 200,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 CANONICAL_BASE = "https://www.epochtimes.com"
 SITE_HOSTS = frozenset({"www.epochtimes.com", "epochtimes.com"})
@@ -89,3 +89,18 @@ def rebase(url: str, site_base: str) -> str:
     base = urlsplit(site_base)
     parts = urlsplit(url)
     return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+def without_query(url: str) -> str | None:
+    """Absolute http(s) URL (relative ones against the canonical site) without query or fragment; None when it
+    is not a web URL."""
+    parts = urlsplit(urljoin(f"{CANONICAL_BASE}/", url.strip()))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def alternate_urls(urls: list[str], canonical: str) -> list[str]:
+    """The other URLs an article was seen under: web URLs without query, each once, never the canonical one."""
+    cleaned = (without_query(url) for url in urls)
+    return list(dict.fromkeys(url for url in cleaned if url and url != canonical))

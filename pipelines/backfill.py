@@ -21,7 +21,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import stats as keys
 from crawler.items import ArticleItem
-from pipelines.clean import report_drop
+from pipelines.fingerprint import report_drop
 from pipelines.dataset import backfill, storage
 from pipelines.dataset.archive import part_files
 from pipelines.dataset.schema import items_to_table, row_problem
@@ -98,7 +98,7 @@ class BackfillPipeline:
         """What the dedupe stage checks of a new row that does not depend on the article's own versions."""
         dedupe = self.crawler.get_item_pipeline(DedupePipeline)
         if item.content_hash is None or item.simhash is None or dedupe is None:
-            raise ValueError(f"{item.url}: CleanPipeline and DedupePipeline must run around BackfillPipeline")
+            raise ValueError(f"{item.url}: FingerprintPipeline and DedupePipeline must run around BackfillPipeline")
         owner = dedupe.index.find_hash(item.content_hash)
         if owner is not None and owner != item.article_id:
             drop = DuplicateContent(item.article_id, owner, item.url)

@@ -21,10 +21,10 @@ from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
 from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
 from crawler.items import ArticleItem
-from pipelines.clean import ArticleDropped, report_drop
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key, part_files
 from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
 from pipelines.dataset.storage import resolve
+from pipelines.fingerprint import ArticleDropped, report_drop
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ def assign_version(
     differs slightly, since versions count changes between crawls, not between editions.
     """
     if item.content_hash is None or item.simhash is None:
-        raise ValueError(f"{item.url} has no fingerprints: CleanPipeline must run before DedupePipeline")
+        raise ValueError(
+            f"{item.url} has no fingerprints: FingerprintPipeline must run before DedupePipeline"
+        )
     if one_row_per_run and item.article_id in accepted_this_run:
         raise Duplicate(item.article_id, item.url)
     hashes = [h for h in (item.content_hash, item.schema1_hash) if h is not None]

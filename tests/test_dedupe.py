@@ -11,10 +11,10 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
 from crawler.spiders.articles import ArticlesSpider
-from pipelines.clean import clean_item
 from pipelines.dataset.archive import ArchiveIndex
 from pipelines.dataset.schema import items_to_table
 from pipelines.dedupe import DedupePipeline, Duplicate, DuplicateContent
+from pipelines.fingerprint import fingerprint_item
 from tests.archive_data import SAMPLE_BODY, SAMPLE_TITLE, sample_item
 
 TO_TRADITIONAL = opencc.OpenCC("s2t")
@@ -25,7 +25,7 @@ LONG_BODY = "\n".join(
 
 
 def archived(item: ArticleItem, version: int) -> ArticleItem:
-    row = clean_item(item)
+    row = fingerprint_item(item)
     row.version = version
     row.run_id = "earlier-run"
     return row
@@ -68,23 +68,25 @@ def test_archive_story(archive_root: Path, caplog: pytest.LogCaptureFixture) -> 
     assert "n100" in crawler.spider.archive and "n400" not in crawler.spider.archive
 
     # Latest archived text of n100 is "旧的正文。" (version 2): the sample body is a change.
-    changed = pipeline.process_item(clean_item(sample_item(100)))
+    changed = pipeline.process_item(fingerprint_item(sample_item(100)))
     assert (changed.version, changed.near_duplicate_of) == (2 + 1, None)
 
     with caplog.at_level(logging.INFO, logger="pipelines.dedupe"), pytest.raises(Duplicate) as unchanged:
-        pipeline.process_item(clean_item(sample_item(200, title="台风", body_text=OTHER_BODY)))
+        pipeline.process_item(fingerprint_item(sample_item(200, title="台风", body_text=OTHER_BODY)))
     assert unchanged.value.reason == "duplicate"
     assert "https://www.epochtimes.com/gb/21/12/30/n200.htm" in caplog.text
 
     with pytest.raises(DuplicateContent) as copied:
-        pipeline.process_item(clean_item(sample_item(500, title="台风", body_text=OTHER_BODY)))
+        pipeline.process_item(fingerprint_item(sample_item(500, title="台风", body_text=OTHER_BODY)))
     assert (copied.value.reason, copied.value.original_id) == ("duplicate_content", "n200")
 
     edited = LONG_BODY.replace("第5段", "第五段")
-    near = pipeline.process_item(clean_item(sample_item(600, title="预算案", body_text=edited)))
+    near = pipeline.process_item(fingerprint_item(sample_item(600, title="预算案", body_text=edited)))
     assert (near.version, near.near_duplicate_of) == (1, "n300")
 
-    fresh = pipeline.process_item(clean_item(sample_item(700, title="新闻", body_text="一篇全新的报道。")))
+    fresh = pipeline.process_item(
+        fingerprint_item(sample_item(700, title="新闻", body_text="一篇全新的报道。"))
+    )
     assert (fresh.version, fresh.near_duplicate_of) == (1, None)
 
     stats = crawler.stats
@@ -98,15 +100,17 @@ def test_archive_story(archive_root: Path, caplog: pytest.LogCaptureFixture) -> 
 
 def test_accepted_items_become_part_of_the_archive(archive_root: Path) -> None:
     _crawler, pipeline = start({"PARQUET_URI": str(archive_root)})
-    pipeline.process_item(clean_item(sample_item(800, title="标题", body_text="本次运行中的新文章。")))
+    pipeline.process_item(fingerprint_item(sample_item(800, title="标题", body_text="本次运行中的新文章。")))
     with pytest.raises(DuplicateContent) as copied:
-        pipeline.process_item(clean_item(sample_item(801, title="标题", body_text="本次运行中的新文章。")))
+        pipeline.process_item(
+            fingerprint_item(sample_item(801, title="标题", body_text="本次运行中的新文章。"))
+        )
     assert copied.value.original_id == "n800"
 
 
 def test_gb_and_b5_of_one_article_in_one_run(tmp_path: Path) -> None:
     crawler, pipeline = start({"PARQUET_URI": str(tmp_path / "empty")})
-    gb = pipeline.process_item(clean_item(sample_item(900)))
+    gb = pipeline.process_item(fingerprint_item(sample_item(900)))
     b5_item = sample_item(
         900,
         edition="b5",
@@ -114,16 +118,16 @@ def test_gb_and_b5_of_one_article_in_one_run(tmp_path: Path) -> None:
         body_text=TO_TRADITIONAL.convert(SAMPLE_BODY),
     )
     with pytest.raises(Duplicate):
-        pipeline.process_item(clean_item(b5_item))
+        pipeline.process_item(fingerprint_item(b5_item))
     assert gb.version == 1
     assert crawler.stats.get_value("articles/dropped/duplicate") == 1
 
 
 def test_a_second_copy_in_one_run_is_a_duplicate_even_with_other_text(tmp_path: Path) -> None:
     _crawler, pipeline = start({"PARQUET_URI": str(tmp_path / "empty")})
-    pipeline.process_item(clean_item(sample_item(910)))
+    pipeline.process_item(fingerprint_item(sample_item(910)))
     with pytest.raises(Duplicate):
-        pipeline.process_item(clean_item(sample_item(910, body_text="稍有不同的正文。")))
+        pipeline.process_item(fingerprint_item(sample_item(910, body_text="稍有不同的正文。")))
 
 
 def test_the_index_is_empty_before_the_dataset_exists(tmp_path: Path) -> None:
@@ -148,5 +152,5 @@ def test_near_distance_setting(value: object, expected: int, tmp_path: Path) -> 
 
 def test_items_must_be_cleaned_first(tmp_path: Path) -> None:
     _crawler, pipeline = start({"PARQUET_URI": str(tmp_path / "empty")})
-    with pytest.raises(ValueError, match="CleanPipeline"):
+    with pytest.raises(ValueError, match="FingerprintPipeline"):
         pipeline.process_item(sample_item())

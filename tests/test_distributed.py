@@ -27,8 +27,8 @@ from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
 from crawler.distributed.archive import ClaimLostError, RedisArchive
 from crawler.distributed.coordination import CoordinationConfig, live_workers, roll_back_dead
 from crawler.distributed.keys import CrawlKeys
-from pipelines.clean import text_fingerprints
 from pipelines.dataset.archive import ArchiveIndex
+from pipelines.fingerprint import text_fingerprints
 from pipelines.parquet import ParquetConfigError, open_lock
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
 from tests.replica.site import Site

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from crawler.extract import ExtractionError, NotAnArticle, extract_page
 from crawler.extract.generic import read_generic
+from tests.test_extract_safety import assert_normalized
 
 GENERIC = Path(__file__).parent / "pages" / "generic"
 URL = "https://news.example.com/2021/12/30/a.html"
@@ -57,6 +58,7 @@ def try_extract(body: bytes, url: str = URL) -> None:
     assert article.body_text
     assert article.body_html is not None
     assert_safe(article.body_html)
+    assert_normalized(article)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

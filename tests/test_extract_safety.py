@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from crawler.extract import ExtractionError, extract
+from crawler.extract import Article, ExtractionError, extract
 from crawler.extract.body import ALLOWED_TAGS
+from crawler.extract.text import normalize_line, normalize_text
 
 PAGES = Path(__file__).parent / "pages"
 URL = "https://www.epochtimes.com/gb/26/10/7/n14865552.htm"
@@ -105,6 +106,19 @@ def extracted_or_refused(markup: str) -> None:
     assert article.title and article.body_text
     assert article.url == URL
     assert_safe(article.body_html or "")
+    assert_normalized(article)
+
+
+def assert_normalized(article: Article) -> None:
+    """What extraction guarantees the pipelines (they do not normalize again): normalized lines, no empty or
+    repeated list entries, ``char_count`` the body's length."""
+    assert article.body_text == normalize_text(article.body_text)
+    for line in (article.title, article.section, article.editor, article.dateline):
+        assert line is None or line == normalize_line(line)
+    for values in (article.categories, article.tags, article.authors):
+        assert all(values) and len(set(values)) == len(values)
+        assert values == [normalize_line(value) for value in values]
+    assert article.char_count == len(article.body_text)
 
 
 @settings(max_examples=80, deadline=None)

@@ -18,7 +18,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.extract import extract
 from crawler.items import ArticleItem
-from pipelines.clean import CleanPipeline, InvalidDate
+from pipelines.fingerprint import FingerprintPipeline, InvalidDate
 from pipelines.parquet import PARTITION_FORMATS, InvalidRowError, partition_dir
 from tests.test_extract_safety import FULL_PAGE, HOSTILE_FRAGMENTS, URL
 from tests.test_parquet import make_item, make_pipeline
@@ -59,7 +59,7 @@ def test_any_published_at_is_stored_in_its_partition_or_dropped_and_counted(
     root = tmp_path_factory.mktemp("articles")
     crawler = get_crawler(settings_dict={})
     assert crawler.stats is not None
-    cleaner = CleanPipeline(crawler.stats)
+    cleaner = FingerprintPipeline(crawler.stats)
     exporter = make_pipeline(root)
     item = make_item(1, moment)
     try:
@@ -140,7 +140,7 @@ def test_every_text_field_of_a_hostile_page_is_plain_text(slots: list[tuple[str,
     crawler = get_crawler(settings_dict={})
     assert crawler.stats is not None
     item = ArticleItem.from_article(extract(page, URL), crawled_at=datetime(2026, 10, 8, tzinfo=UTC))
-    row = CleanPipeline(crawler.stats).process_item(item)
+    row = FingerprintPipeline(crawler.stats).process_item(item)
     values = text_values(row)
     assert {"title", "section", "tags[1]", "images[0]caption"} <= set(values)
     for name, value in values.items():

@@ -19,8 +19,8 @@ import redis
 
 from crawler.distributed.coordination import CLAIM_SEPARATOR
 from crawler.distributed.keys import CrawlKeys
-from pipelines.clean import ArticleDropped
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, Latest, hash_key
+from pipelines.fingerprint import ArticleDropped
 
 DUPLICATE_REASON = "duplicate"
 DUPLICATE_CONTENT_REASON = "duplicate_content"

@@ -1,6 +1,6 @@
 """``extract(html, url)``: a decoded page of the site to an Article; ``extract_page(body, url)``: any page's
 bytes to an Article, by the site's own parser when the page is one of its layouts, else the general extractor.
-Only ExtractionError subclasses escape."""
+Either way the Article leaves normalized (``crawler.extract.normalize``). Only ExtractionError subclasses escape."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from crawler.extract.dom import parse_document
 from crawler.extract.errors import MissingField, NotAnArticle
 from crawler.extract.generic import extract_generic
 from crawler.extract.model import Article
+from crawler.extract.normalize import normalized_article
 from crawler.extract.parsers import parser_for
 from crawler.extract.parsers.base import assemble
 from crawler.urls import parse_article_url
@@ -27,7 +28,7 @@ def extract(html: str, url: str) -> Article:
     parser = parser_for(root)
     if parser is None:
         raise NotAnArticle(f"no known article layout: {url}")
-    return assemble(root, ref, parser.read(root, ref.canonical_url), parser.name)
+    return normalized_article(assemble(root, ref, parser.read(root, ref.canonical_url), parser.name))
 
 
 def extract_page(body: bytes, url: str, content_type: str | None = None, *, generic: bool = False) -> Article:
@@ -44,4 +45,4 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *, gene
             return extract(html, url)
         except (NotAnArticle, MissingField):
             pass  # not one of the site's layouts, or one its parser cannot read: read as any page
-    return extract_generic(html, url)
+    return normalized_article(extract_generic(html, url))

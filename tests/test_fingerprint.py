@@ -8,9 +8,8 @@ import pytest
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.test import get_crawler
 
-from crawler.extract.model import Image
-from pipelines.clean import CleanPipeline, MissingField, clean_item, text_fingerprints
 from pipelines.dataset.simhash import hamming_distance, simhash
+from pipelines.fingerprint import ArticleDropped, FingerprintPipeline, fingerprint_item, text_fingerprints
 from tests.archive_data import BEIJING, SAMPLE_BODY, SAMPLE_TITLE, sample_item
 
 TO_TRADITIONAL = opencc.OpenCC("s2t")
@@ -22,65 +21,14 @@ def random_cjk(seed: int, length: int) -> str:
     return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(length))
 
 
-def make_pipeline() -> tuple[CleanPipeline, StatsCollector]:
+def make_pipeline() -> tuple[FingerprintPipeline, StatsCollector]:
     crawler = get_crawler()
     crawler.stats.open_spider()
-    return CleanPipeline.from_crawler(crawler), crawler.stats
-
-
-def test_text_fields_are_normalized_and_lists_deduplicated() -> None:
-    item = sample_item(
-        title="  \u3000更新：ＡＢＣ\u200b 新闻 ",
-        body_text="第一段\u00a0 文字\n\n  第二段 ",
-        section=" 大陆新闻 ",
-        categories=["大陆新闻", " ", "大陆新闻", "政治"],
-        tags=["民调", "民调\u200b", ""],
-        authors=[" 李明 "],
-        editor="  ",
-        dateline="【大纪元2021年12月31日讯】",
-        images=[
-            Image("https://i.epochtimes.com/a.jpg", " 图说 ", ""),
-            Image("https://i.epochtimes.com/a.jpg", "重复", None),
-            Image(" ", "no url", None),
-        ],
-        char_count=999,
-    )
-    cleaned = clean_item(item)
-    assert cleaned.title == "更新：ABC 新闻"
-    assert cleaned.body_text == "第一段 文字\n第二段"
-    assert cleaned.char_count == len("第一段 文字\n第二段")
-    assert cleaned.section == "大陆新闻"
-    assert cleaned.categories == ["大陆新闻", "政治"]
-    assert cleaned.tags == ["民调"]
-    assert cleaned.authors == ["李明"]
-    assert cleaned.editor is None
-    assert cleaned.images == [Image("https://i.epochtimes.com/a.jpg", "图说", None)]
-
-
-def test_url_is_canonical_and_alternates_are_clean_absolute_and_distinct() -> None:
-    item = sample_item(
-        url="http://epochtimes.com/b5/21/12/30/n13470319.htm?utm_source=rss#comments",
-        edition="gb",
-        alternate_urls=[
-            "https://www.epochtimes.com/b5/21/12/30/n13470319.htm",
-            "/gb/21/12/30/n13470319.htm?utm_source=x",
-            "http://www.epochtimes.com/gb/21/12/30/n13470319.htm#top",
-            "http://www.epochtimes.com/gb/21/12/30/n13470319.htm",
-            "javascript:void(0)",
-        ],
-    )
-    cleaned = clean_item(item)
-    assert cleaned.url == "https://www.epochtimes.com/b5/21/12/30/n13470319.htm"
-    assert cleaned.edition == "b5"
-    assert cleaned.language == "zh-Hant"
-    assert cleaned.alternate_urls == [
-        "https://www.epochtimes.com/gb/21/12/30/n13470319.htm",
-        "http://www.epochtimes.com/gb/21/12/30/n13470319.htm",
-    ]
+    return FingerprintPipeline.from_crawler(crawler), crawler.stats
 
 
 def test_times_are_converted_to_utc() -> None:
-    cleaned = clean_item(sample_item(updated_at=datetime(2022, 1, 1, 8, 0, tzinfo=BEIJING)))
+    cleaned = fingerprint_item(sample_item(updated_at=datetime(2022, 1, 1, 8, 0, tzinfo=BEIJING)))
     assert cleaned.published_at == datetime(2021, 12, 31, 2, 30, tzinfo=UTC)
     assert cleaned.published_at.tzinfo is UTC
     assert cleaned.updated_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)
@@ -89,7 +37,7 @@ def test_times_are_converted_to_utc() -> None:
 
 def test_a_naive_datetime_is_a_bug_not_a_drop() -> None:
     with pytest.raises(ValueError, match="published_at is a naive datetime"):
-        clean_item(sample_item(published_at=datetime(2021, 12, 31, 10, 30)))
+        fingerprint_item(sample_item(published_at=datetime(2021, 12, 31, 10, 30)))
 
 
 @pytest.mark.parametrize(
@@ -98,7 +46,7 @@ def test_a_naive_datetime_is_a_bug_not_a_drop() -> None:
 )
 def test_missing_required_field_is_dropped_and_counted(field: str, value: str) -> None:
     pipeline, stats = make_pipeline()
-    with pytest.raises(MissingField) as dropped:
+    with pytest.raises(ArticleDropped) as dropped:
         pipeline.process_item(sample_item(**{field: value}))
     assert dropped.value.reason == "missing_field"
     assert dropped.value.field == field
@@ -107,14 +55,14 @@ def test_missing_required_field_is_dropped_and_counted(field: str, value: str) -
 
 
 def test_missing_published_at_is_dropped() -> None:
-    with pytest.raises(MissingField) as dropped:
-        clean_item(sample_item(published_at=None))
+    with pytest.raises(ArticleDropped) as dropped:
+        fingerprint_item(sample_item(published_at=None))
     assert dropped.value.field == "published_at"
 
 
 def test_gb_and_b5_copies_hash_alike() -> None:
-    gb = clean_item(sample_item())
-    b5 = clean_item(
+    gb = fingerprint_item(sample_item())
+    b5 = fingerprint_item(
         sample_item(
             edition="b5",
             title=TO_TRADITIONAL.convert(SAMPLE_TITLE),
@@ -127,10 +75,10 @@ def test_gb_and_b5_copies_hash_alike() -> None:
 
 
 def test_content_hash_covers_title_and_body() -> None:
-    base = clean_item(sample_item())
+    base = fingerprint_item(sample_item())
     assert base.content_hash is not None and len(base.content_hash) == 64
-    assert clean_item(sample_item(title="另一个标题")).content_hash != base.content_hash
-    assert clean_item(sample_item(body_text=SAMPLE_BODY + "补充。")).content_hash != base.content_hash
+    assert fingerprint_item(sample_item(title="另一个标题")).content_hash != base.content_hash
+    assert fingerprint_item(sample_item(body_text=SAMPLE_BODY + "补充。")).content_hash != base.content_hash
 
 
 def test_simhash_is_deterministic() -> None:
