@@ -21,11 +21,11 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import stats as keys
 from crawler.items import ArticleItem
-from pipelines.fingerprint import report_drop
 from pipelines.dataset import backfill, storage
 from pipelines.dataset.archive import part_files
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dedupe import FROM_CAPTURES_SETTING, DedupePipeline, Duplicate, DuplicateContent
+from pipelines.fingerprint import report_drop
 from pipelines.parquet import ParquetConfig, before_flush, new_run_id, partition_dir
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,9 @@ class BackfillPipeline:
         """What the dedupe stage checks of a new row that does not depend on the article's own versions."""
         dedupe = self.crawler.get_item_pipeline(DedupePipeline)
         if item.content_hash is None or item.simhash is None or dedupe is None:
-            raise ValueError(f"{item.url}: FingerprintPipeline and DedupePipeline must run around BackfillPipeline")
+            raise ValueError(
+                f"{item.url}: FingerprintPipeline and DedupePipeline must run around BackfillPipeline"
+            )
         owner = dedupe.index.find_hash(item.content_hash)
         if owner is not None and owner != item.article_id:
             drop = DuplicateContent(item.article_id, owner, item.url)
