@@ -76,7 +76,8 @@ def test_a_new_version_starts_the_ladder_again() -> None:
     late_change = PUBLISHED + 10 * DAY
     moments = list(check_moments(PUBLISHED, late_change, SCHEDULE))
     assert moments[0] == late_change + SCHEDULE.first
-    assert moments[1] - moments[0] < DAY
+    # Watched closely again: a day apart, where an unchanged article of that age waits its age times two.
+    assert moments[1] - moments[0] <= DAY
 
 
 def test_an_article_older_than_max_age_is_never_due() -> None:

@@ -61,6 +61,10 @@ TRUNCATED_MISSING = 5000
 RELATED_COUNT = 3
 HOME_ITEMS = 10
 HOME_ERAS = ("current", "2018")
+# A feed's window (SITE.md 2.6 gives no size): the newest 20 articles still on the site, as WordPress feeds list
+# the latest posts by publication (its default is 10; news sites raise it). Each item carries the article's
+# current title and full text (`content:encoded`), edits included, as the page shows them at that instant.
+FEED_ITEMS = render.ITEMS_PER_PAGE
 LIST_MARKUPS = ("known", "unknown")
 
 _ARTICLE_RE = re.compile(r"^/(gb|b5)/(\d{1,2})/(\d{1,2})/(\d{1,2})/n(\d+)\.htm$")
@@ -502,13 +506,13 @@ class Site:
         all_items = self._items_of(channel)
         if all_items is None:
             return None
-        indices = all_items[: render.ITEMS_PER_PAGE]
+        indices = all_items[:FEED_ITEMS]
         return self._rss_page(
             edition, self._channel_title(channel, edition), f"/{edition}/{channel}.xml", indices
         )
 
     def _feed(self, edition: str) -> Page:
-        indices = [m.index for m in reversed(self._visible[-render.ITEMS_PER_PAGE :])]
+        indices = [m.index for m in reversed(self._visible[-FEED_ITEMS:])]
         return self._rss_page(
             edition,
             text.SITE_NAME_GB if edition == "gb" else text.s2t(text.SITE_NAME_GB),
