@@ -59,6 +59,14 @@ class Known:
     version: int
     etag: str | None = None
     last_modified: str | None = None
+    content_hash: str | None = None  # of the latest version: a feed item's text is compared with it
+    # The last time the article was seen present: a capture, an unchanged check (304 or the same text) or a
+    # feed showing it; never earlier than changed_at.
+    last_seen_at: datetime | None = None
+
+    @property
+    def seen_at(self) -> datetime:
+        return max(self.changed_at, self.last_seen_at or self.changed_at)
 
 
 def check_moments(published_at: datetime, changed_at: datetime, schedule: Schedule) -> Iterator[datetime]:

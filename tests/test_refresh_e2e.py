@@ -17,8 +17,12 @@ from typing import Any
 import pyarrow.dataset as pads
 import pytest
 
+from crawler.discovery.feeds import feed_items
 from crawler.distributed.keys import CrawlKeys
+from crawler.urls import parse_article_url
+from pipelines.dataset.refresh_state import SEEN_DIR, load_known
 from pipelines.dataset.removals import REMOVALS_DIR
+from pipelines.dataset.storage import resolve
 from tests.crawling import CrawlResult, crawl
 from tests.replica.model import build_metadata
 from tests.replica.site import Site
@@ -39,12 +43,14 @@ def run_start(dataset: Path, result: CrawlResult) -> datetime:
     return datetime.fromisoformat(manifest["started_at"])
 
 
-def crawl_at(clock: datetime, dataset: Path, now: datetime | None, articles: int = ARTICLES) -> CrawlResult:
+def crawl_at(
+    clock: datetime, dataset: Path, now: datetime | None, articles: int = ARTICLES, discovery: str = "lists"
+) -> CrawlResult:
     settings = dict(WATCH_ALL)
     if now is not None:
         settings["REFRESH_NOW"] = now.isoformat()
     with serve_replica(articles=articles, seed=SEED, clock=clock) as site:
-        result = crawl(site, dataset, args={"editions": "gb"}, settings=settings)
+        result = crawl(site, dataset, args={"editions": "gb", "discovery": discovery}, settings=settings)
     assert result.returncode == 0, result.log[-3000:]
     return result
 
@@ -65,10 +71,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     dataset = tmp_path_factory.mktemp("refresh") / "articles"
     first = crawl_at(FIRST, dataset, None)
     first_rows = rows(dataset)
-    second = crawl_at(SECOND, dataset, run_start(dataset, first) + timedelta(hours=3))
+    second = crawl_at(SECOND, dataset, run_start(dataset, first) + timedelta(hours=13))
     second_rows = rows(dataset)
     second_removals = removal_rows(dataset)
-    third = crawl_at(THIRD, dataset, run_start(dataset, second) + timedelta(hours=9))
+    third = crawl_at(THIRD, dataset, run_start(dataset, second) + timedelta(hours=40))
     return {
         "dataset": dataset,
         "runs": (first, second, third),
@@ -146,7 +152,7 @@ def test_an_outage_that_answers_404_everywhere_records_no_removal(tmp_path: Path
     dataset = tmp_path / "articles"
     first = crawl_at(FIRST, dataset, None, articles=200)
     # The same site now knows only its 60 oldest articles: every later one answers 404.
-    outage = crawl_at(FIRST, dataset, run_start(dataset, first) + timedelta(hours=3), articles=60)
+    outage = crawl_at(FIRST, dataset, run_start(dataset, first) + timedelta(hours=13), articles=60)
     stats = outage.stats
     assert stats["refresh/removals_withheld"] == stats["refresh/requests"] - stats["refresh/not_modified"]
     assert stats["refresh/removals_withheld"] > stats["refresh/requests"] / 2
@@ -184,7 +190,7 @@ def test_the_budget_caps_the_checks_and_defers_the_rest(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     first = crawl_at(FIRST, dataset, None, articles=100)
     settings = {**WATCH_ALL, "REFRESH_MIN_REQUESTS": "10", "REFRESH_BUDGET": "0.5"}
-    settings["REFRESH_NOW"] = (run_start(dataset, first) + timedelta(hours=3)).isoformat()
+    settings["REFRESH_NOW"] = (run_start(dataset, first) + timedelta(hours=13)).isoformat()
     with serve_replica(articles=100, seed=SEED, clock=FIRST) as site:
         result = crawl(site, dataset, args={"editions": "gb"}, settings=settings)
     assert result.returncode == 0, result.log[-3000:]
@@ -203,7 +209,7 @@ def test_two_distributed_workers_check_each_article_once(tmp_path: Path) -> None
     lives = Site(articles=200, seed=SEED, clock=SECOND).timelines()
     gone = {a for a in archived if lives[a].gone(SECOND)}
     edited = {a for a in archived if lives[a].edits_until(SECOND) != lives[a].edits_until(FIRST)} - gone
-    settings = {**WATCH_ALL, "REFRESH_NOW": (run_start(dataset, first) + timedelta(hours=3)).isoformat()}
+    settings = {**WATCH_ALL, "REFRESH_NOW": (run_start(dataset, first) + timedelta(hours=13)).isoformat()}
     with redis_server() as redis_url, serve_replica(articles=200, seed=SEED, clock=SECOND) as site:
         keys = CrawlKeys(f"refresh-{uuid.uuid4().hex[:8]}")
         workers = [
@@ -223,3 +229,84 @@ def test_two_distributed_workers_check_each_article_once(tmp_path: Path) -> None
     assert {row["article_id"] for row in rows(dataset) if row["version"] == 2} == edited
     removals = removal_rows(dataset) if gone else []
     assert sorted(r["article_id"] for r in removals) == sorted(gone)
+
+
+def test_the_feed_is_a_free_signal_an_edited_item_is_checked_at_once_the_others_cost_nothing(
+    tmp_path: Path,
+) -> None:
+    """An hourly run reads the feed: the known articles whose item text changed are fetched (and make a new
+    version), the ones whose text is the archived one are seen present; no scheduled check is due yet."""
+    dataset = tmp_path / "articles"
+    first_clock = build_metadata(SEED, 200)[-1].published + timedelta(hours=1)
+    second_clock = first_clock + timedelta(hours=6)
+    first = crawl_at(first_clock, dataset, None, articles=200, discovery="feeds")
+    before = Site(articles=200, seed=SEED, clock=first_clock)
+    after = Site(articles=200, seed=SEED, clock=second_clock)
+    shown = [parse_article_url(item.url) for item in feed_items(after.get("/gb/feed").body)]
+    shown_ids = {ref.article_id for ref in shown if ref is not None}
+    lives_before, lives_after = before.timelines(), after.timelines()
+    edited = {
+        a
+        for a in shown_ids
+        if lives_after[a].edits_until(second_clock) != lives_before[a].edits_until(first_clock)
+    }
+    assert edited and len(edited) < len(shown_ids)  # the replica's clock gives both kinds in this window
+    # An hour after the first run: the ladder's first moment (12 h after a capture) is not reached.
+    second = crawl_at(second_clock, dataset, run_start(dataset, first) + timedelta(hours=1), 200, "feeds")
+    stats = second.stats
+    assert stats["refresh/feed_changed"] == len(edited)
+    assert stats["refresh/feed_unchanged"] == len(shown_ids) - len(edited)
+    assert stats["refresh/requests"] == len(edited)
+    assert stats.get("refresh/due", 0) == 0
+    assert {row["article_id"] for row in rows(dataset) if row["version"] == 2} == edited
+    seen = pads.dataset(dataset / SEEN_DIR, format="parquet").to_table().to_pylist()
+    assert {row["article_id"] for row in seen} == shown_ids  # unchanged items and fetched edits alike
+
+
+def test_a_removal_is_last_seen_at_the_last_unchanged_check(tmp_path: Path) -> None:
+    """Captured in run 1, answered 304 in run 2, gone in run 3: last_seen_at is run 2's check, not the capture."""
+    dataset = tmp_path / "articles"
+    count = 120
+    first_clock = build_metadata(SEED, count)[-1].published + timedelta(hours=1)
+    lives = Site(articles=count, seed=SEED, clock=first_clock + timedelta(days=30)).timelines()
+    article_id, life = next(
+        (a, t)
+        for a, t in sorted(lives.items())
+        if t.removed_at is not None
+        and t.removed_at > first_clock + timedelta(hours=2)
+        and t.restored_at is None
+    )
+    assert life.removed_at is not None
+    assert life.edits_until(life.removed_at) == life.edits_until(first_clock)  # unchanged until it goes
+    first = crawl_at(first_clock, dataset, None, articles=count)
+    second = crawl_at(
+        life.removed_at - timedelta(hours=1), dataset, run_start(dataset, first) + timedelta(hours=13), count
+    )
+    assert second.stats["refresh/not_modified"] > 0
+    crawl_at(
+        life.removed_at + timedelta(hours=1), dataset, run_start(dataset, second) + timedelta(hours=40), count
+    )
+    captured = next(
+        r
+        for r in pads.dataset(dataset, format="parquet", partitioning="hive")
+        .to_table(columns=["article_id", "crawled_at"])
+        .to_pylist()
+        if r["article_id"] == article_id
+    )
+    second_seen = (
+        pads.dataset(dataset / SEEN_DIR / f"seen-{second.stats['run/id']}.parquet", format="parquet")
+        .to_table()
+        .to_pylist()
+    )
+    checked = next(r["seen_at"] for r in second_seen if r["article_id"] == article_id)
+    removal = next(
+        r for r in removal_rows(dataset) if r["article_id"] == article_id and r["event"] == "removed"
+    )
+    assert removal["last_seen_at"] == checked
+    assert captured["crawled_at"] < checked < removal["detected_at"]
+    # The state the next run reads carries it too.
+    fs, root = resolve(str(dataset))
+    known = {
+        k.article_id: k for k in load_known(fs, root, checked + timedelta(hours=1), timedelta(days=8000))
+    }
+    assert known[article_id].last_seen_at == checked

@@ -7,6 +7,12 @@ run's requests (never fewer than ``REFRESH_MIN_REQUESTS``). Each carries ``If-No
 ``If-Modified-Since`` from the version archived: a 304 is "unchanged" and costs no body; a 200 goes to the
 spider's ``parse_article`` and the pipelines decide whether it is a new version.
 
+The feeds discovery reads anyway are the free signal (SITE.md 2.6: items carry the full text): a known article
+whose feed item's title and text hash differently from its archived version is checked at once (an edit), one
+that hashes the same was seen present; either way no scheduled check is spent on it in this run. Every
+sighting (a 2xx or 304 answer, a feed item) is written at the end as the run's ``_refresh/seen-<run_id>.parquet``
+(``pipelines.dataset.refresh_state``): a removal's ``last_seen_at`` is the last of them.
+
 A check answered 404, 410 or a redirect to a home or list page is checked a second time once every first check
 is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.dataset.removals``) before the run ends.
 When more than ``REFRESH_OUTAGE_SHARE`` of the run's checks look gone, the site is failing, not deleting: no
@@ -32,11 +38,14 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler import stats as keys
+from crawler.discovery.feeds import FeedItem, feed_items
+from crawler.extract.text import normalize_line, normalize_text
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
+from pipelines.clean import text_fingerprints
 from pipelines.dataset.manifest import previous_run_start
-from pipelines.dataset.refresh_state import load_known
+from pipelines.dataset.refresh_state import load_known, write_sightings
 from pipelines.dataset.removals import (
     REAPPEARED,
     REMOVED,
@@ -67,6 +76,8 @@ CONFIRM_META = "refresh_confirm"
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 NOT_MODIFIED = 304
 RUNS_DIR = "_runs"
+# The spider's callback for feeds: their responses carry the signal.
+FEED_CALLBACK = "parse_feed"
 
 
 class _Options(Protocol):
@@ -153,12 +164,15 @@ class _RunState:
     removed: dict[str, RemovalEvent] = field(default_factory=dict)
     since: datetime | None = None
     discovered: set[str] = field(default_factory=set)
+    covered: set[str] = field(default_factory=set)  # shown by a feed this run: no scheduled check
+    seen: dict[str, datetime] = field(default_factory=dict)  # article_id -> last sighting in this run
     scheduled: bool = False
     checks: int = 0
     suspects: dict[str, str] = field(default_factory=dict)  # article_id -> reason of the first gone answer
     confirming: bool = False
     events: list[RemovalEvent] = field(default_factory=list)
     written: int = 0
+    seen_written: int = 0
 
 
 class RefreshMiddleware:
@@ -193,12 +207,44 @@ class RefreshMiddleware:
         async for entry in result:
             self._note(entry)
             yield entry
+        if self._is_feed(response):
+            self._feed_signals(feed_items(response.body))
 
     def _note(self, entry: Any) -> None:
         if isinstance(entry, scrapy.Request) and REFRESH_META not in entry.meta:
             ref = parse_article_url(entry.url)
             if ref is not None:
                 self.state.discovered.add(ref.article_id)
+
+    # ---- free signals ---------------------------------------------------------------------------------------
+
+    def _is_feed(self, response: Response) -> bool:
+        request = response.request
+        callback = getattr(request, "callback", None) if request is not None else None
+        return getattr(callback, "__name__", "") == FEED_CALLBACK and not self._importing()
+
+    def _feed_signals(self, items: list[FeedItem]) -> None:
+        """Each known article a feed shows: checked now if its text changed (or it was removed), else seen."""
+        state = self.state
+        for item in items:
+            ref = parse_article_url(item.url)
+            known = state.known.get(ref.article_id) if ref is not None else None
+            if known is None or known.content_hash is None or known.article_id in state.covered:
+                continue
+            state.covered.add(known.article_id)
+            if feed_hash(item) == known.content_hash and known.article_id not in state.removed:
+                self._inc("feed_unchanged")
+                self._seen(known.article_id)
+                continue
+            self._inc("feed_changed")
+            logger.info("Refresh: the feed shows %s changed, checking it now", known.url)
+            self._crawl(self._request(known, confirm=False))
+
+    def _seen(self, article_id: str) -> None:
+        self.state.seen[article_id] = datetime.now(UTC)
+
+    def _importing(self) -> bool:
+        return bool(cast(ArticleFetcher, self.crawler.spider).options.warc)
 
     # ---- state ----------------------------------------------------------------------------------------------
 
@@ -247,11 +293,12 @@ class RefreshMiddleware:
 
     def _schedule_due(self) -> int:
         state = self.state
-        if cast(ArticleFetcher, self.crawler.spider).options.warc:
+        if self._importing():
             return 0  # an import or rebuild reads captures: nothing is fetched
         now = self._now()
         since = state.since or now - self.schedule.max_age
-        candidates = [k for k in state.known.values() if k.article_id not in state.discovered]
+        skipped = state.discovered | state.covered
+        candidates = [k for k in state.known.values() if k.article_id not in skipped]
         found = due(candidates, since, now, self.schedule)
         other = int(self.crawler.stats.get_value("downloader/request_count") or 0)
         allowance = refresh_allowance(other, self.config.budget, self.config.min_requests)
@@ -359,6 +406,7 @@ class RefreshMiddleware:
         else:
             state.checks += 1
         self._inc(outcome)
+        self._seen(article_id)
         removal = state.removed.pop(article_id, None)
         if removal is not None:
             self._record(article_id, REAPPEARED, None, removal.detected_at)
@@ -370,7 +418,7 @@ class RefreshMiddleware:
         if article_id in state.removed:
             return  # still gone, already recorded
         known = state.known[article_id]
-        self._record(article_id, REMOVED, reason, known.changed_at)
+        self._record(article_id, REMOVED, reason, state.seen.get(article_id, known.seen_at))
 
     def _record(self, article_id: str, event: str, reason: str | None, last_seen: datetime | None) -> None:
         known = self.state.known[article_id]
@@ -391,15 +439,25 @@ class RefreshMiddleware:
         logger.info("Refresh: %s %s%s", known.url, event, f" ({reason})" if reason else "")
 
     def _write_events(self) -> None:
-        """All of this run's events so far, as its one file (rewritten whole if more come after an idle)."""
+        """All of this run's events and sightings so far, as its files (rewritten whole if more come after an
+        idle)."""
         state = self.state
+        fs, root = resolve(self.uri)
+        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        if state.seen and state.seen_written != len(state.seen):
+            state.seen_written = len(state.seen)
+            write_sightings(fs, root, run_id, state.seen)
         if state.written == len(state.events):
             return
         state.written = len(state.events)
-        fs, root = resolve(self.uri)
-        run_id = str(self.crawler.stats.get_value("run/id") or "")
         path = write_events(fs, root, run_id, state.events)
         logger.info("Refresh: %d removal event(s) written to %s", len(state.events), path)
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(keys.refresh(key), count)
+
+
+def feed_hash(item: FeedItem) -> str:
+    """The content hash of a feed item's title and text, as the pipelines hash a page's (README "What makes a
+    new version"): equal to the archived version's when the page still shows that text."""
+    return text_fingerprints(normalize_line(item.title), normalize_text(item.text)).content_hash

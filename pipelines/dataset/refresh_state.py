@@ -1,13 +1,19 @@
 """What the refresh schedule needs of the dataset: the latest version of every article still watched.
 
-Read at start from the dataset itself (no side file): for articles published within the watch (``max_age``),
-the latest version's URL, publication, capture time and HTTP validators. Files written before the validators
+Read at start from the dataset itself: for articles published within the watch (``max_age``), the latest
+version's URL, publication, capture time, content hash and HTTP validators. Files written before the validators
 were stored (schema_version 1) read as nulls: those articles are fetched in full once, then conditionally.
+
+When an article was last seen present without a new version (a 304, the same text again, a feed showing it) is
+recorded per run in ``_refresh/seen-<run_id>.parquet`` (article_id, seen_at), written hidden and renamed like
+every other file of the dataset. It only ever adds facts ("present at T"): a lost or missing file makes a
+``last_seen_at`` earlier, never wrong, and it cannot contradict the articles (a capture is a sighting too).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
@@ -16,6 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from crawler.refresh import Known
+from pipelines.dataset import storage
 from pipelines.dataset.archive import part_files
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -28,8 +35,17 @@ STATE_SCHEMA = pa.schema(
         pa.field("crawled_at", _UTC_MICROS),
         pa.field("etag", pa.string()),
         pa.field("last_modified", pa.string()),
+        pa.field("content_hash", pa.string()),
     ]
 )
+SEEN_DIR = "_refresh"
+SEEN_PREFIX = "seen-"
+SEEN_SCHEMA_VERSION = "1"
+SEEN_SCHEMA = pa.schema(
+    [pa.field("article_id", pa.string(), nullable=False), pa.field("seen_at", _UTC_MICROS, nullable=False)],
+    metadata={b"schema_version": SEEN_SCHEMA_VERSION.encode()},
+)
+_RUN_START_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
 _PARTITION_RE = re.compile(r"/(?:date=(\d{4}-\d{2}-\d{2})|month=(\d{4}-\d{2}))/")
@@ -51,7 +67,8 @@ def _partition_before(path: str, cutoff: datetime) -> bool:
 
 
 def load_known(fs: pafs.FileSystem, root: str, now: datetime, max_age: timedelta) -> list[Known]:
-    """The latest version of each article published after ``now - max_age``, as :class:`Known`."""
+    """The latest version of each article published after ``now - max_age``, as :class:`Known`, with when it
+    was last seen present."""
     cutoff = now - max_age
     files = [path for path in part_files(fs, root) if not _partition_before(path, cutoff)]
     if not files:
@@ -62,6 +79,7 @@ def load_known(fs: pafs.FileSystem, root: str, now: datetime, max_age: timedelta
     latest: dict[str, dict[str, object]] = {}
     for row in table.sort_by([("article_id", "ascending"), ("version", "ascending")]).to_pylist():
         latest[str(row["article_id"])] = row
+    seen = read_sightings(fs, root, cutoff - timedelta(days=1))  # a run that began before, seen after
     return [
         Known(
             article_id=str(row["article_id"]),
@@ -71,6 +89,50 @@ def load_known(fs: pafs.FileSystem, root: str, now: datetime, max_age: timedelta
             version=int(row["version"]),  # type: ignore[call-overload]
             etag=row["etag"],  # type: ignore[arg-type]
             last_modified=row["last_modified"],  # type: ignore[arg-type]
+            content_hash=row["content_hash"],  # type: ignore[arg-type]
+            last_seen_at=seen.get(str(row["article_id"])),
         )
         for row in latest.values()
     ]
+
+
+def sightings_path(root: str, run_id: str) -> str:
+    return f"{root}/{SEEN_DIR}/{SEEN_PREFIX}{run_id}{storage.DATA_SUFFIX}"
+
+
+def write_sightings(fs: pafs.FileSystem, root: str, run_id: str, seen: Mapping[str, datetime]) -> str | None:
+    """Commit this run's sightings as one file (complete or absent); None when there are none."""
+    if not seen:
+        return None
+    table = pa.Table.from_pydict(
+        {"article_id": list(seen), "seen_at": list(seen.values())}, schema=SEEN_SCHEMA
+    )
+    path = sightings_path(root, run_id)
+    storage.write_table_atomically(fs, path, table, compression="zstd", row_group_size=max(1, len(seen)))
+    return path
+
+
+def read_sightings(fs: pafs.FileSystem, root: str, since: datetime) -> dict[str, datetime]:
+    """article_id -> its latest sighting, from the files of runs that started after ``since`` (older runs
+    only saw articles the watch has let go)."""
+    files = [
+        info.path
+        for info in storage.list_files(fs, f"{root}/{SEEN_DIR}")
+        if info.base_name.startswith(SEEN_PREFIX)
+        and info.base_name.endswith(storage.DATA_SUFFIX)
+        and not _run_before(info.base_name[len(SEEN_PREFIX) :], since)
+    ]
+    if not files:
+        return {}
+    table = pads.dataset(files, format="parquet", filesystem=fs, schema=SEEN_SCHEMA).to_table()
+    grouped = table.group_by("article_id").aggregate([("seen_at", "max")])
+    return dict(zip(grouped["article_id"].to_pylist(), grouped["seen_at_max"].to_pylist(), strict=True))
+
+
+def _run_before(run_part: str, since: datetime) -> bool:
+    """A run id starts with its UTC start (``20261126T101500Z-...``); an id of another shape is read."""
+    try:
+        started = datetime.strptime(run_part[: len("20261126T101500Z")], _RUN_START_FORMAT)
+    except ValueError:
+        return False
+    return started.replace(tzinfo=UTC) < since
