@@ -52,7 +52,7 @@ _NEGATIVE_RE = re.compile(
 # Sentence punctuation: prose has it, link lists and menus do not.
 _PUNCTUATION_RE = re.compile(r"[，。！？；、,.!?;：:]")
 _SENTENCE_RE = re.compile(r"[，。！？；,.!?;）)」”]")
-_TEXTS = etree.XPath("//body//text()")
+_BODIES = etree.XPath("//body[not(ancestor::body)]")
 _IMAGES = etree.XPath(".//img")
 MIN_PARAGRAPH_WEIGHT = 10
 MIN_ARTICLE_WEIGHT = 60
@@ -179,44 +179,57 @@ def _is_listing(raw: list[Line], kept: list[Line]) -> bool:
 
 
 def _runs(root: Element) -> list[Run]:
-    """The page's text nodes in order, each with its block; whitespace-only ones left out. The hottest loop
-    of the extractor: text_weight is inlined."""
+    """The page's text nodes under <body> in order, each with its block; whitespace-only ones left out.
+    The hottest loop of the extractor: one walk of the elements (start and end events) keeps each open
+    element's block owner (its nearest non-inline ancestor or itself) and whether a link lies between,
+    on two stacks, instead of climbing the tree for every text node; text_weight is inlined."""
     runs: list[Run] = []
     blocks: dict[Element, Block] = {}
     inline = INLINE_TAGS
     spaced = False
-    for node in _TEXTS(root):
-        if node.isspace():
-            # Indentation mostly; between two inline elements (<b>Hello</b> <i>world</i>) it separates words.
-            spaced = True
-            continue
-        text = " " + node if spaced else str(node)
-        spaced = False
-        parent = node.getparent()
-        if node.is_tail:
-            after_break = parent.tag == BREAK_TAG or parent.tag not in inline
-            owner = parent.getparent()
-            in_link = False
-        else:
-            after_break = False
-            owner = parent
-            in_link = parent.tag == LINK_TAG
-        while owner is not None and owner.tag in inline:
-            in_link = in_link or owner.tag == LINK_TAG
-            owner = owner.getparent()
-        if owner is None:
-            continue
-        block = blocks.get(owner)
-        if block is None:
-            block = blocks[owner] = Block(owner)
-        chars = len(text)
-        wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
-        weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
-        block.weight += weight
-        block.parts.append(text)
-        if in_link:
-            block.link_weight += weight
-        runs.append(Run(text, block, in_link, after_break, weight))
+    for body in _BODIES(root):
+        owners: list[Element] = []
+        links: list[bool] = []
+        for event, element in etree.iterwalk(body, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if owners and (tag in inline or not isinstance(tag, str)):
+                    owners.append(owners[-1])
+                    links.append(links[-1] or tag == LINK_TAG)
+                else:
+                    owners.append(element)
+                    links.append(False)
+                # A comment's text is not the page's.
+                node = element.text if isinstance(tag, str) else None
+                after_break = False
+            else:
+                owners.pop()
+                links.pop()
+                if not owners:
+                    continue  # the body's own tail is outside it
+                node = element.tail
+                after_break = tag == BREAK_TAG or tag not in inline
+            if not node:
+                continue
+            if node.isspace():
+                # Indentation mostly; between two inline elements (<b>Hello</b> <i>world</i>) it separates words.
+                spaced = True
+                continue
+            text = " " + node if spaced else node
+            spaced = False
+            owner = owners[-1]
+            block = blocks.get(owner)
+            if block is None:
+                block = blocks[owner] = Block(owner)
+            chars = len(text)
+            wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
+            weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
+            block.weight += weight
+            block.parts.append(text)
+            in_link = links[-1]
+            if in_link:
+                block.link_weight += weight
+            runs.append(Run(text, block, in_link, after_break, weight))
     return runs
 
 
