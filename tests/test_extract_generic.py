@@ -17,6 +17,8 @@ from crawler.decoding import decode_page
 from crawler.extract import MissingField, NotAnArticle, extract, extract_page
 from crawler.extract.generic import extract_generic, read_generic
 from crawler.extract.generic.article import url_article_id
+from crawler.extract.generic.bylines import authors_in
+from crawler.extract.generic.lead import Lead, split_lead
 from crawler.extract.similarity import body_f1
 
 GENERIC = Path(__file__).parent / "pages" / "generic"
@@ -242,3 +244,39 @@ def test_a_columns_author_alone_under_its_headline() -> None:
     fields = read_generic(page, "https://forum.example.org/show?id=1")
     assert fields.authors == ["王明"]
     assert fields.body_text.endswith(prose * 2)
+
+
+SHOWN_CASES = [name for name in ARTICLE_CASES if "_shown_published_at" in expected(name)]
+
+
+@pytest.mark.parametrize("page", SHOWN_CASES)
+def test_golden_publication_time_keeps_the_clock_the_page_shows(page: str) -> None:
+    """Metadata in UTC, text in local time: the instant is the declared one, on the page's own clock."""
+    case = expected(page)
+    html = decode_page((GENERIC / f"{page}.html").read_bytes(), case["_content_type"])
+    fields = read_generic(html, case["_fetched_url"])
+    assert fields.published_at is not None
+    assert fields.published_at.isoformat() == case["_shown_published_at"]
+
+
+def test_a_bylines_labels_are_never_names() -> None:
+    assert authors_in(["太小心 [作者简介] (个人情况保密)"]) == []
+    assert authors_in(["本报讯（记者 梁静 通讯员 李静）"]) == ["梁静", "李静"]
+
+
+@pytest.mark.parametrize(
+    ("line", "dateline", "rest"),
+    [
+        ("本报讯（记者 张伟 北京报道）昨天下午，暴雨", "本报讯", "昨天下午，暴雨"),
+        ("【大纪元2021年12月30日讯】（大纪元记者王明台北报导）台湾", "【大纪元2021年12月30日讯】", "台湾"),
+        ("中新网重庆1月17日电 (连肖)重庆市", "中新网重庆1月17日电", "重庆市"),
+        ("中評社北京1月9日電／8日10時許", "中評社北京1月9日電", "8日10時許"),
+        ("BEIJING, Dec. 30 (Xinhua) -- China said", "BEIJING, Dec. 30 (Xinhua)", "China said"),
+        ("（记者张三）今天上午", None, "今天上午"),
+        ("(不可能)是这样的", None, "(不可能)是这样的"),
+        ("我们报社电话是十二号", None, "我们报社电话是十二号"),
+        ("A-B tests show nothing", None, "A-B tests show nothing"),
+    ],
+)
+def test_the_opening_dateline_and_bracketed_byline_are_peeled(line: str, dateline: str, rest: str) -> None:
+    assert split_lead(line) == Lead(dateline, rest)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from html import escape
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,7 +28,9 @@ from crawler.extract.generic.content import (
 )
 from crawler.extract.generic.dates import CHINA, Found, dates_in, month_in, parse_iso
 from crawler.extract.generic.language import page_language
+from crawler.extract.generic.lead import split_lead
 from crawler.extract.generic.metadata import PageMeta, read_meta
+from crawler.extract.generic.taxonomy import categories_in_lines
 from crawler.extract.images import web_url
 from crawler.extract.model import Article, Image
 from crawler.extract.text import normalize_line
@@ -71,6 +73,9 @@ _HEADLINE_LINES = 3
 _MAX_HEADLINE_CHARS = 40
 _DATE_WINDOW = 25
 _OPENING_DATE_LINES = 6
+_ZONE_STEP = timedelta(minutes=15)
+_MONTHS_IN_YEAR = 12
+_MAX_ZONE_OFFSET = timedelta(hours=14)
 
 
 @dataclass(slots=True)
@@ -89,6 +94,10 @@ class GenericPage:
     authors: list[str] = field(default_factory=list)
     editor: str | None = None
     images: list[Image] = field(default_factory=list)
+    dateline: str | None = None
+    section: str | None = None
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
     @property
     def body_text(self) -> str:
@@ -120,7 +129,7 @@ def read_generic(html: str, url: str) -> GenericPage:
     if content is None:
         raise NotAnArticle(f"no article text: {url}")
     title = meta.title or None
-    lines = _without_head_lines(content.lines, title)
+    lines, dateline = _opened(_without_head_lines(content.lines, title))
     if not lines:
         raise NotAnArticle(f"no article text: {url}")
     text = "\n".join(line.text for line in lines)
@@ -133,7 +142,11 @@ def read_generic(html: str, url: str) -> GenericPage:
         language=language,
         lines=lines,
         images=_images(content, url),
+        dateline=dateline,
+        tags=meta.tags,
+        categories=meta.categories or categories_in_lines(reversed(content.before), title),
     )
+    page.section = meta.section or next(iter(page.categories), None)
     _set_published(page, meta, content, zone)
     page.updated_at = next((value for value in (parse_iso(raw, zone) for raw in meta.updated) if value), None)
     _set_people(page, meta, content)
@@ -163,8 +176,12 @@ def extract_generic(html: str, url: str) -> Article:
         date_source=page.date_source,
         body_text=body_text,
         updated_at=page.updated_at.astimezone(UTC) if page.updated_at else None,
+        section=page.section,
+        categories=page.categories,
+        tags=page.tags,
         authors=page.authors,
         editor=page.editor,
+        dateline=page.dateline,
         body_html=page.body_html,
         images=page.images,
         char_count=len(body_text),
@@ -207,7 +224,7 @@ def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
         or (
             out[0].weight < _MAX_META_LINE_WEIGHT
             and not _SENTENCE_END_RE.search(out[0].text)
-            and (dates_in(out[0].text) or _META_LINE_RE.search(out[0].text))
+            and (dates_in(out[0].text) or _META_LINE_RE.search(out[0].text) or line_authors(out[0].text))
         )
     ):
         out.pop(0)
@@ -222,6 +239,17 @@ def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
     return unique
 
 
+def _opened(lines: list[Line]) -> tuple[list[Line], str | None]:
+    """The lines with the first one's dateline and bracketed byline peeled off, and the dateline."""
+    if not lines:
+        return lines, None
+    lead = split_lead(lines[0].text)
+    if lead.rest == lines[0].text:
+        return lines, None
+    rest = [Line(lead.rest, lines[0].tag, lines[0].weight, lines[0].link_weight)] if lead.rest else []
+    return [*rest, *lines[1:]], lead.dateline
+
+
 def _squeeze(text: str) -> str:
     return _SPACES_RE.sub("", text)
 
@@ -234,7 +262,8 @@ def _set_published(page: GenericPage, meta: PageMeta, content: Content, zone: ti
     ]
     # A declared instant keeps the offset it is written with: its clock is the one the page shows.
     if declared_with_time:
-        page.published_at, page.published_has_time = declared_with_time[0], True
+        shown = written.value if written is not None and written.has_time else None
+        page.published_at, page.published_has_time = _as_shown(declared_with_time[0], shown), True
     elif written is not None and (written.has_time or not declared):
         page.published_at, page.published_has_time = written.value.replace(tzinfo=zone), written.has_time
     elif declared:
@@ -246,6 +275,29 @@ def _set_published(page: GenericPage, meta: PageMeta, content: Content, zone: ti
     if url_day is not None:
         page.published_at = datetime(url_day.year, url_day.month, url_day.day, tzinfo=zone)
         page.date_source = SOURCE_URL
+
+
+def _as_shown(instant: datetime, shown: datetime | None) -> datetime:
+    """The declared instant on the clock the page shows it with. Metadata often gives UTC while the text
+    shows local time (``12:48+00:00`` declared, ``13:48`` written): when the written clock differs from
+    the declared one by a whole zone offset (quarter hours, at most 14 hours), the page's zone is that
+    offset. The instant never changes, only the offset it is written with."""
+    if shown is None:
+        return instant
+    declared_clock = instant.replace(tzinfo=None, second=0, microsecond=0)
+    for clock in _readings(shown.replace(second=0, microsecond=0)):
+        offset = clock - declared_clock + (instant.utcoffset() or timedelta())
+        if offset != instant.utcoffset() and not offset % _ZONE_STEP and abs(offset) <= _MAX_ZONE_OFFSET:
+            return instant.astimezone(timezone(offset))
+    return instant
+
+
+def _readings(value: datetime) -> list[datetime]:
+    """A written date as read, and with day and month swapped when both can be a month (06/02/2022 is
+    6 February in Europe, June 2 in the US)."""
+    if value.day > _MONTHS_IN_YEAR or value.day == value.month:
+        return [value]
+    return [value, value.replace(month=value.day, day=value.month)]
 
 
 def _written_date(content: Content) -> Found | None:

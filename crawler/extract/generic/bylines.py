@@ -67,7 +67,7 @@ _EDITOR_RE = re.compile(
 _POSTED_BY_RE = re.compile(r"(?:^|[\s》」】\]）)])(?P<names>[^\s\]】)）《》「」]{2,20})\s+(?:发表于|發表於)")
 _EDITOR_HINT_RE = re.compile(r"[编編]")
 _LABEL_HINT_RE = re.compile(r"[记記作文执執通撰实實]")
-_LABELLED = 3
+LABELLED = 3
 _HINTED_FORMS = (
     (re.compile(r"发表|發表"), _POSTED_BY_RE, 2),
     (re.compile(r"[（(\[【]"), _BRACKETED_RE, 1),
@@ -86,6 +86,8 @@ _NOT_NAMES = frozenset(
      "簡介", "首页", "首頁", "不详", "不詳", "佚名", "匿名", "显示", "顯示", "隐藏", "隱藏", "更多", "全文", "目录",
      "目錄", "未完待续", "未完待續", "待续", "待續", "全文完", "完"}
 )  # fmt: skip
+# A byline's labels open no name: [作者简介] is a link to the author's profile, 记者节 a holiday.
+_LABEL_WORD_RE = re.compile(r"作者|记者|記者|编辑|編輯|来源|來源|责任|責任|发布|發布|通讯员|通訊員")
 _MAX_NAME_CHARS = 4
 _MAX_LATIN_NAME = 40
 _SHORT_LINE = 60
@@ -122,7 +124,7 @@ def line_byline(line: str) -> tuple[list[str], int]:
         line = f"{line[:_HEAD_CHARS]} | {line[-_TAIL_CHARS:]}"
     nickname = _NICKNAME_RE.search(line)
     if nickname and not re.fullmatch(rf"[{_HAN}]+", nickname.group("nick")):
-        return [nickname.group("nick")], _LABELLED
+        return [nickname.group("nick")], LABELLED
     names: list[str] = []
     if _LABEL_HINT_RE.search(line):
         for match in _LABELLED_RE.finditer(line):
@@ -132,10 +134,10 @@ def line_byline(line: str) -> tuple[list[str], int]:
                 group = group.rsplit(" ", 1)[0] if " " in group.strip() else ""
             names += _names(group, reported=match.group("report") is not None)
         if names:
-            return names, _LABELLED
+            return names, LABELLED
     english = _ENGLISH_BY_RE.match(line) if len(line) <= _SHORT_LINE * 2 else None
     if english:
-        return _latin_names(english.group("names")), _LABELLED
+        return _latin_names(english.group("names")), LABELLED
     # Each form is only tried on a line that has its mark (the place alternation is slow on every line).
     for hint, pattern, strength in _HINTED_FORMS:
         if hint.search(line):
@@ -197,7 +199,7 @@ def _clean_name(raw: str) -> str | None:
             break
         name = stripped
     name = _PLACE_SUFFIX_RE.sub("", name).strip()
-    if not name or name in _NOT_NAMES or name in PLACES:
+    if not name or name in _NOT_NAMES or name in PLACES or _LABEL_WORD_RE.match(name):
         return None
     if re.fullmatch(rf"[{_HAN}]+", name):
         return name if 2 <= len(name) <= _MAX_NAME_CHARS else None

@@ -12,6 +12,7 @@ from typing import Any
 from lxml import etree
 
 from crawler.extract.dom import Element, ld_objects, line_of
+from crawler.extract.generic.taxonomy import categories_from, declared_section, tags_from
 from crawler.extract.images import web_url
 from crawler.extract.text import normalize_line
 
@@ -46,7 +47,10 @@ AUTHOR_KEYS = (
 )
 TITLE_KEYS = ("og:title", "twitter:title", "headline", "title")
 LANGUAGE_KEYS = ("content-language", "og:locale", "language", "dc.language")
-_TITLE_SEPARATORS_RE = re.compile(r"\s+[-–—|·•:]\s+|\s*[|｜_—–]\s*|\s*--\s*|\s*::\s*")
+# 标题-网站名: between Chinese words an unspaced hyphen separates the site's name too.
+_TITLE_SEPARATORS_RE = re.compile(
+    r"\s+[-–—|·•:]\s+|\s*[|｜_—–]\s*|\s*--\s*|\s*::\s*|(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])"
+)
 _MIN_HEADING_CHARS = 4
 _SPACED_HAN_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _MAX_SPACED_NAME = 4
@@ -60,14 +64,19 @@ class PageMeta:
     published: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
+    section: str | None = None
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
 
 def read_meta(root: Element, url: str) -> PageMeta:
     tags: dict[str, list[Element]] = {tag: [] for tag in _TAGS}
     for element in root.iter(*_TAGS):
         tags[element.tag].append(element)
-    metas = _meta_values(tags["meta"])
-    ld = _article_ld(tags["script"])
+    all_metas = _meta_values(tags["meta"])
+    metas = {key: values[0] for key, values in all_metas.items()}
+    ld_items = _ld_items(tags["script"])
+    ld = _article_ld(ld_items)
     meta = PageMeta()
     meta.title = _title(tags, metas, ld)
     meta.canonical_url = _canonical(tags["link"], metas, url)
@@ -82,11 +91,15 @@ def read_meta(root: Element, url: str) -> PageMeta:
     ]
     meta.updated = [*_ld_values(ld, "dateModified"), *(metas[key] for key in UPDATED_KEYS if key in metas)]
     meta.authors = _authors(tags["a"], metas, ld)
+    meta.section = declared_section(all_metas, ld)
+    meta.categories = categories_from(root, ld_items, meta.title)
+    meta.tags = tags_from(all_metas, ld, tags["a"])
     return meta
 
 
-def _meta_values(elements: list[Element]) -> dict[str, str]:
-    values: dict[str, str] = {}
+def _meta_values(elements: list[Element]) -> dict[str, list[str]]:
+    """Every meta value by lowercased key, in page order (article:tag repeats; most keys appear once)."""
+    values: dict[str, list[str]] = {}
     for element in elements:
         key = (
             element.get("name")
@@ -96,12 +109,13 @@ def _meta_values(elements: list[Element]) -> dict[str, str]:
         )
         content = normalize_line(element.get("content") or "")
         if key and content:
-            values.setdefault(key.strip().lower(), content)
+            values.setdefault(key.strip().lower(), []).append(content)
     return values
 
 
-def _article_ld(scripts: list[Element]) -> dict[str, Any]:
-    """The first JSON-LD object that has a headline or a publication date (top level, list or @graph)."""
+def _ld_items(scripts: list[Element]) -> list[dict[str, Any]]:
+    """Every JSON-LD object of the page (top level, list or @graph); scripts that do not parse are skipped."""
+    items: list[dict[str, Any]] = []
     for script in scripts:
         if (script.get("type") or "").strip().lower() != _JSON_LD_TYPE or not script.text:
             continue
@@ -109,10 +123,13 @@ def _article_ld(scripts: list[Element]) -> dict[str, Any]:
             data = json.loads(script.text)
         except (ValueError, RecursionError):
             continue
-        for candidate in ld_objects(data):
-            if "datePublished" in candidate or "headline" in candidate:
-                return candidate
-    return {}
+        items += ld_objects(data)
+    return items
+
+
+def _article_ld(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first JSON-LD object that has a headline or a publication date."""
+    return next((item for item in items if "datePublished" in item or "headline" in item), {})
 
 
 def _ld_values(ld: dict[str, Any], key: str) -> list[str]:
