@@ -11,9 +11,9 @@ import pytest
 from crawler.discovery.feeds import FeedItem, feed_items
 from crawler.middlewares.refresh import feed_hash
 from crawler.urls import parse_article_url
-from pipelines.clean import text_fingerprints
 from pipelines.dataset.refresh_state import read_sightings, sightings_path, write_sightings
 from pipelines.dataset.storage import resolve
+from pipelines.fingerprint import text_fingerprints
 from tests.replica.model import build_metadata
 from tests.replica.site import FEED_ITEMS, Site
 

@@ -43,7 +43,6 @@ from crawler.extract.text import normalize_line, normalize_text
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
-from pipelines.clean import text_fingerprints
 from pipelines.dataset.manifest import previous_run_start
 from pipelines.dataset.refresh_state import load_known, write_sightings
 from pipelines.dataset.removals import (
@@ -55,6 +54,7 @@ from pipelines.dataset.removals import (
     write_events,
 )
 from pipelines.dataset.storage import resolve
+from pipelines.fingerprint import text_fingerprints
 
 logger = logging.getLogger(__name__)
 
