@@ -58,12 +58,14 @@ class Command(ScrapyCommand):
             self._fail(str(error))
             return
         fs, root = storage.resolve(ParquetConfig.from_settings(self.settings).uri)
+        interrupted = bool(storage.list_files(fs, root))
         try:
-            if rebuild.prepare_target(fs, root, source):
-                print(f"rebuild: {root} held an interrupted rebuild; emptied, starting again")
+            resume = rebuild.prepare_target(fs, root, source)
         except rebuild.TargetNotEmptyError as error:
             self._fail(str(error))
             return
+        if resume is None and interrupted:
+            print(f"rebuild: {root} held an interrupted rebuild; emptied, starting again")
         # The captures are read, not written again.
         self.settings.set(URI_SETTING, "", priority="cmdline")
         crawler = self.crawler_process.create_crawler(SPIDER)

@@ -366,14 +366,34 @@ class RecordFilter(Protocol):
     def __call__(self, record: Any) -> bool: ...
 
 
-def in_capture_order(uris: list[str], keep: RecordFilter) -> Iterator[tuple[str, int]]:
-    """``(file, offset)`` of the records ``keep`` accepts, in capture order (WARC-Date, then file, then offset).
+def captures_in_order(
+    uris: list[str], keep: RecordFilter, after: CaptureRef | None = None
+) -> Iterator[CaptureRef]:
+    """Where the records ``keep`` accepts are, in capture order (WARC-Date, then file, then offset), from the
+    one that follows ``after`` when given (a resumed rebuild: the captures up to it are not read again).
 
     Each file is sorted on its own and the files merged, so memory holds one entry per kept record.
     """
+    start = None if after is None else _Entry(after.date, _index_of(uris, after.file), after.offset)
     per_file = [sorted(scan(uri, index, keep)) for index, uri in enumerate(uris)]
     for entry in heapq.merge(*per_file):
-        yield uris[entry.file_index], entry.offset
+        if start is None or entry > start:
+            yield CaptureRef(uris[entry.file_index], entry.offset, entry.date)
+
+
+def in_capture_order(
+    uris: list[str], keep: RecordFilter, after: CaptureRef | None = None
+) -> Iterator[tuple[str, int]]:
+    """``(file, offset)`` of :func:`captures_in_order`."""
+    for ref in captures_in_order(uris, keep, after):
+        yield ref.file, ref.offset
+
+
+def _index_of(uris: list[str], uri: str) -> int:
+    try:
+        return uris.index(uri)
+    except ValueError:
+        raise ValueError(f"the resume point's file {uri} is not among the captures to read") from None
 
 
 def read_capture(uri: str, offset: int) -> Capture:
@@ -394,9 +414,9 @@ def capture_of(record: Any, ref: CaptureRef) -> Capture:
     return Capture(ref, target_uri(record), status, headers, body)
 
 
-def read_captures(uris: list[str], keep: RecordFilter) -> Iterator[Capture]:
-    """The records ``keep`` accepts, read and decoded, in capture order."""
-    for uri, offset in in_capture_order(uris, keep):
+def read_captures(uris: list[str], keep: RecordFilter, after: CaptureRef | None = None) -> Iterator[Capture]:
+    """The records ``keep`` accepts, read and decoded, in capture order (after ``after`` when given)."""
+    for uri, offset in in_capture_order(uris, keep, after):
         yield read_capture(uri, offset)
 
 
