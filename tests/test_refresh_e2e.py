@@ -201,15 +201,19 @@ def test_the_budget_caps_the_checks_and_defers_the_rest(tmp_path: Path) -> None:
 
 
 def test_two_distributed_workers_check_each_article_once(tmp_path: Path) -> None:
-    """Every worker reads the schedule from the dataset; the shared request filter lets one check of each
-    article through, and removals are recorded once."""
+    """One worker loads the refresh state from the dataset into Redis, the other reads it there; the shared
+    request filter lets one check of each article through, and removals are recorded once."""
     dataset = tmp_path / "articles"
     first = crawl_at(FIRST, dataset, None, articles=200)
     archived = {row["article_id"] for row in rows(dataset)}
     lives = Site(articles=200, seed=SEED, clock=SECOND).timelines()
     gone = {a for a in archived if lives[a].gone(SECOND)}
     edited = {a for a in archived if lives[a].edits_until(SECOND) != lives[a].edits_until(FIRST)} - gone
-    settings = {**WATCH_ALL, "REFRESH_NOW": (run_start(dataset, first) + timedelta(hours=13)).isoformat()}
+    settings = {
+        **WATCH_ALL,
+        "REFRESH_NOW": (run_start(dataset, first) + timedelta(hours=13)).isoformat(),
+        "REFRESH_STATE_CLASS": "crawler.distributed.refresh_state.RedisRefreshState",
+    }
     with redis_server() as redis_url, serve_replica(articles=200, seed=SEED, clock=SECOND) as site:
         keys = CrawlKeys(f"refresh-{uuid.uuid4().hex[:8]}")
         workers = [
@@ -221,6 +225,8 @@ def test_two_distributed_workers_check_each_article_once(tmp_path: Path) -> None
         results = [worker.finish() for worker in workers]
     for code, _, log in results:
         assert code == 0, log[-3000:]
+    # The state came from the dataset once, into Redis; the other worker read it from there.
+    assert sum("loaded from the dataset into Redis" in log for _, _, log in results) == 1
     checks = sum(stats.get("refresh/requests", 0) for _, stats, _ in results)
     assert sum(stats.get("refresh/not_modified", 0) for _, stats, _ in results) == len(
         archived - edited - gone

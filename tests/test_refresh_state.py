@@ -8,8 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import pytest
+from scrapy.utils.test import get_crawler
 
-from pipelines.dataset.refresh_state import _partition_before, load_known
+from crawler.middlewares.refresh import RefreshConfigError, RefreshMiddleware
+from pipelines.dataset.refresh_state import DatasetRefreshState, _partition_before, load_known
 
 NOW = datetime(2026, 12, 2, 6, tzinfo=UTC)
 UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -74,3 +77,22 @@ def test_partitions_wholly_before_the_watch_are_not_read() -> None:
     )
     assert _partition_before("/d/month=2026-12/part-a.parquet", datetime(2027, 1, 1, tzinfo=UTC))
     assert not _partition_before("/d/part-a.parquet", cutoff)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"REFRESH_STATE_CLASS": "no.such.Module"}, "REFRESH_STATE_CLASS must name a refresh state class"),
+        ({"REFRESH_STATE_CLASS": "crawler.distributed.refresh_state.RedisRefreshState"}, "needs REDIS_URL"),
+        ({"PARQUET_URI": ""}, "PARQUET_URI must name the dataset"),
+    ],
+)
+def test_a_bad_state_setting_is_refused_at_start(settings: dict[str, str], message: str) -> None:
+    crawler = get_crawler(settings_dict={"PARQUET_URI": "output/articles", **settings})
+    with pytest.raises(RefreshConfigError, match=message):
+        RefreshMiddleware.from_crawler(crawler)
+
+
+def test_the_default_state_is_the_dataset(tmp_path: Path) -> None:
+    crawler = get_crawler(settings_dict={"PARQUET_URI": str(tmp_path / "articles")})
+    assert isinstance(RefreshMiddleware.from_crawler(crawler).store, DatasetRefreshState)

@@ -10,8 +10,12 @@ spider's ``parse_article`` and the pipelines decide whether it is a new version.
 The feeds discovery reads anyway are the free signal (SITE.md 2.6: items carry the full text): a known article
 whose feed item's title and text hash differently from its archived version is checked at once (an edit), one
 that hashes the same was seen present; either way no scheduled check is spent on it in this run. Every
-sighting (a 2xx or 304 answer, a feed item) is written at the end as the run's ``_refresh/seen-<run_id>.parquet``
-(``pipelines.dataset.refresh_state``): a removal's ``last_seen_at`` is the last of them.
+sighting (a 2xx or 304 answer, a feed item) is committed at the end: a removal's ``last_seen_at`` is the last.
+
+The state (what is archived, removed, last seen; when the previous run started) is loaded at start from, and
+the run's sightings and events committed to, the store ``REFRESH_STATE_CLASS`` names: the dataset
+(``pipelines.dataset.refresh_state``, ``_refresh/`` and ``_removals/`` files), or Redis in the distributed mode
+(``crawler.distributed.refresh_state``).
 
 A check answered 404, 410 or a redirect to a home or list page is checked a second time once every first check
 is done; gone twice, it is a removal, written to ``_removals/`` (``pipelines.dataset.removals``) before the run ends.
@@ -36,6 +40,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import stats as keys
 from crawler.discovery.feeds import FeedItem, feed_items
@@ -43,17 +48,12 @@ from crawler.extract.text import normalize_line, normalize_text
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
 from crawler.urls import parse_article_url, rebase
-from pipelines.dataset.manifest import previous_run_start
-from pipelines.dataset.refresh_state import load_known, write_sightings
+from pipelines.dataset.refresh_state import RefreshState
 from pipelines.dataset.removals import (
     REAPPEARED,
     REMOVED,
     RemovalEvent,
-    currently_removed,
-    read_events,
-    write_events,
 )
-from pipelines.dataset.storage import resolve
 from pipelines.fingerprint import text_fingerprints
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ MIN_REQUESTS_SETTING = "REFRESH_MIN_REQUESTS"
 MAX_AGE_SETTING = "REFRESH_MAX_AGE_DAYS"
 OUTAGE_SETTING = "REFRESH_OUTAGE_SHARE"
 NOW_SETTING = "REFRESH_NOW"
+# Where the state lives: the dataset (default), or Redis in the distributed mode (its add-on sets this).
+STATE_CLASS_SETTING = "REFRESH_STATE_CLASS"
+DEFAULT_STATE_CLASS = "pipelines.dataset.refresh_state.DatasetRefreshState"
 DEFAULT_BUDGET = 0.8
 DEFAULT_MIN_REQUESTS = 200
 DEFAULT_MAX_AGE_DAYS = 30
@@ -75,7 +78,6 @@ CONFIRM_META = "refresh_confirm"
 # The answers a check handles itself (HttpErrorMiddleware turns them into HttpError for the errback).
 _REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 NOT_MODIFIED = 304
-RUNS_DIR = "_runs"
 # The spider's callback for feeds: their responses carry the signal.
 FEED_CALLBACK = "parse_feed"
 
@@ -171,17 +173,16 @@ class _RunState:
     suspects: dict[str, str] = field(default_factory=dict)  # article_id -> reason of the first gone answer
     confirming: bool = False
     events: list[RemovalEvent] = field(default_factory=list)
-    written: int = 0
-    seen_written: int = 0
+    committed: tuple[int, int] = (0, 0)  # (sightings, events) committed so far
 
 
 class RefreshMiddleware:
     """Spider middleware; see the module docstring."""
 
-    def __init__(self, crawler: Crawler, config: RefreshConfig, uri: str) -> None:
+    def __init__(self, crawler: Crawler, config: RefreshConfig, store: RefreshState) -> None:
         self.crawler = crawler
         self.config = config
-        self.uri = uri
+        self.store = store
         self.schedule = Schedule(max_age=config.max_age)
         self.state = _RunState()
 
@@ -190,10 +191,7 @@ class RefreshMiddleware:
         settings = crawler.settings
         if not settings.getbool(ENABLED_SETTING, True):
             raise NotConfigured(f"{ENABLED_SETTING} is off")
-        uri = settings.get("PARQUET_URI")
-        if not uri or not isinstance(uri, str):
-            raise RefreshConfigError(f"PARQUET_URI must name the dataset to refresh, got {uri!r}")
-        middleware = cls(crawler, RefreshConfig.from_settings(settings), uri)
+        middleware = cls(crawler, RefreshConfig.from_settings(settings), _build_store(crawler))
         # After the exporter took the lock and repaired the dataset (spider_opened), as the dedupe pipeline does.
         crawler.signals.connect(middleware.load_state, signal=signals.spider_opened)
         crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)
@@ -259,15 +257,15 @@ class RefreshMiddleware:
         except (OSError, ValueError, pa.ArrowException) as error:
             self.state.scheduled = True
             self._inc("state_unreadable")
-            logger.error("Refresh: no checks this run, cannot read the dataset at %s: %s", self.uri, error)
+            logger.error("Refresh: no checks this run, cannot read its state: %s", error)
 
     def _load_state(self) -> None:
-        fs, root = resolve(self.uri)
         run_id = self.crawler.stats.get_value("run/id")
-        known = load_known(fs, root, self._now(), self.config.max_age)
+        snapshot = self.store.load(self._now(), self.config.max_age, str(run_id) if run_id else None)
+        known = snapshot.known
         self.state.known = {k.article_id: k for k in known}
-        self.state.removed = currently_removed(read_events(fs, root))
-        self.state.since = previous_run_start(fs, root, excluding=str(run_id) if run_id else None)
+        self.state.removed = snapshot.removed
+        self.state.since = snapshot.since
         self._inc("watched", len(known))
         logger.info(
             "Refresh: %d archived articles watched, %d removed, previous run started %s",
@@ -439,22 +437,35 @@ class RefreshMiddleware:
         logger.info("Refresh: %s %s%s", known.url, event, f" ({reason})" if reason else "")
 
     def _write_events(self) -> None:
-        """All of this run's events and sightings so far, as its files (rewritten whole if more come after an
-        idle)."""
+        """All of this run's sightings and events so far, committed to the state (whole again if more come
+        after an idle)."""
         state = self.state
-        fs, root = resolve(self.uri)
-        run_id = str(self.crawler.stats.get_value("run/id") or "")
-        if state.seen and state.seen_written != len(state.seen):
-            state.seen_written = len(state.seen)
-            write_sightings(fs, root, run_id, state.seen)
-        if state.written == len(state.events):
+        if state.committed == (len(state.seen), len(state.events)):
             return
-        state.written = len(state.events)
-        path = write_events(fs, root, run_id, state.events)
-        logger.info("Refresh: %d removal event(s) written to %s", len(state.events), path)
+        state.committed = (len(state.seen), len(state.events))
+        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        self.store.commit(run_id, state.seen, state.events)
+        logger.info(
+            "Refresh: %d sighting(s) and %d removal event(s) committed", len(state.seen), len(state.events)
+        )
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(keys.refresh(key), count)
+
+
+def _build_store(crawler: Crawler) -> RefreshState:
+    path = crawler.settings.get(STATE_CLASS_SETTING) or DEFAULT_STATE_CLASS
+    try:
+        store_class = load_object(path)
+    except (ImportError, NameError, ValueError) as error:
+        raise RefreshConfigError(
+            f"{STATE_CLASS_SETTING} must name a refresh state class, got {path!r}"
+        ) from error
+    try:
+        store: RefreshState = build_from_crawler(store_class, crawler)
+    except ValueError as error:
+        raise RefreshConfigError(str(error)) from error
+    return store
 
 
 def feed_hash(item: FeedItem) -> str:

@@ -13,8 +13,10 @@ every other file of the dataset. It only ever adds facts ("present at T"): a los
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +26,11 @@ import pyarrow.fs as pafs
 from crawler.refresh import Known
 from pipelines.dataset import storage
 from pipelines.dataset.archive import part_files
+from pipelines.dataset.manifest import previous_run_start
+from pipelines.dataset.removals import RemovalEvent, currently_removed, read_events, write_events
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 STATE_SCHEMA = pa.schema(
@@ -136,3 +143,48 @@ def _run_before(run_part: str, since: datetime) -> bool:
     except ValueError:
         return False
     return started.replace(tzinfo=UTC) < since
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSnapshot:
+    """Everything a run's refresh starts from."""
+
+    known: list[Known]
+    removed: dict[str, RemovalEvent]  # article_id -> its removal, for the articles gone now
+    since: datetime | None  # start of the previous run that ended; None on a new dataset
+
+
+class RefreshState(Protocol):
+    """Where the refresh state comes from and goes to (``REFRESH_STATE_CLASS``, built with ``from_crawler``)."""
+
+    def load(self, now: datetime, max_age: timedelta, run_id: str | None) -> RefreshSnapshot: ...
+
+    def commit(self, run_id: str, seen: Mapping[str, datetime], events: Sequence[RemovalEvent]) -> None: ...
+
+
+class DatasetRefreshState:
+    """The default: the state is read from the dataset at start, and a run's sightings and removal events are
+    committed to it as one file each (rewritten whole when a run commits more)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DatasetRefreshState:
+        uri = crawler.settings.get("PARQUET_URI")
+        if not uri or not isinstance(uri, str):
+            raise ValueError(f"PARQUET_URI must name the dataset to refresh, got {uri!r}")
+        return cls(uri)
+
+    def load(self, now: datetime, max_age: timedelta, run_id: str | None) -> RefreshSnapshot:
+        fs, root = storage.resolve(self.uri)
+        return RefreshSnapshot(
+            known=load_known(fs, root, now, max_age),
+            removed=currently_removed(read_events(fs, root)),
+            since=previous_run_start(fs, root, excluding=run_id),
+        )
+
+    def commit(self, run_id: str, seen: Mapping[str, datetime], events: Sequence[RemovalEvent]) -> None:
+        fs, root = storage.resolve(self.uri)
+        write_sightings(fs, root, run_id, seen)
+        write_events(fs, root, run_id, events)
