@@ -104,3 +104,11 @@ def alternate_urls(urls: list[str], canonical: str) -> list[str]:
     """The other URLs an article was seen under: web URLs without query, each once, never the canonical one."""
     cleaned = (without_query(url) for url in urls)
     return list(dict.fromkeys(url for url in cleaned if url and url != canonical))
+
+
+def public_variant(url: str) -> str:
+    """The URL as the public knows it: the real host (a replica's own address means the canonical one), no query."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() in SITE_HOSTS:
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return f"{CANONICAL_BASE}{parts.path}"

@@ -1,8 +1,9 @@
 """``scrapy rebuild``: re-extract every WARC capture under ``WARC_URI`` with today's parsers into a new dataset.
 
-It is the ``articles`` spider reading the captures instead of the site (``-a warc=WARC_URI``), with the
-pipelines of a crawl: versions in capture order, duplicates dropped, near-duplicates flagged, manifests and the
-health check. Not one request goes to the site. ``--compare OLD`` reports the rows that changed, by field.
+It reads the captures as the ``articles`` spider's import does (``-a warc=WARC_URI``), with the rules of a
+crawl's pipelines: versions in capture order, duplicates dropped, near-duplicates flagged, manifests and the
+health check; on every core (``WARC_PROCESSES``, :mod:`crawler.rebuild.engine`), outside Scrapy's engine. Not one
+request goes to the site. ``--compare OLD`` reports the rows that changed, by field.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.crawl import HEALTH_FAILED_EXIT, RUN_FAILED_EXIT, SUCCESS_REASONS
+from crawler.commands.crawl import HEALTH_FAILED_EXIT, MISTAKES, RUN_FAILED_EXIT
 from crawler.middlewares.capture import URI_SETTING, capture_uri
+from crawler.rebuild.engine import ArchiveUnreadableError, EngineConfigError, run_captures
+from crawler.spiders.options import CrawlOptions, SpiderArgumentError
 from pipelines.dataset import rebuild, storage
 from pipelines.dataset.warc import expand_paths
 from pipelines.parquet import ParquetConfig
 
-SPIDER = "articles"
+# A user's mistake or a dataset that cannot be written or read: one line on stderr, exit 1, as for a crawl.
+STOPPED_AT_START: tuple[type[Exception], ...] = (*MISTAKES, EngineConfigError, ArchiveUnreadableError)
 
 
 class Command(ScrapyCommand):
@@ -48,7 +52,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             raise UsageError("scrapy rebuild takes no positional arguments")
-        assert self.settings is not None and self.crawler_process is not None
+        assert self.settings is not None
         source = capture_uri(self.settings)
         if not source:
             raise UsageError(f"set the captures to rebuild from with -s {URI_SETTING}=PATH")
@@ -64,19 +68,24 @@ class Command(ScrapyCommand):
         except rebuild.TargetNotEmptyError as error:
             self._fail(str(error))
             return
-        if resume is None and interrupted:
-            print(f"rebuild: {root} held an interrupted rebuild; emptied, starting again")
-        # The captures are read, not written again.
-        self.settings.set(URI_SETTING, "", priority="cmdline")
-        crawler = self.crawler_process.create_crawler(SPIDER)
-        self.crawler_process.crawl(crawler, **{**opts.spargs, "warc": source})
-        self.crawler_process.start()
-        finish_reason = str(crawler.stats.get_value("finish_reason", "")) if crawler.stats else ""
-        if self.crawler_process.bootstrap_failed or not finish_reason.startswith(SUCCESS_REASONS):
+        try:
+            options = CrawlOptions.parse(**{**opts.spargs, "warc": source})
+        except TypeError:  # an -a NAME the spider does not take
+            self._fail(f"unknown spider argument among {', '.join(sorted(opts.spargs))}")
+            return
+        except SpiderArgumentError as error:
+            self._fail(str(error))
+            return
+        try:
+            outcome = run_captures(self.settings, options)
+        except STOPPED_AT_START as error:
+            self._fail(str(error))
+            return
+        if not outcome.finished:
             self.exitcode = RUN_FAILED_EXIT
             return
         rebuild.write_marker(fs, root, source, rebuild.STATUS_FINISHED)
-        if crawler.stats is not None and crawler.stats.get_value("health/ok") == 0:
+        if outcome.verdict is not None and not outcome.verdict.ok:
             self.exitcode = HEALTH_FAILED_EXIT
         if opts.compare:
             for line in rebuild.compare(opts.compare, ParquetConfig.from_settings(self.settings).uri).lines():

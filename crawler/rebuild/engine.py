@@ -1,0 +1,442 @@
+"""Captures to a dataset on every core: ``scrapy rebuild`` and the WARC import, outside Scrapy's reactor.
+
+Records are read in capture order (``WARC-Date``, then file, then offset); each page is extracted, cleaned
+and fingerprinted in ``WARC_PROCESSES`` worker processes (:mod:`.pages`, in order, :mod:`.parallel`); one
+sequential stage then does what depends on the pages before it, exactly as the ``articles`` spider and the
+item pipelines of a crawl do it, with their plain functions: alternate URLs from the pages read so far,
+versions and duplicates (:func:`pipelines.dedupe.assign_version`), buffered part files per partition. The run
+is a crawl's run: the dataset lock held, what a killed run left recovered, the manifest rewritten after each
+part file, the health verdict at the end, the same stats keys. So the dataset is the same, row for row,
+whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from scrapy.settings import BaseSettings
+
+from crawler import stats as keys
+from crawler.config import positive_int
+from crawler.extensions.health import (
+    DEFAULT_MAX_DISAGREEMENT_RATIO,
+    DEFAULT_MAX_FAILED_RATIO,
+    DEFAULT_MAX_FALLBACK_RATIO,
+    HealthVerdict,
+    evaluate,
+    validate_ratio,
+)
+from crawler.extensions.progress import summary_lines
+from crawler.items import ArticleItem
+from crawler.rebuild.pages import Drop, PageResult, read_chunk
+from crawler.rebuild.parallel import chunked, default_processes, ordered_map
+from crawler.spiders.articles import capture_skip_reason
+from crawler.spiders.options import CrawlOptions
+from pipelines.clean import ArticleDropped, clean_alternate_urls
+from pipelines.dataset import storage, warc
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex
+from pipelines.dataset.compact import recover_dataset
+from pipelines.dataset.lock import WriterLock
+from pipelines.dataset.manifest import (
+    STATUS_FAILED,
+    STATUS_FINISHED,
+    STATUS_INTERRUPTED,
+    RunManifest,
+    reconcile_interrupted,
+    spider_arguments,
+)
+from pipelines.dataset.schema import items_to_table, row_problem
+from pipelines.dedupe import (
+    ARCHIVE_UNREADABLE,
+    FIRST_VERSION,
+    NEAR_DISTANCE_SETTING,
+    OlderThanArchive,
+    assign_version,
+    latest_captures,
+    parse_near_distance,
+)
+from pipelines.parquet import (
+    OUTPUT_ERROR_REASON,
+    ParquetConfig,
+    coverage,
+    new_run_id,
+    open_lock,
+    partition_dir,
+    text_bytes,
+)
+
+logger = logging.getLogger(__name__)
+
+PROCESSES_SETTING = "WARC_PROCESSES"
+# Pages per task sent to a worker: large enough that the round trip is noise, small enough to keep all busy.
+CHUNK_PAGES = 32
+FINISHED_REASON = "finished"
+INTERRUPTED_REASON = "shutdown"
+# Anything else that stopped the read (a bug, a worker process that died): the run failed.
+ERROR_REASON = "error"
+
+
+class EngineConfigError(ValueError):
+    """A setting of the capture engine is invalid; the message names it."""
+
+
+class ArchiveUnreadableError(RuntimeError):
+    """The dataset to append to cannot be read: without it every article would look new, so nothing is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    parquet: ParquetConfig
+    processes: int
+    max_distance: int
+    max_failed_ratio: float
+    max_fallback_ratio: float
+    max_disagreement_ratio: float
+    stats_json: str | None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> EngineConfig:
+        ratios = {
+            name: validate_ratio(name, settings.get(name, default))
+            for name, default in (
+                ("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO),
+                ("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
+                ("HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO),
+            )
+        }
+        return cls(
+            parquet=ParquetConfig.from_settings(settings),
+            processes=positive_int(settings, PROCESSES_SETTING, default_processes(), EngineConfigError),
+            max_distance=parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE)),
+            max_failed_ratio=ratios["HEALTH_MAX_FAILED_RATIO"],
+            max_fallback_ratio=ratios["HEALTH_MAX_FALLBACK_RATIO"],
+            max_disagreement_ratio=ratios["HEALTH_MAX_DISAGREEMENT_RATIO"],
+            stats_json=settings.get("STATS_JSON"),
+        )
+
+
+class Stats(dict[str, Any]):
+    """The run's counters under the keys a crawl uses (``crawler.stats``), so manifests and health read alike."""
+
+    def inc(self, key: str, count: int = 1) -> None:
+        self[key] = self.get(key, 0) + count
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How a run ended: its stats (with ``finish_reason``) and health verdict."""
+
+    stats: dict[str, Any]
+    verdict: HealthVerdict | None
+
+    @property
+    def finished(self) -> bool:
+        return self.stats.get("finish_reason") == FINISHED_REASON
+
+
+def run_captures(settings: BaseSettings, options: CrawlOptions) -> Outcome:
+    """Read the captures of ``options.warc`` into the dataset at ``PARQUET_URI`` (appending, as a crawl does).
+
+    Raises the configuration and storage errors a crawl reports at start (a held lock, unwritable output).
+    """
+    config = EngineConfig.from_settings(settings)
+    run = DatasetRun(config, options)
+    run.open()
+    try:
+        Sequence(run, config.max_distance).read(options)
+    except ArchiveUnreadableError as error:
+        run.stats[keys.ARCHIVE_ERROR] = str(error)
+        run.close(ARCHIVE_UNREADABLE)
+        raise
+    except KeyboardInterrupt:
+        run.close(INTERRUPTED_REASON)
+        raise
+    except (OSError, pa.ArrowException):
+        run.close(OUTPUT_ERROR_REASON)
+        raise
+    except BaseException:
+        run.close(ERROR_REASON)
+        raise
+    return run.close(FINISHED_REASON)
+
+
+class DatasetRun:
+    """A run of the dataset, as the exporter of a crawl keeps it (``pipelines.parquet.ParquetPipeline``)."""
+
+    def __init__(self, config: EngineConfig, options: CrawlOptions) -> None:
+        self.config = config
+        self.options = options
+        self.run_id = new_run_id()
+        self.fs, self.root = storage.resolve(config.parquet.uri)
+        self.stats = Stats()
+        self.lock: WriterLock = open_lock(self.fs, self.root, self.run_id)
+        self.manifest: RunManifest | None = None
+        self._buffer: dict[str, list[ArticleItem]] = defaultdict(list)
+        self._buffered = 0
+        self._buffered_bytes = 0
+        self._file_seq = 0
+        self._started = time.monotonic()
+
+    def open(self) -> None:
+        try:
+            storage.ensure_writable(self.fs, self.root, f"probe-{self.run_id}")
+        except storage.OutputNotWritableError as error:
+            raise storage.OutputNotWritableError(f"PARQUET_URI: {error}") from error
+        self.lock.acquire()
+        try:
+            if self.lock.sole_writer:
+                recover_dataset(self.fs, self.root)
+                for run_id in reconcile_interrupted(self.fs, self.root):
+                    logger.warning(
+                        "Run %s was interrupted; its manifest now lists its committed files", run_id
+                    )
+            self.lock.startup_done()
+            self.stats["start_time"] = datetime.now(UTC)
+            self.manifest = RunManifest(self.run_id, self.stats["start_time"], self._manifest_settings())
+            self.manifest.write(self.fs, self.root, self.stats)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.stats[keys.RUN_ID] = self.run_id
+        logger.info(
+            "Writing run %s to %s (partition by %s) from %d WARC file(s), %d process(es)",
+            self.run_id,
+            self.root,
+            self.config.parquet.partition,
+            len(self.options.warc),
+            self.config.processes,
+        )
+
+    def _manifest_settings(self) -> dict[str, Any]:
+        parquet = self.config.parquet
+        return {
+            "PARQUET_URI": parquet.uri,
+            "PARQUET_PARTITION": parquet.partition,
+            "PARQUET_COMPRESSION": parquet.compression,
+            "HEALTH_MAX_FAILED_RATIO": self.config.max_failed_ratio,
+            "HEALTH_MAX_FALLBACK_RATIO": self.config.max_fallback_ratio,
+            "HEALTH_MAX_DISAGREEMENT_RATIO": self.config.max_disagreement_ratio,
+            # Captures are read, never written, by an import or a rebuild.
+            "WARC_URI": "",
+            **spider_arguments(self),
+        }
+
+    def write(self, item: ArticleItem) -> None:
+        """Buffer a row; flush when either bound of the buffer is reached."""
+        item.run_id = self.run_id
+        problem = row_problem(item)
+        if problem is not None:
+            self.stats.inc(keys.dropped("invalid_row"))
+            logger.info("Dropped invalid_row: %s (%s)", item.url, problem)
+            return
+        self._buffer[partition_dir(self.config.parquet.partition, item.published_at)].append(item)
+        self._buffered += 1
+        self._buffered_bytes += text_bytes(item)
+        parquet = self.config.parquet
+        if self._buffered >= parquet.flush_rows or self._buffered_bytes >= parquet.flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the buffer: one part file per partition, the lock and the manifest told after each."""
+        buffer, buffered = self._buffer, self._buffered
+        self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
+        rows_before = self.stats.get(keys.ROWS_WRITTEN, 0)
+        try:
+            for partition in sorted(buffer):
+                self._commit(partition, buffer[partition])
+        except (OSError, pa.ArrowException):
+            committed = self.stats.get(keys.ROWS_WRITTEN, 0) - rows_before
+            self.stats.inc(keys.dropped(OUTPUT_ERROR_REASON), buffered - committed)
+            raise
+
+    def _commit(self, partition: str, items: list[ArticleItem]) -> None:
+        assert self.manifest is not None, "flush() before open()"
+        table = items_to_table(items)
+        self._file_seq += 1
+        path = f"{self.root}/{partition}/part-{self.run_id}-{self._file_seq}{storage.DATA_SUFFIX}"
+        storage.write_table_atomically(
+            self.fs,
+            path,
+            table,
+            compression=self.config.parquet.compression,
+            row_group_size=self.config.parquet.row_group_size,
+        )
+        self.stats.inc(keys.ROWS_WRITTEN, table.num_rows)
+        self.stats.inc(keys.FILES_WRITTEN)
+        for column, count in coverage(table).items():
+            self.stats.inc(f"{keys.COVERAGE_PREFIX}{column}", count)
+        self.lock.committed(table.column("article_id").to_pylist())
+        self.manifest.files.append(path.removeprefix(self.root + "/"))
+        self.manifest.write(self.fs, self.root, self.stats)
+
+    def close(self, reason: str) -> Outcome:
+        """Last flush (a finished read only), health verdict, final manifest, lock released, stats written."""
+        if self.manifest is None:
+            return Outcome(dict(self.stats), None)
+        try:
+            if reason == FINISHED_REASON:
+                try:
+                    self.flush()
+                except (OSError, pa.ArrowException) as error:
+                    logger.error("Cannot write the dataset at %s: %s", self.root, error)
+                    reason = OUTPUT_ERROR_REASON
+            verdict = self._health(reason)
+            self.manifest.status = (
+                STATUS_INTERRUPTED
+                if reason == INTERRUPTED_REASON
+                else STATUS_FINISHED
+                if verdict.ok and reason == FINISHED_REASON
+                else STATUS_FAILED
+            )
+            self.manifest.finished_at = datetime.now(UTC)
+            self.manifest.health = verdict
+            self._finish_stats(reason)
+            self.manifest.write(self.fs, self.root, self.stats)
+        finally:
+            self.lock.release()
+            self.manifest = None
+        logger.info("Run finished (%s):\n  %s", reason, "\n  ".join(summary_lines(self.stats)))
+        self._dump_stats()
+        return Outcome(dict(self.stats), verdict)
+
+    def _health(self, reason: str) -> HealthVerdict:
+        verdict = evaluate(
+            self.stats,
+            self.config.max_failed_ratio,
+            max_fallback_ratio=self.config.max_fallback_ratio,
+            max_disagreement_ratio=self.config.max_disagreement_ratio,
+        )
+        if reason == OUTPUT_ERROR_REASON:
+            verdict = HealthVerdict(False, [f"output {self.root} could not be written", *verdict.reasons])
+        self.stats[keys.HEALTH_OK] = int(verdict.ok)
+        self.stats[keys.HEALTH_REASONS] = verdict.reasons
+        if not verdict.ok:
+            logger.error("Health check failed: %s", "; ".join(verdict.reasons))
+        return verdict
+
+    def _finish_stats(self, reason: str) -> None:
+        self.stats["finish_reason"] = reason
+        self.stats["finish_time"] = datetime.now(UTC)
+        self.stats["elapsed_time_seconds"] = time.monotonic() - self._started
+
+    def _dump_stats(self) -> None:
+        if self.config.stats_json:
+            dump = {key: value for key, value in self.stats.items() if isinstance(value, (int, float, str))}
+            Path(self.config.stats_json).write_text(
+                json.dumps(dump, indent=1, sort_keys=True), encoding="utf-8"
+            )
+
+
+@dataclass(slots=True)
+class Sequence:
+    """The sequential stage: what a page's outcome depends on the pages read before it."""
+
+    run: DatasetRun
+    max_distance: int
+    index: ArchiveIndex = field(default_factory=ArchiveIndex.empty)
+    latest: dict[str, datetime] = field(default_factory=dict)
+    # article_id -> URLs it was seen under so far, until its page is read (the spider's pending_urls).
+    pending_urls: dict[str, list[str]] = field(default_factory=dict)
+
+    def read(self, options: CrawlOptions) -> None:
+        self._load_archive()
+        for result in self._pages(options):
+            self.take(result)
+
+    def _load_archive(self) -> None:
+        """The archive as the dedupe pipeline reads it at start (an import appends to an existing dataset)."""
+        uri = self.run.config.parquet.uri
+        started = time.perf_counter()
+        try:
+            self.index = ArchiveIndex.load(uri)
+            self.latest = latest_captures(uri)
+        except (OSError, ValueError, pa.ArrowException) as error:
+            raise ArchiveUnreadableError(f"cannot read the archive at {uri}: {error}") from error
+        logger.info(
+            "Archive index: %d articles from %s in %.2f s",
+            len(self.index),
+            uri,
+            time.perf_counter() - started,
+        )
+        self.run.stats[keys.ARCHIVE_ARTICLES_AT_START] = len(self.index)
+
+    def _pages(self, options: CrawlOptions) -> Iterator[PageResult]:
+        def keep(record: Any) -> bool:
+            reason = capture_skip_reason(record, options.site)
+            if reason is not None:
+                self.run.stats.inc(keys.warc_skipped(reason))
+            return reason is None
+
+        refs = warc.in_capture_order(list(options.warc), keep)
+        work = partial(read_chunk, options.site)
+        return ordered_map(work, chunked(refs, CHUNK_PAGES), self.run.config.processes)
+
+    def take(self, result: PageResult) -> None:
+        stats = self.run.stats
+        stats.inc(keys.WARC_CAPTURES_READ)
+        if result.article_id is not None:
+            stats.inc(keys.ARTICLE_PAGES)
+            seen = self.pending_urls.pop(result.article_id, [])
+            self._take_article(result, seen)
+        self._note_variants(result.variants)
+
+    def _take_article(self, result: PageResult, seen: list[str]) -> None:
+        stats = self.run.stats
+        if result.failure is not None:
+            stats.inc(keys.EXTRACTION_FAILED)
+            stats.inc(keys.extraction_failed(result.failure))
+            detail = f" ({result.failure_detail})" if result.failure_detail else ""
+            logger.warning("No article extracted from %s: %s%s", result.url, result.failure, detail)
+            return
+        stats.inc(keys.EXTRACTED)
+        if result.fallback:
+            stats.inc(keys.FALLBACK)
+            logger.info(
+                "No layout parser could read %s: stored from the general extractor", result.extracted_url
+            )
+        if result.byline_issue is not None:
+            stats.inc(keys.byline_issue(result.byline_issue))
+        if result.drop is not None:
+            self._count_drop(result.drop)
+            return
+        item = result.item
+        assert item is not None, "an extracted page gives a row or a drop"
+        item.alternate_urls = clean_alternate_urls([u for u in seen if u != result.extracted_url], item.url)
+        try:
+            self._version(item)
+        except ArticleDropped as drop:
+            field_name = getattr(drop, "field", None)
+            self._count_drop(Drop(drop.reason, drop.detail, drop.url, field_name))
+            return
+        self.run.write(item)
+
+    def _version(self, item: ArticleItem) -> None:
+        archived = self.latest.get(item.article_id)
+        if archived is not None and item.crawled_at < archived:
+            raise OlderThanArchive(item.article_id, item.url)
+        assign_version(item, self.index, set(), self.max_distance, one_row_per_run=False)
+        self.run.stats.inc(keys.NEW if item.version == FIRST_VERSION else keys.NEW_VERSION)
+        if item.near_duplicate_of is not None:
+            self.run.stats.inc(keys.NEAR_DUPLICATE)
+
+    def _count_drop(self, drop: Drop) -> None:
+        self.run.stats.inc(keys.dropped(drop.reason))
+        if drop.missing_field is not None:
+            self.run.stats.inc(keys.dropped(drop.reason, drop.missing_field))
+        logger.info("Dropped %s: %s (%s)", drop.reason, drop.url, drop.detail)
+
+    def _note_variants(self, variants: list[tuple[str, str]]) -> None:
+        for article_id, variant in variants:
+            pending = self.pending_urls.setdefault(article_id, [])
+            if variant not in pending:
+                pending.append(variant)

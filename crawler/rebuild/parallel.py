@@ -1,0 +1,62 @@
+"""An ordered parallel map in worker processes, with a bounded number of chunks in flight.
+
+Results come back in input order, whatever the number of processes, and at most ``2 * processes`` chunks are
+read ahead, so memory does not grow with the input (``multiprocessing.Pool.imap`` would read all of it ahead).
+One process means no pool at all: the work runs inline, in the caller's process.
+
+Workers are started by a fork server, not forked from the caller: the caller holds pyarrow's threads, and a
+process forked from a threaded one may deadlock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from typing import TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+# Chunks in flight per worker: one being worked on, one waiting, so that no worker idles while results drain.
+CHUNKS_AHEAD_PER_PROCESS = 2
+# Modules the fork server imports once, so that each worker starts with them loaded.
+PRELOAD = ["crawler.rebuild.pages"]
+
+
+def default_processes() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def chunked(items: Iterable[In], size: int) -> Iterator[list[In]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def ordered_map(
+    work: Callable[[list[In]], list[Out]], chunks: Iterable[list[In]], processes: int
+) -> Iterator[Out]:
+    """``work`` applied to each chunk, in ``processes`` worker processes (inline for one); results in order.
+
+    ``work`` must be a module-level function (it is sent to the workers by name). An exception in a worker is
+    raised here, at the chunk it came from.
+    """
+    if processes <= 1:
+        for chunk in chunks:
+            yield from work(chunk)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        pending: deque[Future[list[Out]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= processes * CHUNKS_AHEAD_PER_PROCESS:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
