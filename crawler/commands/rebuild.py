@@ -16,14 +16,21 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands.crawl import HEALTH_FAILED_EXIT, MISTAKES, RUN_FAILED_EXIT
 from crawler.middlewares.capture import URI_SETTING, capture_uri
-from crawler.rebuild.engine import ArchiveUnreadableError, EngineConfigError, run_captures
+from crawler.rebuild.engine import ArchiveUnreadableError, EngineConfig, EngineConfigError, run_captures
 from crawler.spiders.options import CrawlOptions, SpiderArgumentError
 from pipelines.dataset import rebuild, storage
 from pipelines.dataset.warc import expand_paths
-from pipelines.parquet import ParquetConfig
 
-# A user's mistake or a dataset that cannot be written or read: one line on stderr, exit 1, as for a crawl.
-STOPPED_AT_START: tuple[type[Exception], ...] = (*MISTAKES, EngineConfigError, ArchiveUnreadableError)
+# A user's mistake, captures that are not there, a target or dataset that cannot be written or read: one line
+# on stderr, exit 1, as for a crawl.
+STOPPED_AT_START: tuple[type[Exception], ...] = (
+    *MISTAKES,
+    FileNotFoundError,
+    rebuild.TargetNotEmptyError,
+    SpiderArgumentError,
+    EngineConfigError,
+    ArchiveUnreadableError,
+)
 
 
 class Command(ScrapyCommand):
@@ -58,26 +65,19 @@ class Command(ScrapyCommand):
             raise UsageError(f"set the captures to rebuild from with -s {URI_SETTING}=PATH")
         try:
             expand_paths(source)
-        except FileNotFoundError as error:
-            self._fail(str(error))
-            return
-        fs, root = storage.resolve(ParquetConfig.from_settings(self.settings).uri)
-        interrupted = bool(storage.list_files(fs, root))
-        try:
-            resume = rebuild.prepare_target(fs, root, source)
-        except rebuild.TargetNotEmptyError as error:
-            self._fail(str(error))
-            return
-        try:
             options = CrawlOptions.parse(**{**opts.spargs, "warc": source})
+            config = EngineConfig.from_settings(self.settings)
         except TypeError:  # an -a NAME the spider does not take
             self._fail(f"unknown spider argument among {', '.join(sorted(opts.spargs))}")
             return
-        except SpiderArgumentError as error:
+        except STOPPED_AT_START as error:
             self._fail(str(error))
             return
+        fs, root = storage.resolve(config.parquet.uri)
         try:
-            outcome = run_captures(self.settings, options)
+            if rebuild.prepare_target(fs, root, source):
+                print(f"rebuild: {root} held an interrupted rebuild; emptied, starting again")
+            outcome = run_captures(config, options)
         except STOPPED_AT_START as error:
             self._fail(str(error))
             return
@@ -88,7 +88,7 @@ class Command(ScrapyCommand):
         if outcome.verdict is not None and not outcome.verdict.ok:
             self.exitcode = HEALTH_FAILED_EXIT
         if opts.compare:
-            for line in rebuild.compare(opts.compare, ParquetConfig.from_settings(self.settings).uri).lines():
+            for line in rebuild.compare(opts.compare, config.parquet.uri).lines():
                 print(line)
 
     def _fail(self, message: str) -> None:

@@ -144,12 +144,11 @@ class Outcome:
         return self.stats.get("finish_reason") == FINISHED_REASON
 
 
-def run_captures(settings: BaseSettings, options: CrawlOptions) -> Outcome:
+def run_captures(config: EngineConfig, options: CrawlOptions) -> Outcome:
     """Read the captures of ``options.warc`` into the dataset at ``PARQUET_URI`` (appending, as a crawl does).
 
-    Raises the configuration and storage errors a crawl reports at start (a held lock, unwritable output).
+    Raises the storage errors a crawl reports at start (a held lock, unwritable output, an unreadable archive).
     """
-    config = EngineConfig.from_settings(settings)
     run = DatasetRun(config, options)
     run.open()
     try:

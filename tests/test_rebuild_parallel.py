@@ -1,0 +1,128 @@
+"""Rebuild on every core (``WARC_PROCESSES``): the same dataset, file for file and row for row, whatever the number
+of worker processes, and the same rows as the import through Scrapy's engine (``scrapy crawl -a warc=``).
+
+The captures are our own crawls of two revisions of the replica, both editions: versions (edited articles),
+duplicates (an article's unchanged second capture, identical articles), near-duplicates and alternate URLs all
+occur, and all must be decided in capture order exactly as one process decides them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.crawling import CrawlResult, crawl, scrapy
+from tests.replica.testing import serve_replica
+from tests.test_warc import ONE_AT_A_TIME
+
+ARTICLES = 200
+PROCESS_COUNTS = (1, 2, 3)
+pytestmark = pytest.mark.slow
+_RUN_ID_RE = re.compile(r"part-\d{8}T\d{6}Z-[0-9a-f]+-")
+
+
+@dataclass(frozen=True)
+class Captures:
+    site: str
+    spec: str  # both revisions' capture folders, newest first: capture order is not the order given
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captures]:
+    root = tmp_path_factory.mktemp("captures")
+    port = 0
+    for revision in (0, 1):
+        with serve_replica(articles=ARTICLES, revision=revision, port=port) as site:
+            port = int(site.rsplit(":", 1)[1])
+            settings = {"WARC_URI": str(root / f"w{revision}"), **ONE_AT_A_TIME}
+            done = crawl(site, root / f"rev{revision}", args={"editions": "gb,b5"}, settings=settings)
+            assert done.returncode == 0, done.log[-3000:]
+    yield Captures(site, f"{root / 'w1'},{root / 'w0'}")
+
+
+def rebuild(captures: Captures, target: Path, processes: int) -> CrawlResult:
+    settings = {"WARC_URI": captures.spec, "PARQUET_URI": str(target), "WARC_PROCESSES": str(processes)}
+    done = scrapy(["rebuild", "-a", f"site={captures.site}"], settings)
+    assert done.returncode == 0, done.log[-3000:]
+    return done
+
+
+def part_files(dataset: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each part file (its name without the run id) -> its rows in file order, without the ``run_id`` column."""
+    files = {}
+    for path in sorted(dataset.rglob("*.parquet")):
+        name = _RUN_ID_RE.sub("part-RUN-", str(path.relative_to(dataset)))
+        files[name] = pq.read_table(path).drop_columns(["run_id"]).to_pylist()
+    return files
+
+
+def rows(files: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    every = [row for part in files.values() for row in part]
+    return sorted(every, key=lambda r: (r["article_id"], r["version"]))
+
+
+def test_every_number_of_processes_writes_the_same_files_as_one_and_the_rows_of_an_import(
+    captures: Captures, tmp_path: Path
+) -> None:
+    runs = {n: rebuild(captures, tmp_path / f"p{n}", n) for n in PROCESS_COUNTS}
+    datasets = {n: part_files(tmp_path / f"p{n}") for n in PROCESS_COUNTS}
+    one = datasets[1]
+    every_row = rows(one)
+    # The captures exercise every sequential decision, or the comparison below would prove little.
+    stats = runs[1].stats
+    assert any(r["version"] > 1 for r in every_row), "edited articles become second versions"
+    assert any(r["near_duplicate_of"] for r in every_row)
+    assert any(r["alternate_urls"] for r in every_row)
+    assert stats["articles/dropped/duplicate"] > 0
+    assert stats["articles/dropped/duplicate_content"] > 0
+    for n in PROCESS_COUNTS[1:]:
+        assert datasets[n] == one, f"{n} processes wrote other files or rows than one"
+        assert _decisions(runs[n].stats) == _decisions(stats)
+
+    imported = crawl(captures.site, tmp_path / "imported", args={"warc": captures.spec})
+    assert imported.returncode == 0, imported.log[-3000:]
+    assert rows(part_files(tmp_path / "imported")) == every_row
+    assert _decisions(imported.stats) == _decisions(stats)
+
+
+def _decisions(stats: dict[str, Any]) -> dict[str, Any]:
+    """The counters of what was read and decided (not timings, not Scrapy's own)."""
+    prefixes = ("articles/", "warc/captures_read", "warc/skipped/", "parquet/rows_written", "coverage/")
+    return {k: v for k, v in stats.items() if k.startswith(prefixes)}
+
+
+def test_the_run_is_a_crawls_run_manifest_health_and_the_lock_released(
+    captures: Captures, tmp_path: Path
+) -> None:
+    target = tmp_path / "rebuilt"
+    done = rebuild(captures, target, 2)
+    (manifest_path,) = (target / "_runs").glob("*.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["status"] == "finished"
+    assert manifest["health"]["ok"] is True
+    assert manifest["items_written"] == done.stats["parquet/rows_written"] > 0
+    assert sorted(manifest["files"]) == sorted(str(p.relative_to(target)) for p in target.rglob("*.parquet"))
+    assert manifest["settings"]["site"] == captures.site
+    assert json.loads((target / "_rebuild.json").read_text(encoding="utf-8"))["status"] == "finished"
+    # The lock was released: a crawl may open the dataset at once.
+    again = crawl(captures.site, target, args={"warc": captures.spec})
+    assert again.returncode == 0, again.log[-3000:]
+    assert again.stats.get("parquet/rows_written", 0) == 0  # every capture is already archived
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_number_of_processes_is_one_line_naming_the_setting(
+    captures: Captures, tmp_path: Path, value: str
+) -> None:
+    settings = {"WARC_URI": captures.spec, "PARQUET_URI": str(tmp_path / "t"), "WARC_PROCESSES": value}
+    done = scrapy(["rebuild", "-a", f"site={captures.site}"], settings)
+    assert done.returncode == 1
+    assert "WARC_PROCESSES must be a positive whole number" in done.log
+    assert "Traceback" not in done.log
