@@ -60,9 +60,7 @@ from pipelines.dedupe import (
     ARCHIVE_UNREADABLE,
     FIRST_VERSION,
     NEAR_DISTANCE_SETTING,
-    OlderThanArchive,
     assign_version,
-    latest_captures,
     parse_near_distance,
 )
 from pipelines.parquet import (
@@ -145,7 +143,7 @@ class Outcome:
 
 
 def run_captures(config: EngineConfig, options: CrawlOptions) -> Outcome:
-    """Read the captures of ``options.warc`` into the dataset at ``PARQUET_URI`` (appending, as a crawl does).
+    """Read the captures of ``options.warc`` into the dataset at ``PARQUET_URI`` (a rebuild's target).
 
     Raises the storage errors a crawl reports at start (a held lock, unwritable output, an unreadable archive).
     """
@@ -343,7 +341,6 @@ class Sequence:
     run: DatasetRun
     max_distance: int
     index: ArchiveIndex = field(default_factory=ArchiveIndex.empty)
-    latest: dict[str, datetime] = field(default_factory=dict)
     # article_id -> URLs it was seen under so far, until its page is read (the spider's pending_urls).
     pending_urls: dict[str, list[str]] = field(default_factory=dict)
 
@@ -353,12 +350,13 @@ class Sequence:
             self.take(result)
 
     def _load_archive(self) -> None:
-        """The archive as the dedupe pipeline reads it at start (an import appends to an existing dataset)."""
+        """The archive as the dedupe pipeline reads it at start. A rebuild's target is empty (or holds the rows of
+        the captures an interrupted rebuild committed, all earlier in capture order), so no capture is ever older
+        than the archive's rows of its article here (an import's backfill, ``pipelines/backfill.py``)."""
         uri = self.run.config.parquet.uri
         started = time.perf_counter()
         try:
             self.index = ArchiveIndex.load(uri)
-            self.latest = latest_captures(uri)
         except (OSError, ValueError, pa.ArrowException) as error:
             raise ArchiveUnreadableError(f"cannot read the archive at {uri}: {error}") from error
         logger.info(
@@ -420,9 +418,6 @@ class Sequence:
         self.run.write(item)
 
     def _version(self, item: ArticleItem) -> None:
-        archived = self.latest.get(item.article_id)
-        if archived is not None and item.crawled_at < archived:
-            raise OlderThanArchive(item.article_id, item.url)
         assign_version(item, self.index, set(), self.max_distance, one_row_per_run=False)
         self.run.stats.inc(keys.NEW if item.version == FIRST_VERSION else keys.NEW_VERSION)
         if item.near_duplicate_of is not None:
