@@ -1,6 +1,6 @@
-"""Captures to a dataset on every core: ``scrapy rebuild`` and the WARC import, outside Scrapy's reactor.
+"""Captures to a dataset on every core: ``scrapy rebuild``, outside Scrapy's reactor.
 
-Records are read in capture order (``WARC-Date``, then file, then offset); each page is extracted, cleaned
+Records are read in capture order (``WARC-Date``, then file, then offset); each page is extracted
 and fingerprinted in ``WARC_PROCESSES`` worker processes (:mod:`.pages`, in order, :mod:`.parallel`); one
 sequential stage then does what depends on the pages before it, exactly as the ``articles`` spider and the
 item pipelines of a crawl do it, with their plain functions: alternate URLs from the pages read so far,
@@ -42,7 +42,7 @@ from crawler.rebuild.pages import Drop, PageResult, read_chunk
 from crawler.rebuild.parallel import chunked, default_processes, ordered_map
 from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
-from pipelines.clean import ArticleDropped, clean_alternate_urls
+from crawler.urls import alternate_urls
 from pipelines.dataset import storage, warc
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex
 from pipelines.dataset.compact import recover_dataset
@@ -63,6 +63,7 @@ from pipelines.dedupe import (
     assign_version,
     parse_near_distance,
 )
+from pipelines.fingerprint import ArticleDropped
 from pipelines.parquet import (
     OUTPUT_ERROR_REASON,
     ParquetConfig,
@@ -408,12 +409,11 @@ class Sequence:
             return
         item = result.item
         assert item is not None, "an extracted page gives a row or a drop"
-        item.alternate_urls = clean_alternate_urls([u for u in seen if u != result.extracted_url], item.url)
+        item.alternate_urls = alternate_urls([u for u in seen if u != result.extracted_url], item.url)
         try:
             self._version(item)
         except ArticleDropped as drop:
-            field_name = getattr(drop, "field", None)
-            self._count_drop(Drop(drop.reason, drop.detail, drop.url, field_name))
+            self._count_drop(Drop(drop.reason, drop.detail, drop.url, drop.field))
             return
         self.run.write(item)
 
@@ -425,8 +425,8 @@ class Sequence:
 
     def _count_drop(self, drop: Drop) -> None:
         self.run.stats.inc(keys.dropped(drop.reason))
-        if drop.missing_field is not None:
-            self.run.stats.inc(keys.dropped(drop.reason, drop.missing_field))
+        if drop.field is not None:
+            self.run.stats.inc(keys.dropped(drop.reason, drop.field))
         logger.info("Dropped %s: %s (%s)", drop.reason, drop.url, drop.detail)
 
     def _note_variants(self, variants: list[tuple[str, str]]) -> None:

@@ -1,6 +1,6 @@
 """One captured page to what the sequential stage needs of it, as a pure function run in worker processes.
 
-An article page gives its row, extracted, normalized and fingerprinted (:func:`pipelines.clean.clean_item`),
+An article page gives its row, extracted (normalized) and fingerprinted (:func:`pipelines.fingerprint.fingerprint_item`),
 or the reason it gives none; every page gives the article URLs it links to, which become other rows'
 ``alternate_urls`` in capture order (that part depends on the pages read before, so it stays sequential).
 The rules are the ``articles`` spider's for a capture (``crawler.spiders.articles``): same extraction, same
@@ -22,18 +22,18 @@ from crawler.items import ArticleItem
 from crawler.middlewares.capture import response_of
 from crawler.spiders.articles import GENERIC_EXTRACTOR
 from crawler.urls import ArticleRef, is_site_url, parse_article_url, public_variant
-from pipelines.clean import ArticleDropped, MissingField, clean_item
 from pipelines.dataset import warc
+from pipelines.fingerprint import ArticleDropped, fingerprint_item
 
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """Why the clean step refused an article (``ArticleDropped``, as plain values that cross processes)."""
+    """Why the fingerprint step refused an article (``ArticleDropped``, as plain values that cross processes)."""
 
     reason: str
     detail: str
     url: str
-    missing_field: str | None = None
+    field: str | None = None
 
 
 @dataclass(slots=True)
@@ -99,10 +99,9 @@ def _read_article(result: PageResult, response: Response, ref: ArticleRef, captu
     )
     item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
     try:
-        result.item = clean_item(item)
+        result.item = fingerprint_item(item)
     except ArticleDropped as drop:
-        missing = drop.field if isinstance(drop, MissingField) else None
-        result.drop = Drop(drop.reason, drop.detail, drop.url, missing)
+        result.drop = Drop(drop.reason, drop.detail, drop.url, drop.field)
 
 
 def _variants(urls: Iterable[str], site: str) -> list[tuple[str, str]]:
