@@ -1,6 +1,6 @@
 """What WARC capture costs: the crawl's pages/s with capture on versus off (interleaved, same nginx-served
 export), the captures' bytes per article on disk next to the Parquet dataset's, and how fast `scrapy rebuild`
-turns the captures back into a dataset (no site, one process)."""
+turns the captures back into a dataset (no site, one process; `python -m bench rebuild` for every core)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def run() -> list[Figure]:
 def _rebuild(site: str, captures: Path, target: Path) -> float:
     """Articles per second of `scrapy rebuild` from `captures` into `target`, start-up excluded."""
     done = run_scrapy(
-        ["rebuild", "-a", f"site={site}"], {"WARC_URI": str(captures), "PARQUET_URI": str(target)}
+        ["rebuild", "-a", f"site={site}"],
+        {"WARC_URI": str(captures), "PARQUET_URI": str(target), "WARC_PROCESSES": "1"},
     )
     return float(done.stats["articles/pages"]) / done.engine_seconds
 
