@@ -9,7 +9,12 @@ occur, and all must be decided in capture order exactly as one process decides t
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +23,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tests.crawling import CrawlResult, crawl, scrapy
+from tests.crawling import PROJECT_ROOT, CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
 from tests.test_warc import ONE_AT_A_TIME
 
 ARTICLES = 200
 PROCESS_COUNTS = (1, 2, 3)
+KILL_WAIT_SECONDS = 120
 pytestmark = pytest.mark.slow
 _RUN_ID_RE = re.compile(r"part-\d{8}T\d{6}Z-[0-9a-f]+-")
 
@@ -47,8 +53,15 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captures]:
     yield Captures(site, f"{root / 'w1'},{root / 'w0'}")
 
 
-def rebuild(captures: Captures, target: Path, processes: int) -> CrawlResult:
-    settings = {"WARC_URI": captures.spec, "PARQUET_URI": str(target), "WARC_PROCESSES": str(processes)}
+def rebuild(
+    captures: Captures, target: Path, processes: int, extra: dict[str, str] | None = None
+) -> CrawlResult:
+    settings = {
+        "WARC_URI": captures.spec,
+        "PARQUET_URI": str(target),
+        "WARC_PROCESSES": str(processes),
+        **(extra or {}),
+    }
     done = scrapy(["rebuild", "-a", f"site={captures.site}"], settings)
     assert done.returncode == 0, done.log[-3000:]
     return done
@@ -126,3 +139,54 @@ def test_a_bad_number_of_processes_is_one_line_naming_the_setting(
     assert done.returncode == 1
     assert "WARC_PROCESSES must be a positive whole number" in done.log
     assert "Traceback" not in done.log
+
+
+def test_a_killed_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninterrupted_rows(
+    captures: Captures, tmp_path: Path
+) -> None:
+    small_flushes = {"PARQUET_FLUSH_ROWS": "40"}
+    whole = rebuild(captures, tmp_path / "whole", 2, small_flushes)
+    target = tmp_path / "killed"
+    settings = {
+        "WARC_URI": captures.spec,
+        "PARQUET_URI": str(target),
+        "WARC_PROCESSES": "2",
+        "LOG_LEVEL": "INFO",
+        **small_flushes,
+    }
+    command = [sys.executable, "-m", "scrapy", "rebuild", "-a", f"site={captures.site}"]
+    for name, value in settings.items():
+        command += ["-s", f"{name}={value}"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while not _has_checkpoint(target):
+            assert time.monotonic() < deadline and process.poll() is None, "no checkpoint before the end"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    marker = json.loads((target / "_rebuild.json").read_text(encoding="utf-8"))
+    assert marker["status"] == "running"
+    again = scrapy(["rebuild", "-a", f"site={captures.site}"], settings)
+    assert again.returncode == 0, again.log[-3000:]
+    assert "resuming after" in again.log
+    # The captures up to the checkpoint were not read again, and the rows are those of a run never killed.
+    assert again.stats["warc/captures_read"] < whole.stats["warc/captures_read"]
+    assert rows(part_files(target)) == rows(part_files(tmp_path / "whole"))
+
+
+def _has_checkpoint(target: Path) -> bool:
+    try:
+        marker = json.loads((target / "_rebuild.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(marker.get("checkpoint"))

@@ -75,9 +75,17 @@ class Command(ScrapyCommand):
             return
         fs, root = storage.resolve(config.parquet.uri)
         try:
-            if rebuild.prepare_target(fs, root, source):
+            interrupted = bool(storage.list_files(fs, root))
+            resume = rebuild.prepare_target(fs, root, source)
+            if resume is not None:
+                print(f"rebuild: {root} held an interrupted rebuild; resuming after {resume.after.file}")
+            elif interrupted:
                 print(f"rebuild: {root} held an interrupted rebuild; emptied, starting again")
-            outcome = run_captures(config, options)
+
+            def checkpoint(point: rebuild.Resume, files: list[str]) -> None:
+                rebuild.write_checkpoint(fs, root, source, point, files)
+
+            outcome = run_captures(config, options, resume, checkpoint)
         except STOPPED_AT_START as error:
             self._fail(str(error))
             return

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -44,7 +44,7 @@ from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import alternate_urls
 from pipelines.dataset import storage, warc
-from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, part_files
 from pipelines.dataset.compact import recover_dataset
 from pipelines.dataset.lock import WriterLock
 from pipelines.dataset.manifest import (
@@ -55,6 +55,7 @@ from pipelines.dataset.manifest import (
     reconcile_interrupted,
     spider_arguments,
 )
+from pipelines.dataset.rebuild import Resume
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dedupe import (
     ARCHIVE_UNREADABLE,
@@ -77,6 +78,8 @@ from pipelines.parquet import (
 logger = logging.getLogger(__name__)
 
 PROCESSES_SETTING = "WARC_PROCESSES"
+# Told, after each flush, the capture up to which (in capture order) every row is committed, and the part files.
+Checkpoint = Callable[[Resume, list[str]], None]
 # Pages per task sent to a worker: large enough that the round trip is noise, small enough to keep all busy.
 CHUNK_PAGES = 32
 FINISHED_REASON = "finished"
@@ -143,15 +146,22 @@ class Outcome:
         return self.stats.get("finish_reason") == FINISHED_REASON
 
 
-def run_captures(config: EngineConfig, options: CrawlOptions) -> Outcome:
+def run_captures(
+    config: EngineConfig,
+    options: CrawlOptions,
+    resume: Resume | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> Outcome:
     """Read the captures of ``options.warc`` into the dataset at ``PARQUET_URI`` (a rebuild's target).
 
+    ``resume``: an interrupted rebuild's point, after which reading starts, with the URLs noted up to it.
+    ``checkpoint`` is called after each flush with the point up to which every row is committed.
     Raises the storage errors a crawl reports at start (a held lock, unwritable output, an unreadable archive).
     """
     run = DatasetRun(config, options)
     run.open()
     try:
-        Sequence(run, config.max_distance).read(options)
+        Sequence(run, config.max_distance, checkpoint).read(options, resume)
     except ArchiveUnreadableError as error:
         run.stats[keys.ARCHIVE_ERROR] = str(error)
         run.close(ARCHIVE_UNREADABLE)
@@ -183,6 +193,7 @@ class DatasetRun:
         self._buffered = 0
         self._buffered_bytes = 0
         self._file_seq = 0
+        self.flushes = 0
         self._started = time.monotonic()
 
     def open(self) -> None:
@@ -248,6 +259,7 @@ class DatasetRun:
         """Commit the buffer: one part file per partition, the lock and the manifest told after each."""
         buffer, buffered = self._buffer, self._buffered
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
+        self.flushes += 1
         rows_before = self.stats.get(keys.ROWS_WRITTEN, 0)
         try:
             for partition in sorted(buffer):
@@ -341,14 +353,26 @@ class Sequence:
 
     run: DatasetRun
     max_distance: int
+    checkpoint: Checkpoint | None = None
     index: ArchiveIndex = field(default_factory=ArchiveIndex.empty)
     # article_id -> URLs it was seen under so far, until its page is read (the spider's pending_urls).
     pending_urls: dict[str, list[str]] = field(default_factory=dict)
 
-    def read(self, options: CrawlOptions) -> None:
+    def read(self, options: CrawlOptions, resume: Resume | None = None) -> None:
         self._load_archive()
-        for result in self._pages(options):
+        if resume is not None:
+            self.pending_urls = {article_id: list(urls) for article_id, urls in resume.variants.items()}
+        for result in self._pages(options, resume.after if resume is not None else None):
+            flushes = self.run.flushes
             self.take(result)
+            if self.checkpoint is not None and self.run.flushes != flushes:
+                self._checkpoint(result.capture)
+
+    def _checkpoint(self, after: warc.CaptureRef) -> None:
+        """Every capture up to ``after`` has its rows committed (the flush it triggered wrote all it took)."""
+        assert self.checkpoint is not None
+        variants = {article_id: list(urls) for article_id, urls in self.pending_urls.items()}
+        self.checkpoint(Resume(after, variants), part_files(self.run.fs, self.run.root))
 
     def _load_archive(self) -> None:
         """The archive as the dedupe pipeline reads it at start. A rebuild's target is empty (or holds the rows of
@@ -368,14 +392,14 @@ class Sequence:
         )
         self.run.stats[keys.ARCHIVE_ARTICLES_AT_START] = len(self.index)
 
-    def _pages(self, options: CrawlOptions) -> Iterator[PageResult]:
+    def _pages(self, options: CrawlOptions, after: warc.CaptureRef | None) -> Iterator[PageResult]:
         def keep(record: Any) -> bool:
             reason = capture_skip_reason(record, options.site)
             if reason is not None:
                 self.run.stats.inc(keys.warc_skipped(reason))
             return reason is None
 
-        refs = warc.in_capture_order(list(options.warc), keep)
+        refs = warc.captures_in_order(list(options.warc), keep, after)
         work = partial(read_chunk, options.site)
         return ordered_map(work, chunked(refs, CHUNK_PAGES), self.run.config.processes)
 

@@ -40,6 +40,7 @@ class Drop:
 class PageResult:
     """What one captured page gives; ``article_id`` None for a home or list page."""
 
+    capture: warc.CaptureRef
     url: str
     article_id: str | None
     # (article_id, URL as the public knows it) of each article link, page order: alternate URLs of later rows.
@@ -57,9 +58,9 @@ class PageResult:
         return self.item is not None and self.item.extractor == GENERIC_EXTRACTOR
 
 
-def read_chunk(site: str, refs: list[tuple[str, int]]) -> list[PageResult]:
-    """The pages at ``(file, offset)`` of ``refs``, in order (what a worker process is given at a time)."""
-    return [read_page(warc.read_capture(uri, offset), site) for uri, offset in refs]
+def read_chunk(site: str, refs: list[warc.CaptureRef]) -> list[PageResult]:
+    """The pages at ``refs``, in order (what a worker process is given at a time)."""
+    return [read_page(warc.read_capture(ref.file, ref.offset), site) for ref in refs]
 
 
 def read_page(capture: warc.Capture, site: str) -> PageResult:
@@ -69,9 +70,11 @@ def read_page(capture: warc.Capture, site: str) -> PageResult:
     text = response.text if isinstance(response, TextResponse) else ""
     ref = parse_article_url(capture.url)
     if ref is None:
-        return PageResult(capture.url, None, _variants(page.scan(text, response.url).articles, site))
+        return PageResult(
+            capture.ref, capture.url, None, _variants(page.scan(text, response.url).articles, site)
+        )
     links = (url for url in page.article_links(text, response.url) if parse_article_url(url) != ref)
-    result = PageResult(capture.url, ref.article_id, _variants(links, site))
+    result = PageResult(capture.ref, capture.url, ref.article_id, _variants(links, site))
     _read_article(result, response, ref, capture.ref)
     return result
 
