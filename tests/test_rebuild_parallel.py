@@ -22,7 +22,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from scrapy.settings import Settings
 
+from crawler import stats as keys
+from crawler.rebuild.engine import EngineConfig, run_captures
+from crawler.spiders.options import CrawlOptions
 from tests.crawling import PROJECT_ROOT, CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
 from tests.test_warc import ONE_AT_A_TIME
@@ -190,3 +194,28 @@ def _has_checkpoint(target: Path) -> bool:
     except (OSError, ValueError):
         return False
     return bool(marker.get("checkpoint"))
+
+
+def test_importing_older_captures_into_an_archive_inserts_them_as_the_scrapy_import_does(
+    captures: Captures, tmp_path: Path
+) -> None:
+    """The newer revision's captures first, then the older one's: backfill, through either engine."""
+    newer, older = captures.spec.split(",")
+    through_scrapy = tmp_path / "scrapy"
+    for spec in (newer, older):
+        done = crawl(captures.site, through_scrapy, args={"warc": spec})
+        assert done.returncode == 0, done.log[-3000:]
+    scrapy_stats = done.stats
+    on_every_core = tmp_path / "cores"
+    settings = Settings({"PARQUET_URI": str(on_every_core), "WARC_PROCESSES": "2", "LOG_LEVEL": "WARNING"})
+    for spec in (newer, older):
+        outcome = run_captures(
+            EngineConfig.from_settings(settings), CrawlOptions.parse(site=captures.site, warc=spec)
+        )
+        assert outcome.exit_status == 0, outcome.stats
+    assert outcome.stats[keys.BACKFILL_INSERTED] > 0, "older captures of edited articles become versions"
+    assert _decisions(outcome.stats) == _decisions(scrapy_stats)
+    assert {k: v for k, v in outcome.stats.items() if k.startswith("backfill/")} == {
+        k: v for k, v in scrapy_stats.items() if k.startswith("backfill/")
+    }
+    assert rows(part_files(on_every_core)) == rows(part_files(through_scrapy))

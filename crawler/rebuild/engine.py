@@ -38,6 +38,7 @@ from crawler.extensions.health import (
 )
 from crawler.extensions.progress import summary_lines
 from crawler.items import ArticleItem
+from crawler.rebuild.backfill import Backfill, duplicates
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
 from crawler.rebuild.parallel import chunked, default_processes, ordered_map
 from crawler.spiders.articles import capture_skip_reason
@@ -78,6 +79,9 @@ from pipelines.parquet import (
 logger = logging.getLogger(__name__)
 
 PROCESSES_SETTING = "WARC_PROCESSES"
+# Exit statuses of `scrapy crawl` (README "Exit status").
+RUN_FAILED_EXIT = 1
+HEALTH_FAILED_EXIT = 3
 # Told, after each flush, the capture up to which (in capture order) every row is committed, and the part files.
 Checkpoint = Callable[[Resume, list[str]], None]
 # Pages per task sent to a worker: large enough that the round trip is noise, small enough to keep all busy.
@@ -145,6 +149,13 @@ class Outcome:
     def finished(self) -> bool:
         return self.stats.get("finish_reason") == FINISHED_REASON
 
+    @property
+    def exit_status(self) -> int:
+        """As ``scrapy crawl``'s: 1 for a run that did not finish, 3 for a failed health check, else 0."""
+        if not self.finished:
+            return RUN_FAILED_EXIT
+        return HEALTH_FAILED_EXIT if self.verdict is not None and not self.verdict.ok else 0
+
 
 def run_captures(
     config: EngineConfig,
@@ -194,6 +205,8 @@ class DatasetRun:
         self._buffered_bytes = 0
         self._file_seq = 0
         self.flushes = 0
+        # Called first at each flush, under the lock (an import's held captures are inserted then).
+        self.before_flush: Callable[[], None] | None = None
         self._started = time.monotonic()
 
     def open(self) -> None:
@@ -262,6 +275,8 @@ class DatasetRun:
         self.flushes += 1
         rows_before = self.stats.get(keys.ROWS_WRITTEN, 0)
         try:
+            if self.before_flush is not None:
+                self.before_flush()
             for partition in sorted(buffer):
                 self._commit(partition, buffer[partition])
         except (OSError, pa.ArrowException):
@@ -357,6 +372,7 @@ class Sequence:
     index: ArchiveIndex = field(default_factory=ArchiveIndex.empty)
     # article_id -> URLs it was seen under so far, until its page is read (the spider's pending_urls).
     pending_urls: dict[str, list[str]] = field(default_factory=dict)
+    backfill: Backfill = field(default_factory=Backfill)
 
     def read(self, options: CrawlOptions, resume: Resume | None = None) -> None:
         self._load_archive()
@@ -375,13 +391,12 @@ class Sequence:
         self.checkpoint(Resume(after, variants), part_files(self.run.fs, self.run.root))
 
     def _load_archive(self) -> None:
-        """The archive as the dedupe pipeline reads it at start. A rebuild's target is empty (or holds the rows of
-        the captures an interrupted rebuild committed, all earlier in capture order), so no capture is ever older
-        than the archive's rows of its article here (an import's backfill, ``pipelines/backfill.py``)."""
+        """The archive as the dedupe and backfill stages read it at start."""
         uri = self.run.config.parquet.uri
         started = time.perf_counter()
         try:
             self.index = ArchiveIndex.load(uri)
+            self.backfill = Backfill.load(uri)
         except (OSError, ValueError, pa.ArrowException) as error:
             raise ArchiveUnreadableError(f"cannot read the archive at {uri}: {error}") from error
         logger.info(
@@ -391,6 +406,7 @@ class Sequence:
             time.perf_counter() - started,
         )
         self.run.stats[keys.ARCHIVE_ARTICLES_AT_START] = len(self.index)
+        self.run.before_flush = self._insert_held
 
     def _pages(self, options: CrawlOptions, after: warc.CaptureRef | None) -> Iterator[PageResult]:
         def keep(record: Any) -> bool:
@@ -435,6 +451,8 @@ class Sequence:
         assert item is not None, "an extracted page gives a row or a drop"
         item.alternate_urls = alternate_urls([u for u in seen if u != result.extracted_url], item.url)
         try:
+            if self.backfill.hold(item, self.index, self.max_distance, self.run.stats):
+                return
             self._version(item)
         except ArticleDropped as drop:
             self._count_drop(Drop(drop.reason, drop.detail, drop.url, drop.field))
@@ -446,6 +464,23 @@ class Sequence:
         self.run.stats.inc(keys.NEW if item.version == FIRST_VERSION else keys.NEW_VERSION)
         if item.near_duplicate_of is not None:
             self.run.stats.inc(keys.NEAR_DUPLICATE)
+
+    def _insert_held(self) -> None:
+        """Captures older than the archive's rows of their article, inserted among them (before the buffer)."""
+        if not self.backfill.has_pending():
+            return
+        run, stats = self.run, self.run.stats
+        result, invalid = self.backfill.insert(run.fs, run.root, run.config.parquet, run.run_id)
+        for message in invalid:
+            stats.inc(keys.dropped("invalid_row"))
+            logger.warning("Dropped invalid_row: %s", message)
+        for drop in duplicates(result):
+            self._count_drop(Drop(drop.reason, drop.detail, drop.url, drop.field))
+        stats.inc(keys.BACKFILL_INSERTED, len(result.inserted))
+        stats.inc(keys.ROWS_WRITTEN, len(result.inserted))
+        stats.inc(keys.NEW_VERSION, len(result.inserted))
+        stats.inc(keys.BACKFILL_RENUMBERED, result.renumbered)
+        stats.inc(keys.BACKFILL_FILES_REWRITTEN, result.files_rewritten)
 
     def _count_drop(self, drop: Drop) -> None:
         self.run.stats.inc(keys.dropped(drop.reason))
