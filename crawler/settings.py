@@ -35,6 +35,8 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # Above HttpErrorMiddleware (50): a check's 304 or 404 reaches this one's process_spider_exception first.
     "crawler.middlewares.refresh.RefreshMiddleware": 60,
+    # Above the refresh middleware: it sees only the article requests discovery makes (settled ones dropped).
+    "crawler.middlewares.known.KnownArticlesMiddleware": 100,
     "crawler.middlewares.crosscheck.CrossCheckMiddleware": 600,
 }
 DOWNLOAD_TIMEOUT = 30

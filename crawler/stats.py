@@ -19,14 +19,10 @@ PAGES_LIST = "pages/list"
 PAGES_FEED = "pages/feed"
 # How each list page's main list (what decides paging) was found: crawler.discovery.page.RULE_*.
 MAIN_LIST_PREFIX = "discovery/main_list/"
-# Feeds (discovery=feeds) that did not reach the archive, so the edition's lists were walked.
-FEED_GAPS = "discovery/feed_gaps"
 LINKS_FOUND = "articles/links_found"
 REQUESTED = "articles/requested"
 SKIPPED_PREFIX = "articles/skipped/"
 SKIPPED_OUT_OF_RANGE = f"{SKIPPED_PREFIX}out_of_range"
-SKIPPED_KNOWN = f"{SKIPPED_PREFIX}known"
-LISTS_STOPPED_ON_KNOWN = "lists/stopped_on_known"
 ARTICLE_PAGES = "articles/pages"
 EXTRACTED = "articles/extracted"
 EXTRACTION_FAILED = "articles/failed"
@@ -39,6 +35,12 @@ PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
 # Read by the general extractor (no layout parser could), and bylines the extraction flagged, by issue.
 FALLBACK = "articles/fallback"
 BYLINES_PREFIX = "bylines/"
+
+# --- known articles (crawler.middlewares.known): requests not made because the archive has their answer ----
+SKIPPED_KNOWN = f"{SKIPPED_PREFIX}known"
+LISTS_STOPPED_ON_KNOWN = "lists/stopped_on_known"
+# Feeds (discovery=feeds) that did not reach the archive, so the edition's lists were walked.
+FEED_GAPS = "discovery/feed_gaps"
 
 # --- cross-check (crawler.middlewares.crosscheck): the site's parsers against the general extractor ----------
 CROSSCHECK_CHECKED = "crosscheck/checked"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -40,13 +40,6 @@ MAX_NEAR_DISTANCE = 16
 FIRST_VERSION = 1
 # Drop reason and finish reason of a run whose archive could not be read at start.
 ARCHIVE_UNREADABLE = "archive_unreadable"
-
-
-class ArchiveAware(Protocol):
-    """A spider that skips known articles (``crawler.spiders.articles.ArticlesSpider``, DESIGN.md)."""
-
-    archive: ArchiveLookup
-    archive_has_gaps: bool
 
 
 class Duplicate(ArticleDropped):
@@ -159,7 +152,8 @@ class ArchiveUnreadable(ArticleDropped):
 
 
 class DedupePipeline:
-    """Scrapy shell over :func:`assign_version`: loads the index at start and shares it with the spider."""
+    """Scrapy shell over :func:`assign_version`: loads the index at start (the known-articles middleware reads
+    it through the crawler)."""
 
     def __init__(self, crawler: Crawler, uri: str, max_distance: int, from_captures: bool = False) -> None:
         self.crawler = crawler
@@ -171,6 +165,9 @@ class DedupePipeline:
         self.index: ArchiveLookup = ArchiveIndex.empty()
         self.accepted_this_run: set[str] = set()
         self.archive_error: str | None = None
+        # The last run did not finish: a page of known articles does not prove that older pages are archived
+        # (read by crawler.middlewares.known).
+        self.last_run_incomplete = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -207,10 +204,7 @@ class DedupePipeline:
         self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
         if self.from_captures:
             self.latest_captures = latest_captures(self.uri)
-        if self.crawler.spider is not None:
-            spider = cast(ArchiveAware, self.crawler.spider)
-            spider.archive = self.index
-            spider.archive_has_gaps = self._last_run_incomplete()
+        self.last_run_incomplete = self._last_run_incomplete()
 
     def _open_index(self) -> ArchiveLookup:
         local = ArchiveIndex.load(self.uri)

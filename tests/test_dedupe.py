@@ -65,7 +65,7 @@ def archive_root(tmp_path: Path) -> Path:
 def test_archive_story(archive_root: Path, caplog: pytest.LogCaptureFixture) -> None:
     crawler, pipeline = start({"PARQUET_URI": str(archive_root)})
     assert isinstance(crawler.spider, ArticlesSpider)
-    assert "n100" in crawler.spider.archive and "n400" not in crawler.spider.archive
+    assert "n100" in pipeline.index and "n400" not in pipeline.index
 
     # Latest archived text of n100 is "旧的正文。" (version 2): the sample body is a change.
     changed = pipeline.process_item(fingerprint_item(sample_item(100)))
@@ -95,7 +95,7 @@ def test_archive_story(archive_root: Path, caplog: pytest.LogCaptureFixture) -> 
     assert stats.get_value("articles/near_duplicate") == 1
     assert stats.get_value("articles/dropped/duplicate") == 1
     assert stats.get_value("articles/dropped/duplicate_content") == 1
-    assert "n700" in crawler.spider.archive
+    assert "n700" in pipeline.index
 
 
 def test_accepted_items_become_part_of_the_archive(archive_root: Path) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, date, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
@@ -36,6 +36,7 @@ from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
 from crawler.extract.model import Article
 from crawler.items import ArticleItem
+from crawler.middlewares import known
 from crawler.middlewares.capture import capture_of_response, response_of
 from crawler.middlewares.refresh import REFRESH_META
 from crawler.spiders.options import DEFAULT_FEEDS, CrawlOptions, parse_feed_paths
@@ -62,20 +63,11 @@ OFFSITE_REASON = "offsite"
 GENERIC_EXTRACTOR = "generic"
 # Request meta: the article was first seen in another article page's links (a related block).
 RELATED_META = "related_link"
+# Request meta of an article request of discovery: the link as the public knows it (its first alternate URL).
+LINK_META = "article_link"
+# Request meta of a home page request once scheduled (its retries are the same walk).
+WALKED_META = "lists_walk"
 GONE_REASONS = frozenset({"http_404", "http_410"})
-
-
-class KnownArticles(Protocol):
-    """What the spider needs of the archive index: is an article already archived?"""
-
-    def __contains__(self, article_id: object) -> bool: ...
-
-
-class NoArchive:
-    """Before the dedupe pipeline plugs the real index in (or without one), nothing is known."""
-
-    def __contains__(self, article_id: object) -> bool:
-        return False
 
 
 def failure_reason(failure: Failure) -> str:
@@ -107,19 +99,15 @@ class ArticlesSpider(scrapy.Spider):
         options = {key: kwargs.pop(key) for key in option_names if key in kwargs}
         super().__init__(*args, **kwargs)
         self.options = CrawlOptions.parse(**options)
-        self.archive: KnownArticles = NoArchive()
-        # Set by the dedupe pipeline when the last run did not finish: then a page of known articles does not
-        # mean that the older pages are archived too.
-        self.archive_has_gaps = False
         self.allowed_domains = [urlsplit(self.options.site).hostname or ""]
-        self.today = datetime.now(UTC).date()
-        # Articles requested by this run: one request per article_id, whatever link variant comes first.
+        # Articles requested by this run (scheduled: the known-articles middleware drops settled ones before):
+        # one request per article_id, whatever link variant comes first.
         self.requested_ids: set[str] = set()
         # article_id -> the URLs seen so far for an article requested and not yet parsed (its alternate_urls);
         # dropped once parsed, so that per-article memory stays an id, not a list of URLs.
         self.pending_urls: dict[str, list[str]] = {}
         self.feed_paths = DEFAULT_FEEDS
-        # Editions whose home page (and so their lists) has been requested: feeds trigger the walk once.
+        # Editions whose home page (and so their lists) has been requested (scheduled): feeds trigger the walk once.
         self.lists_walked: set[str] = set()
 
     async def start(self) -> AsyncIterator[scrapy.Request | ArticleItem]:
@@ -142,17 +130,12 @@ class ArticlesSpider(scrapy.Spider):
     def parse_feed(self, response: Response, edition: str) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value(keys.PAGES_FEED)
         articles = self._site_articles(feeds.feed_links(response.body))
-        # Decided before yielding: Scrapy resumes a callback lazily, after the articles it yielded may already
-        # be archived, and those would then count as known. Only what was archived before this run counts: an
-        # earlier feed of the same run proves nothing about the lists.
-        ids = [article.article_id for _, article in articles]
-        archived = {i for i in ids if i in self.archive and i not in self.requested_ids}
-        gap = feeds.has_gap(ids, archived, self.archive_has_gaps)
+        if self.options.discovery == "feeds":
+            # The known-articles middleware drops the walk when the feed reaches the archive. Yielded before
+            # the feed's articles: Scrapy resumes a callback lazily, and once those are requested they no
+            # longer count as known at run start.
+            yield from self._walk_lists(edition, feed=[article.article_id for _, article in articles])
         yield from self._article_requests(articles)
-        if self.options.discovery == "feeds" and gap:
-            logger.info("Feed %s does not reach the archive: walking the %s lists", response.url, edition)
-            self.crawler.stats.inc_value(keys.FEED_GAPS)
-            yield from self._walk_lists(edition)
 
     def feed_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         """Errback: a feed that cannot be read proves nothing, so the lists are walked instead."""
@@ -175,12 +158,15 @@ class ArticlesSpider(scrapy.Spider):
         articles = self._site_articles(links.articles)
         stats.inc_value(keys.LINKS_FOUND, len(articles))
         stats.inc_value(keys.main_list(links.main_list_rule))
-        # Paging is decided before any article is yielded (see parse_feed).
+        # The next page before any article (see parse_feed); the known-articles middleware drops it when every
+        # article of this page's main list is known.
         main_list = [article for _, article in self._site_articles(links.main_list)]
         offered = [n for n in (links.last_page(ref), response.meta.get("max_page")) if n is not None]
         last = max(offered, default=None)
         if last is not None and ref.page < last and self._keep_paging(ref, main_list):
-            yield self._list_request(ListRef(ref.edition, ref.channel, ref.page + 1), max_page=last)
+            next_page = self._list_request(ListRef(ref.edition, ref.channel, ref.page + 1), max_page=last)
+            next_page.meta[known.LISTED_META] = main_list
+            yield next_page
         yield from self._article_requests(articles)
 
     def parse_article(self, response: Response, ref: ArticleRef) -> Iterator[ArticleItem | scrapy.Request]:
@@ -273,12 +259,42 @@ class ArticlesSpider(scrapy.Spider):
         self._count_lost_page(failure.request, failure_reason(failure))  # type: ignore[attr-defined]
 
     def request_scheduled(self, request: scrapy.Request) -> None:
-        """Signal: Scrapy's OffsiteMiddleware drops a redirect to another host without calling the errback;
-        count it like a failed page. Same rule as that middleware: the site's host or a subdomain of it."""
+        """Signal: what this run requests (after the known-articles middleware had its say). Also, Scrapy's
+        OffsiteMiddleware drops a redirect to another host without calling the errback; count it like a failed
+        page. Same rule as that middleware: the site's host or a subdomain of it."""
+        self._note_requested(request)
         host = urlsplit(request.url).hostname or ""
         if request.dont_filter or any(host == d or host.endswith(f".{d}") for d in self.allowed_domains):
             return
         self._count_lost_page(request, OFFSITE_REASON)
+
+    def _note_requested(self, request: scrapy.Request) -> None:
+        """One request per article and one list walk per edition: decided here, in the order the spider yielded
+        them, because Scrapy schedules a callback's output a few entries behind the callback (and the
+        known-articles middleware drops some in between). A second one is dropped (IgnoreRequest)."""
+        link = request.meta.pop(
+            LINK_META, None
+        )  # popped: a retry or redirect of the request is no new request
+        if link is not None:
+            ref: ArticleRef = request.cb_kwargs["ref"]
+            if ref.article_id in self.requested_ids:
+                self._note_variant(ref.article_id, link)
+                raise IgnoreRequest(f"{ref.article_id} already requested")
+            self.requested_ids.add(ref.article_id)
+            self.pending_urls[ref.article_id] = [link]
+            self.crawler.stats.inc_value(keys.REQUESTED)
+        elif request.callback == self.parse_home and not request.meta.get(WALKED_META):
+            edition = request.cb_kwargs["edition"]
+            if edition in self.lists_walked:
+                raise IgnoreRequest(f"the {edition} lists are walked already")
+            self.lists_walked.add(edition)
+            request.meta[WALKED_META] = True
+
+    def _note_variant(self, article_id: str, url: str) -> None:
+        """Another URL of an article requested and not yet parsed (its ``alternate_urls``)."""
+        pending = self.pending_urls.get(article_id)
+        if pending is not None and url not in pending:
+            pending.append(url)
 
     def _count_lost_page(self, request: scrapy.Request, reason: str) -> None:
         kind = _page_kind(request, reason)
@@ -286,16 +302,17 @@ class ArticlesSpider(scrapy.Spider):
         self.crawler.stats.inc_value(keys.page_failed(kind))
         logger.warning("Gave up on %s: %s", request.url, reason)
 
-    def _walk_lists(self, edition: str) -> Iterator[scrapy.Request]:
-        """The edition's home page (its articles, and its channels whose lists are walked), once per run."""
+    def _walk_lists(self, edition: str, feed: list[str] | None = None) -> Iterator[scrapy.Request]:
+        """The edition's home page (its articles, and its channels whose lists are walked), once per run; after
+        a ``feed`` (its article ids), only if the known-articles middleware finds a gap."""
         if edition in self.lists_walked:
             return
-        self.lists_walked.add(edition)
         yield scrapy.Request(
             f"{self.options.site}/{edition}/",
             callback=self.parse_home,
             errback=self.request_failed,
             cb_kwargs={"edition": edition},
+            meta={} if feed is None else {known.FEED_META: feed},
             priority=LIST_PRIORITY,
         )
 
@@ -341,49 +358,28 @@ class ArticlesSpider(scrapy.Spider):
             return None
         variant = _public_variant(url)
         if ref.article_id in self.requested_ids:
-            pending = self.pending_urls.get(ref.article_id)
-            if pending is not None and variant not in pending:
-                pending.append(variant)
+            self._note_variant(ref.article_id, variant)
             return None
-        if self._is_settled(ref):
-            self.crawler.stats.inc_value(keys.SKIPPED_KNOWN)
-            return None
-        self.requested_ids.add(ref.article_id)
-        self.pending_urls[ref.article_id] = [variant]
-        self.crawler.stats.inc_value(keys.REQUESTED)
+        meta: dict[str, Any] = {LINK_META: variant}
+        if related:
+            meta[RELATED_META] = True
         return scrapy.Request(
             rebase(ref.canonical_url, self.options.site),
             callback=self.parse_article,
             errback=self.request_failed,
             cb_kwargs={"ref": ref},
-            meta={RELATED_META: True} if related else {},
+            meta=meta,
         )
 
     def _in_date_range(self, url_date: date) -> bool:
         since, until = self.options.since, self.options.until
         return (since is None or url_date >= since) and (until is None or url_date <= until)
 
-    def _is_settled(self, ref: ArticleRef) -> bool:
-        """Archived and too old to be edited still: no need to fetch it again (SPEC.md section 3)."""
-        if self.options.full or ref.article_id not in self.archive:
-            return False
-        if self.options.refresh_days is None:
-            return True
-        return ref.url_date < self.today - timedelta(days=self.options.refresh_days)
-
     def _keep_paging(self, ref: ListRef, articles: list[ArticleRef]) -> bool:
         if not articles:
             return False
         if self.options.since is not None and all(a.url_date < self.options.since for a in articles):
             logger.info("Stopping %s/%s at page %d: older than since", ref.edition, ref.channel, ref.page)
-            return False
-        # Known when the run started: the index also grows with what this run archives (an article reached
-        # first through another channel or a related link), and that says nothing about the older pages.
-        if not self.archive_has_gaps and all(
-            self._is_settled(a) and a.article_id not in self.requested_ids for a in articles
-        ):
-            logger.info("Stopping %s/%s at page %d: all known", ref.edition, ref.channel, ref.page)
-            self.crawler.stats.inc_value(keys.LISTS_STOPPED_ON_KNOWN)
             return False
         return True
 
