@@ -17,7 +17,13 @@ from lxml import etree
 
 from crawler.extract.dom import Element, first, line_of
 from crawler.extract.errors import MissingField, NotAnArticle
-from crawler.extract.generic.bylines import authors_in, editors_in, line_authors, standalone_name
+from crawler.extract.generic.bylines import (
+    authors_in,
+    credited_editors_in,
+    editors_in,
+    line_authors,
+    standalone_name,
+)
 from crawler.extract.generic.content import (
     HEADING_TAGS,
     Content,
@@ -68,6 +74,7 @@ _OPENING_LINES = 6
 # A paragraph this long never repeats word for word in one article: a second copy is the page's duplicate.
 _MIN_REPEATED_WEIGHT = 20
 _SPACES_RE = re.compile(r"\s+")
+_OUTLET_SUFFIX_RE = re.compile(r"^(?P<person>.+?)\s*[·‧・]\s*(?P<outlet>[^·‧・]+)$")
 _MIN_TITLE_MATCH = 4
 _HEADLINE_LINES = 3
 _MAX_HEADLINE_CHARS = 40
@@ -129,7 +136,7 @@ def read_generic(html: str, url: str) -> GenericPage:
     if content is None:
         raise NotAnArticle(f"no article text: {url}")
     title = meta.title or None
-    lines, dateline = _opened(_without_head_lines(content.lines, title))
+    lines, dateline = _opened(*_without_head_lines(content.lines, title))
     if not lines:
         raise NotAnArticle(f"no article text: {url}")
     text = "\n".join(line.text for line in lines)
@@ -210,10 +217,12 @@ def _site(url: str) -> str:
     return ".".join(host.split(".")[-2:])
 
 
-def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
+def _without_head_lines(lines: list[Line], title: str | None) -> tuple[list[Line], list[Line]]:
     """Without the headline (whole or in parts) at the top, the short date/source/byline lines around it,
-    and second copies of a paragraph (pages that carry a print or mobile copy of the article)."""
+    and second copies of a paragraph (pages that carry a print or mobile copy of the article); and the
+    head lines dropped."""
     out = list(lines)
+    head: list[Line] = []
     squeezed_title = _squeeze(title or "")
     while len(out) > 1 and (
         (
@@ -227,7 +236,7 @@ def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
             and (dates_in(out[0].text) or _META_LINE_RE.search(out[0].text) or line_authors(out[0].text))
         )
     ):
-        out.pop(0)
+        head.append(out.pop(0))
     seen: set[str] = set()
     unique: list[Line] = []
     for line in out:
@@ -236,18 +245,20 @@ def _without_head_lines(lines: list[Line], title: str | None) -> list[Line]:
                 continue
             seen.add(line.text)
         unique.append(line)
-    return unique
+    return unique, head
 
 
-def _opened(lines: list[Line]) -> tuple[list[Line], str | None]:
-    """The lines with the first one's dateline and bracketed byline peeled off, and the dateline."""
+def _opened(lines: list[Line], head: list[Line]) -> tuple[list[Line], str | None]:
+    """The lines with the first one's dateline and bracketed byline peeled off, and the dateline: the
+    first one's, or that of a head line dropped as a short date line (【大纪元2024年12月24日讯】 alone)."""
+    dateline = next((found for line in head if (found := split_lead(line.text).dateline)), None)
     if not lines:
-        return lines, None
+        return lines, dateline
     lead = split_lead(lines[0].text)
     if lead.rest == lines[0].text:
-        return lines, None
+        return lines, dateline
     rest = [Line(lead.rest, lines[0].tag, lines[0].weight, lines[0].link_weight)] if lead.rest else []
-    return [*rest, *lines[1:]], lead.dateline
+    return [*rest, *lines[1:]], dateline or lead.dateline
 
 
 def _squeeze(text: str) -> str:
@@ -348,7 +359,8 @@ def _url_date(url: str) -> date | None:
 
 
 def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
-    """Authors from the bylines around the text, else the page's metadata, else the responsible editor."""
+    """Authors from the bylines around the text, else the page's metadata, else the editor a reprint credits
+    with a plain 编辑：; the site's own name is never an author."""
     before = content.before[-_BYLINE_WINDOW:]
     lines = content.raw
     nearby = [*before, *lines[:_OPENING_LINES], *lines[-6:], *content.after[:_BYLINE_WINDOW]]
@@ -359,7 +371,21 @@ def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
         authors = [
             name for name in map(standalone_name, _after_title(lines[:_OPENING_LINES], page.title)) if name
         ][:1]
-    page.authors = authors or meta.authors or editors[:1]
+    credited = credited_editors_in([*lines[-6:], *content.after[:_BYLINE_WINDOW], *before])[:1]
+    page.authors = _without_site(authors or meta.authors or credited, meta.site_names)
+
+
+def _without_site(names: list[str], site_names: frozenset[str]) -> list[str]:
+    """Names without the site's own name: a credit （大纪元） is no author, 张婷・大纪元 is 张婷."""
+    people = (_person(name, site_names) for name in names)
+    return list(dict.fromkeys(person for person in people if person))
+
+
+def _person(name: str, site_names: frozenset[str]) -> str | None:
+    match = _OUTLET_SUFFIX_RE.match(name)
+    if match is not None and match.group("outlet") in site_names:
+        return match.group("person")
+    return None if name in site_names else name
 
 
 def _after_title(lines: list[str], title: str | None) -> list[str]:

@@ -45,6 +45,7 @@ AUTHOR_KEYS = (
     "dc.creator",
     "dcterms.creator",
 )
+SITE_NAME_KEYS = ("og:site_name", "application-name", "twitter:site")
 TITLE_KEYS = ("og:title", "twitter:title", "headline", "title")
 LANGUAGE_KEYS = ("content-language", "og:locale", "language", "dc.language")
 # 标题-网站名: between Chinese words an unspaced hyphen separates the site's name too.
@@ -67,6 +68,8 @@ class PageMeta:
     section: str | None = None
     categories: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    # The site's own name (og:site_name, the rest of the page title): never a tag or an author.
+    site_names: frozenset[str] = frozenset()
 
 
 def read_meta(root: Element, url: str) -> PageMeta:
@@ -79,6 +82,7 @@ def read_meta(root: Element, url: str) -> PageMeta:
     ld = _article_ld(ld_items)
     meta = PageMeta()
     meta.title = _title(tags, metas, ld)
+    meta.site_names = _site_names(tags, metas, meta.title)
     meta.canonical_url = _canonical(tags["link"], metas, url)
     language = next((metas[key] for key in LANGUAGE_KEYS if key in metas), None)
     html_lang = next(iter(_HTML_LANG(root)), None)
@@ -93,7 +97,7 @@ def read_meta(root: Element, url: str) -> PageMeta:
     meta.authors = _authors(tags["a"], metas, ld)
     meta.section = declared_section(all_metas, ld)
     meta.categories = categories_from(root, ld_items, meta.title)
-    meta.tags = tags_from(all_metas, ld, tags["a"])
+    meta.tags = [tag for tag in tags_from(all_metas, ld, tags["a"]) if tag not in meta.site_names]
     return meta
 
 
@@ -187,6 +191,13 @@ def _title(tags: dict[str, list[Element]], metas: dict[str, str], ld: dict[str, 
         if candidate:
             return _without_site_name(candidate)
     return None
+
+
+def _site_names(tags: dict[str, list[Element]], metas: dict[str, str], title: str | None) -> frozenset[str]:
+    page_title = line_of(next(iter(tags["title"]), None))
+    parts = [part.strip() for part in _TITLE_SEPARATORS_RE.split(page_title) if part.strip()]
+    declared = [metas[key] for key in SITE_NAME_KEYS if key in metas]
+    return frozenset(part for part in (*parts[1:], *declared) if part != title)
 
 
 def _without_site_name(title: str) -> str:
