@@ -45,8 +45,10 @@ FEED_GAPS = "discovery/feed_gaps"
 # --- cross-check (crawler.middlewares.crosscheck): the site's parsers against the general extractor ----------
 CROSSCHECK_CHECKED = "crosscheck/checked"
 CROSSCHECK_DISAGREED = "crosscheck/disagreed"
+# Disagreements by field (crawler.extract.crosscheck.FIELDS): crosscheck/disagreed/body, .../authors, .../title.
+CROSSCHECK_DISAGREED_PREFIX = "crosscheck/disagreed/"
 CROSSCHECK_GENERIC_FAILED = "crosscheck/generic_failed"
-# Not a counter: the lowest-scoring disagreements, a list of {"url", "f1"}.
+# Not a counter: the lowest-scoring disagreements, a list of {"url", "f1", "fields"}.
 CROSSCHECK_WORST = "crosscheck/worst"
 
 # --- WARC capture (crawler.middlewares.capture) and reading captures (the spider, for import and rebuild) ----
@@ -120,6 +122,11 @@ def dropped(reason: str, detail: str | None = None) -> str:
 def warc_skipped(reason: str) -> str:
     """A WARC record an import or rebuild does not read, by reason (``other_site``, ``revisit``...)."""
     return f"{WARC_SKIPPED_PREFIX}{reason}"
+
+
+def crosscheck_disagreed(field_name: str) -> str:
+    """Cross-checked pages whose two readings disagree on ``field_name`` (body, authors, title)."""
+    return f"{CROSSCHECK_DISAGREED_PREFIX}{field_name}"
 
 
 def extraction_failed(reason: str) -> str:

@@ -11,7 +11,7 @@ silently wrong. Real crawls of the replica over HTTP, rows read back from the Pa
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -21,7 +21,8 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.extensions.health import HealthConfigError, evaluate
-from crawler.extract.crosscheck import DEFAULT_RATE, is_sampled
+from crawler.extract.crosscheck import DEFAULT_MIN_F1, DEFAULT_RATE, cross_check, is_sampled
+from crawler.extract.model import Article
 from crawler.extract.similarity import body_f1
 from crawler.middlewares.crosscheck import CrossCheckConfigError, CrossCheckMiddleware
 from crawler.spiders.articles import ArticlesSpider
@@ -129,8 +130,43 @@ def test_the_cross_check_agrees_with_the_site_parsers_on_every_page_of_the_repli
     result = _crawl(dataset, {"EXTRACT_CROSSCHECK_RATE": "1"})
     assert result.returncode == 0, result.log[-3000:]
     assert int(result.stats["crosscheck/checked"]) == int(result.stats["articles/extracted"]) == ARTICLES
-    assert "crosscheck/disagreed" not in result.stats
+    # Bodies, authors and titles alike, on every page of both extractors.
+    assert not [key for key in result.stats if key.startswith("crosscheck/disagreed")]
     assert "articles/fallback" not in result.stats
+
+
+def _article(**changes: Any) -> Article:
+    fields: dict[str, Any] = {
+        "article_id": "n1",
+        "url": "https://www.epochtimes.com/gb/26/1/12/n1.htm",
+        "edition": "gb",
+        "language": "zh-Hans",
+        "title": "专家解读香港言论自由",
+        "published_at": datetime(2026, 1, 12, tzinfo=UTC),
+        "date_source": "page",
+        "body_text": "这是白宫今年以来第四次就人权问题举行了会谈。" * 5,
+        "authors": ["王明宇", "林书平"],
+    }
+    return Article(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    ("generic", "fields"),
+    [
+        ({}, []),
+        ({"authors": ["林书平", "王明宇"]}, []),  # the same names in another order
+        ({"title": "专家解读 香港言论自由"}, []),
+        ({"title": "专家解读香港言论自由：三问"}, []),  # a subtitle kept by one of them
+        ({"authors": ["王明宇"]}, ["authors"]),
+        ({"authors": []}, ["authors"]),
+        ({"title": "另一篇文章的标题"}, ["title"]),
+        ({"body_text": "完全不同的一段文字，和原文没有任何关系。" * 2, "authors": []}, ["body", "authors"]),
+    ],
+)
+def test_the_cross_check_compares_body_authors_and_title(generic: dict[str, Any], fields: list[str]) -> None:
+    check = cross_check(_article(), _article(**generic))
+    assert check.disagreements(DEFAULT_MIN_F1) == fields
+    assert check.agrees(DEFAULT_MIN_F1) == (not fields)
 
 
 def test_the_default_sample_is_deterministic_and_near_the_rate() -> None:
