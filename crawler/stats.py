@@ -56,6 +56,8 @@ WARC_RESPONSES_CAPTURED = "warc/responses_captured"
 WARC_BYTES_WRITTEN = "warc/bytes_written"
 WARC_FILES_WRITTEN = "warc/files_written"
 WARC_CAPTURES_READ = "warc/captures_read"
+# Hidden files, objects and incomplete S3 uploads that killed captures left, removed at a run's start.
+WARC_LEFTOVERS_REMOVED = "warc/leftovers_removed"
 WARC_SKIPPED_PREFIX = "warc/skipped/"
 # Captures older than the archive's rows of their article (pipelines.backfill): held, then inserted as versions.
 BACKFILL_HELD = "backfill/held"

@@ -11,7 +11,7 @@ it onto the item (``warc_file``, ``warc_offset``; the capture time is the row's 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +23,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler import stats as keys
-from crawler.config import positive_int
+from crawler.config import non_negative_int, positive_int
 from pipelines.dataset import storage
 from pipelines.dataset.warc import (
     DEFAULT_MAX_BYTES,
@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 CAPTURE_META = "warc_capture"
 URI_SETTING = "WARC_URI"
 MAX_BYTES_SETTING = "WARC_MAX_BYTES"
+SWEEP_GRACE_SETTING = "WARC_SWEEP_GRACE_SECONDS"
+DEFAULT_GRACE = storage.DEFAULT_SWEEP_GRACE
+DEFAULT_SWEEP_GRACE_SECONDS = int(DEFAULT_GRACE.total_seconds())
 # Headers that describe the body as received: a decoded capture no longer matches them.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -52,11 +55,12 @@ def capture_uri(settings: Any) -> str:
 
 
 class WarcCaptureMiddleware:
-    """Settings ``WARC_URI`` (default: ``warc`` next to the dataset, so ``output/warc``; empty = off) and
-    ``WARC_MAX_BYTES``; stats ``warc/*``."""
+    """Settings ``WARC_URI`` (default: ``warc`` next to the dataset, so ``output/warc``; empty = off),
+    ``WARC_MAX_BYTES`` and ``WARC_SWEEP_GRACE_SECONDS``; stats ``warc/*``."""
 
-    def __init__(self, crawler: Crawler, uri: str, max_bytes: int) -> None:
+    def __init__(self, crawler: Crawler, uri: str, max_bytes: int, grace: timedelta = DEFAULT_GRACE) -> None:
         self.crawler = crawler
+        self.grace = grace
         self.uri = uri
         self.max_bytes = max_bytes
         self.fs, self.root = storage.resolve(uri)
@@ -72,7 +76,8 @@ class WarcCaptureMiddleware:
         max_bytes = positive_int(
             crawler.settings, MAX_BYTES_SETTING, DEFAULT_MAX_BYTES, WarcConfigError, unit="bytes"
         )
-        middleware = cls(crawler, uri, max_bytes)
+        grace = non_negative_int(crawler.settings, SWEEP_GRACE_SETTING, DEFAULT_SWEEP_GRACE_SECONDS)
+        middleware = cls(crawler, uri, max_bytes, timedelta(seconds=grace))
         try:
             storage.ensure_writable(middleware.fs, middleware.root, f"probe-{new_run_id()}")
         except storage.OutputNotWritableError as error:
@@ -83,12 +88,24 @@ class WarcCaptureMiddleware:
         return middleware
 
     def spider_opened(self) -> None:
-        for path in remove_stale_temporaries(self.fs, self.root):
-            logger.warning("Removed %s, left by a capture that was killed", path)
         # Named after the exporter's run when there is one, so that a run's captures and rows share an id.
         run_id = str(self.crawler.stats.get_value("run/id") or new_run_id())
+        self._sweep(run_id)
         self.writer = WarcWriter(self.fs, self.root, run_id, self.max_bytes)
         logger.info("Capturing responses as WARC under %s", self.root)
+
+    def _sweep(self, run_id: str) -> None:
+        """What killed captures left: hidden local files nobody holds; on S3, hidden objects and incomplete
+        uploads older than ``WARC_SWEEP_GRACE_SECONDS`` (other workers' may be live) and not this run's."""
+        try:
+            leftovers = remove_stale_temporaries(self.fs, self.root)
+            leftovers += storage.sweep_killed_uploads(self.fs, self.root, grace=self.grace, spare=run_id)
+        except (OSError, pa.ArrowException) as error:
+            logger.warning("Cannot sweep what killed captures left under %s: %s", self.root, error)
+            return
+        for leftover in leftovers:
+            logger.warning("Removed %s, left by a capture that was killed", leftover)
+        self.crawler.stats.inc_value(keys.WARC_LEFTOVERS_REMOVED, len(leftovers))
 
     def process_response(self, request: Request, response: Response) -> Response:
         if self.writer is None:
