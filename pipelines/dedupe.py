@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import redis
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -21,7 +19,7 @@ from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
 from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
 from crawler.items import ArticleItem
-from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key, part_files
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
 from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
 from pipelines.dataset.storage import resolve
 from pipelines.fingerprint import ArticleDropped, report_drop
@@ -31,11 +29,9 @@ logger = logging.getLogger(__name__)
 NEAR_DISTANCE_SETTING = "DEDUPE_NEAR_DISTANCE"
 # Items extracted from captures of any date (import, rebuild) rather than fetched now. A crawl fetches an article
 # once per run, so a second copy in a run is its other edition; captures bring every copy of an article over the
-# years in one run, each a possible version. And a capture older than what the archive holds of its article
-# cannot be appended as a newer version: it is dropped (``older_than_archive``); a rebuild over both sets of
-# captures puts it in its place.
+# years in one run, each a possible version. A capture older than what the archive holds of its article never
+# gets here: the backfill stage before this one inserts it among the stored versions (pipelines/backfill.py).
 FROM_CAPTURES_SETTING = "DEDUPE_FROM_CAPTURES"
-OLDER_THAN_ARCHIVE = "older_than_archive"
 MAX_NEAR_DISTANCE = 16
 FIRST_VERSION = 1
 # Drop reason and finish reason of a run whose archive could not be read at start.
@@ -122,30 +118,6 @@ def parse_near_distance(value: object) -> int:
     return distance
 
 
-class OlderThanArchive(ArticleDropped):
-    def __init__(self, article_id: str, url: str) -> None:
-        super().__init__(OLDER_THAN_ARCHIVE, f"the archive holds a later capture of {article_id}", url)
-
-
-def latest_captures(uri: str) -> dict[str, datetime]:
-    """``article_id`` -> the ``crawled_at`` of its newest row in the dataset (read for imports only)."""
-    fs, root = resolve(uri)
-    files = part_files(fs, root)
-    if not files:
-        return {}
-    table = pads.dataset(files, format="parquet", filesystem=fs).to_table(
-        columns=["article_id", "crawled_at"]
-    )
-    grouped = table.group_by("article_id").aggregate([("crawled_at", "max")])
-    return dict(
-        zip(
-            grouped.column("article_id").to_pylist(),
-            grouped.column("crawled_at_max").to_pylist(),
-            strict=True,
-        )
-    )
-
-
 class ArchiveUnreadable(ArticleDropped):
     def __init__(self, detail: str, url: str) -> None:
         super().__init__(ARCHIVE_UNREADABLE, detail, url)
@@ -158,7 +130,6 @@ class DedupePipeline:
     def __init__(self, crawler: Crawler, uri: str, max_distance: int, from_captures: bool = False) -> None:
         self.crawler = crawler
         self.from_captures = from_captures
-        self.latest_captures: dict[str, datetime] = {}
         self.stats: StatsCollector = crawler.stats
         self.uri = uri
         self.max_distance = max_distance
@@ -202,8 +173,6 @@ class DedupePipeline:
             time.perf_counter() - started,
         )
         self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
-        if self.from_captures:
-            self.latest_captures = latest_captures(self.uri)
         self.last_run_incomplete = self._last_run_incomplete()
 
     def _open_index(self) -> ArchiveLookup:
@@ -234,9 +203,6 @@ class DedupePipeline:
             if self.archive_error is not None:
                 # Without the archive every article would look new: writing nothing is the only safe answer.
                 raise ArchiveUnreadable(self.archive_error, item.url)
-            archived = self.latest_captures.get(item.article_id)
-            if archived is not None and item.crawled_at < archived:
-                raise OlderThanArchive(item.article_id, item.url)
             assign_version(
                 item,
                 self.index,
