@@ -14,16 +14,15 @@ disagreement is logged with its URL.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.statscollectors import StatsCollector
 
 from crawler import stats as keys
+from crawler.config import SettingError, fraction
 from crawler.decoding import decode_page
 from crawler.extract.crosscheck import DEFAULT_MIN_F1, DEFAULT_RATE, CrossCheck, cross_check, is_sampled
 from crawler.extract.errors import ExtractionError
@@ -39,26 +38,15 @@ GENERIC = "generic"
 WORST_KEPT = 5
 
 
-class CrossCheckConfigError(ValueError):
+class CrossCheckConfigError(SettingError):
     """An EXTRACT_CROSSCHECK_* setting is invalid; the message names it."""
-
-
-def _fraction(settings: BaseSettings, name: str, default: float) -> float:
-    raw = settings.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise CrossCheckConfigError(f"{name} must be a number in [0, 1], got {raw!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise CrossCheckConfigError(f"{name} must be a number in [0, 1], got {raw!r}")
-    return value
 
 
 class CrossCheckMiddleware(BaseSpiderMiddleware):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self.rate = _fraction(crawler.settings, RATE_SETTING, DEFAULT_RATE)
-        self.min_f1 = _fraction(crawler.settings, MIN_F1_SETTING, DEFAULT_MIN_F1)
+        self.rate = fraction(crawler.settings, RATE_SETTING, DEFAULT_RATE, CrossCheckConfigError)
+        self.min_f1 = fraction(crawler.settings, MIN_F1_SETTING, DEFAULT_MIN_F1, CrossCheckConfigError)
         self._worst: list[CrossCheck] = []
 
     @property

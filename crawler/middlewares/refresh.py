@@ -43,6 +43,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.misc import build_from_crawler, load_object
 
 from crawler import stats as keys
+from crawler.config import SettingError, flag, fraction, whole_number
 from crawler.discovery.feeds import FeedItem, feed_items
 from crawler.extract.text import normalize_line, normalize_text
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
@@ -95,7 +96,7 @@ class ArticleFetcher(Protocol):
     def parse_article(self, response: Response, ref: Any) -> Any: ...
 
 
-class RefreshConfigError(ValueError):
+class RefreshConfigError(SettingError):
     """A REFRESH_* setting is invalid; the message names it."""
 
 
@@ -109,35 +110,19 @@ class RefreshConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RefreshConfig:
+        def share(name: str, default: float) -> float:
+            return fraction(settings, name, default, RefreshConfigError, zero=False)
+
+        def count(name: str, default: int, minimum: int) -> int:
+            return whole_number(settings, name, default, minimum, RefreshConfigError)
+
         return cls(
-            budget=_share(settings, BUDGET_SETTING, DEFAULT_BUDGET),
-            min_requests=_count(settings, MIN_REQUESTS_SETTING, DEFAULT_MIN_REQUESTS),
-            max_age=DAY * _count(settings, MAX_AGE_SETTING, DEFAULT_MAX_AGE_DAYS, minimum=1),
-            outage_share=_share(settings, OUTAGE_SETTING, DEFAULT_OUTAGE_SHARE),
+            budget=share(BUDGET_SETTING, DEFAULT_BUDGET),
+            min_requests=count(MIN_REQUESTS_SETTING, DEFAULT_MIN_REQUESTS, 0),
+            max_age=DAY * count(MAX_AGE_SETTING, DEFAULT_MAX_AGE_DAYS, 1),
+            outage_share=share(OUTAGE_SETTING, DEFAULT_OUTAGE_SHARE),
             now=_instant(settings, NOW_SETTING),
         )
-
-
-def _share(settings: BaseSettings, name: str, default: float) -> float:
-    raw = settings.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise RefreshConfigError(f"{name} must be a number in (0, 1], got {raw!r}") from None
-    if not 0 < value <= 1:
-        raise RefreshConfigError(f"{name} must be a number in (0, 1], got {raw!r}")
-    return value
-
-
-def _count(settings: BaseSettings, name: str, default: int, minimum: int = 0) -> int:
-    raw = settings.get(name, default)
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise RefreshConfigError(f"{name} must be a whole number >= {minimum}, got {raw!r}") from None
-    if value < minimum:
-        raise RefreshConfigError(f"{name} must be a whole number >= {minimum}, got {raw!r}")
-    return value
 
 
 def _instant(settings: BaseSettings, name: str) -> datetime | None:
@@ -189,7 +174,7 @@ class RefreshMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RefreshMiddleware:
         settings = crawler.settings
-        if not settings.getbool(ENABLED_SETTING, True):
+        if not flag(settings, ENABLED_SETTING, True, RefreshConfigError):
             raise NotConfigured(f"{ENABLED_SETTING} is off")
         middleware = cls(crawler, RefreshConfig.from_settings(settings), _build_store(crawler))
         # After the exporter took the lock and repaired the dataset (spider_opened), as the dedupe pipeline does.

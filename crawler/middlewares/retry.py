@@ -17,7 +17,6 @@ everything slows the whole crawl down, which is the point of backing off. Stats:
 from __future__ import annotations
 
 import logging
-import math
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -30,7 +29,7 @@ from scrapy.utils.asyncio import sleep
 
 from crawler import stats as keys
 from crawler.blocks import retry_after_seconds
-from crawler.config import non_negative_int
+from crawler.config import SettingError, non_negative_int, seconds
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ MILLISECONDS = 1000
 MAX_DOUBLINGS = 1023
 
 
-class RetryBackoffConfigError(ValueError):
+class RetryBackoffConfigError(SettingError):
     """A RETRY_BACKOFF_* setting is invalid; the message names it."""
 
 
@@ -61,21 +60,10 @@ def backoff_delay(retry_number: int, base: float, cap: float) -> float:
     return min(cap, base * 2.0 ** min(retry_number - 1, MAX_DOUBLINGS))
 
 
-def _seconds(settings: BaseSettings, name: str, default: float) -> float:
-    raw = settings.get(name, default)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise RetryBackoffConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise RetryBackoffConfigError(f"{name} must be a finite number of seconds >= 0, got {raw!r}")
-    return value
-
-
 def backoff_settings(settings: BaseSettings) -> tuple[float, float]:
     """``(base, cap)`` from the settings, or RetryBackoffConfigError naming the bad one."""
-    base = _seconds(settings, BASE_SETTING, DEFAULT_BASE_SECONDS)
-    cap = _seconds(settings, MAX_SETTING, DEFAULT_MAX_SECONDS)
+    base = seconds(settings, BASE_SETTING, DEFAULT_BASE_SECONDS, RetryBackoffConfigError)
+    cap = seconds(settings, MAX_SETTING, DEFAULT_MAX_SECONDS, RetryBackoffConfigError)
     if cap < base:
         raise RetryBackoffConfigError(f"{MAX_SETTING} ({cap:g}) must not be below {BASE_SETTING} ({base:g})")
     return base, cap
@@ -85,12 +73,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry decisions, each retry sent after an exponential back-off (replaces RetryMiddleware)."""
 
     def __init__(self, settings: BaseSettings) -> None:
-        non_negative_int(
-            settings, "RETRY_TIMES", 2
-        )  # before Scrapy reads it, so a bad value is one clear line
+        # Checked before Scrapy reads it, so that a bad value is one clear line.
+        non_negative_int(settings, "RETRY_TIMES", 2)
         super().__init__(settings)
         self.base, self.cap = backoff_settings(settings)
-        self.retry_after_cap = _seconds(settings, RETRY_AFTER_SETTING, DEFAULT_RETRY_AFTER_MAX_SECONDS)
+        self.retry_after_cap = seconds(
+            settings, RETRY_AFTER_SETTING, DEFAULT_RETRY_AFTER_MAX_SECONDS, RetryBackoffConfigError
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
