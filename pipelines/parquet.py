@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -52,6 +51,7 @@ from pipelines.dataset.manifest import (
     spider_arguments,
 )
 from pipelines.dataset.schema import items_to_table, row_problem
+from pipelines.dataset.summary import filled_count
 from pipelines.dataset.warc import capture_location
 
 logger = logging.getLogger(__name__)
@@ -141,17 +141,9 @@ def text_bytes(item: ArticleItem) -> int:
     return sys.getsizeof(item.body_text) + sys.getsizeof(item.body_html or "")
 
 
-def _non_empty(column: pa.ChunkedArray) -> int:
-    if pa.types.is_string(column.type):
-        return int(pc.sum(pc.greater(pc.utf8_length(column), 0)).as_py() or 0)
-    if pa.types.is_list(column.type):
-        return int(pc.sum(pc.greater(pc.list_value_length(column), 0)).as_py() or 0)
-    return int(len(column) - column.null_count)
-
-
 def coverage(table: pa.Table) -> dict[str, int]:
     """Per column, the rows whose value is neither null nor empty."""
-    return {name: _non_empty(table.column(name)) for name in table.column_names}
+    return {name: filled_count(table.column(name)) for name in table.column_names}
 
 
 def open_lock(
