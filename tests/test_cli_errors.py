@@ -13,6 +13,9 @@ from tests.crawling import crawl
 from tests.services import s3_server
 from tests.test_lock import held_by_subprocess
 
+# Every test here runs the real crawl command (or reads the result of one).
+pytestmark = pytest.mark.slow
+
 # Nothing listens there: a mistake must stop the run before it tries.
 NO_SITE = "http://127.0.0.1:9"
 RUN_FAILED_EXIT = 1

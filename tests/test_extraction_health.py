@@ -61,6 +61,7 @@ def _crawl(
         return crawl(site, dataset, settings=settings)
 
 
+@pytest.mark.slow
 def test_unknown_layouts_are_archived_by_the_general_extractor_and_counted(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     result = _crawl(dataset, unknown_layouts=True)
@@ -86,6 +87,7 @@ def test_unknown_layouts_are_archived_by_the_general_extractor_and_counted(tmp_p
     assert manifest["health"]["ok"]
 
 
+@pytest.mark.slow
 def test_a_redesign_is_archived_by_the_general_extractor_and_fails_the_run(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     result = _crawl(dataset, redesign=True)
@@ -110,6 +112,7 @@ def test_a_redesign_is_archived_by_the_general_extractor_and_fails_the_run(tmp_p
     assert manifest["articles_fallback"] == extracted  # rows: minus exact copies (duplicate_content)
 
 
+@pytest.mark.slow
 def test_half_broken_pages_are_flagged_by_the_cross_check(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     result = _crawl(dataset, {"EXTRACT_CROSSCHECK_RATE": "0.25"}, half_broken=True)
@@ -125,6 +128,7 @@ def test_half_broken_pages_are_flagged_by_the_cross_check(tmp_path: Path) -> Non
     assert not manifest["health"]["ok"]
 
 
+@pytest.mark.slow
 def test_the_cross_check_agrees_with_the_site_parsers_on_every_page_of_the_replica(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     result = _crawl(dataset, {"EXTRACT_CROSSCHECK_RATE": "1"})

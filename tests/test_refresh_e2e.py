@@ -30,6 +30,9 @@ from tests.replica.testing import serve_replica
 from tests.services import redis_server
 from tests.test_distributed import start_worker
 
+# Every test here runs the real crawl command (or reads the result of one).
+pytestmark = pytest.mark.slow
+
 SEED = 1
 ARTICLES = 400
 FIRST = build_metadata(SEED, ARTICLES)[-1].published + timedelta(hours=1)

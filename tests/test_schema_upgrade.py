@@ -60,6 +60,7 @@ def test_conform_adds_the_new_column_as_null_and_keeps_the_rest() -> None:
         conform(old.drop_columns(["article_id"]))
 
 
+@pytest.mark.slow
 def test_a_crawl_appends_to_an_old_schema_dataset_without_touching_it(mixed: Mixed) -> None:
     assert mixed.second.returncode == 0, mixed.second.log[-3000:]
     for path, content in mixed.old_files.items():
@@ -78,6 +79,7 @@ def test_a_crawl_appends_to_an_old_schema_dataset_without_touching_it(mixed: Mix
     assert new_rows and {row["extractor"] for row in new_rows} <= SITE_PARSERS
 
 
+@pytest.mark.slow
 def test_scrapy_compact_merges_old_and_new_files_into_the_current_schema(
     mixed: Mixed, tmp_path: Path
 ) -> None:
