@@ -6,39 +6,27 @@ Run as ``python -m tests.demo [--articles N] [--output DIR]``. Exit status is th
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 from pipelines.dataset.summary import dataset_summary
+from tests.crawling import start_crawl
 from tests.replica.testing import serve_replica
 
 # The replica is on loopback: lift the politeness limits meant for the real site.
-REPLICA_SETTINGS = (
-    "AUTOTHROTTLE_ENABLED=0",
-    "DOWNLOAD_DELAY=0",
-    "CONCURRENT_REQUESTS=32",
-    "CONCURRENT_REQUESTS_PER_DOMAIN=32",
-    "PROGRESS_INTERVAL=5",
-)
+REPLICA_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": "0",
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS": "32",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "32",
+    "PROGRESS_INTERVAL": "5",
+}
 
 
-def crawl_command(site: str, output: Path, editions: str = "gb,b5") -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "scrapy",
-        "crawl",
-        "articles",
-        "-a",
-        f"site={site}",
-        "-a",
-        f"editions={editions}",
-    ]
-    command += ["-a", "refresh_days=0", "-s", f"PARQUET_URI={output}"]
-    for setting in REPLICA_SETTINGS:
-        command += ["-s", setting]
-    return command
+def run_crawl(site: str, output: Path, editions: str = "gb,b5") -> int:
+    """The real `scrapy crawl articles` of the replica into ``output``; its exit status."""
+    args = {"editions": editions, "refresh_days": "0"}
+    return start_crawl(site, args=args, settings={"PARQUET_URI": output.resolve(), **REPLICA_SETTINGS}).wait()
 
 
 def main() -> int:
@@ -48,7 +36,7 @@ def main() -> int:
     args = parser.parse_args()
     with serve_replica(articles=args.articles) as site:
         print(f"replica serving {site} with {args.articles} articles per edition", flush=True)
-        status = subprocess.run(crawl_command(site, args.output), check=False).returncode
+        status = run_crawl(site, args.output)
     if status != 0:
         print(f"crawl failed with exit status {status}", file=sys.stderr)
         return status

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
@@ -22,7 +23,7 @@ import pytest
 
 from pipelines.dataset.compact import JOURNAL_DIR
 from tests.accounting import read_manifest
-from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, crawl
+from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, crawl, start_crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
 from tests.test_dataset_e2e import assert_complete, visible_files
@@ -66,16 +67,11 @@ def start(command: list[str]) -> subprocess.Popen[bytes]:
     )
 
 
-def crawl_command(site: str, dataset: Path, settings: dict[str, str]) -> list[str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
-    for name, value in {
-        **FAST_SETTINGS,
-        "CONCURRENT_REQUESTS": "4",
-        **settings,
-        "PARQUET_URI": dataset,
-    }.items():
-        command += ["-s", f"{name}={value}"]
-    return command
+def start_crawl_of(site: str, dataset: Path, settings: dict[str, str], **popen: Any) -> subprocess.Popen[Any]:
+    """A crawl of ``dataset`` to kill or interrupt; its output goes where ``popen`` says (nowhere by default)."""
+    merged = {**FAST_SETTINGS, "CONCURRENT_REQUESTS": "4", **settings, "PARQUET_URI": dataset}
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
+    return start_crawl(site, settings=merged, **streams)
 
 
 def signal_when(process: subprocess.Popen[bytes], ready: Callable[[], bool], signum: int) -> bool:
@@ -116,7 +112,7 @@ def kill_at(site: str, dataset: Path, moment: str) -> None:
     ready = _run_started(dataset) if moment == "run started" else _part_being_written(dataset)
     for _ in range(KILL_ATTEMPTS):
         shutil.rmtree(dataset, ignore_errors=True)
-        victim = start(crawl_command(site, dataset, WRITE_HEAVY))
+        victim = start_crawl_of(site, dataset, WRITE_HEAVY)
         assert signal_when(victim, ready, signal.SIGKILL), f"the crawl ended before: {moment}"
         assert victim.returncode == -signal.SIGKILL
         if moment == "run started" or hidden_temporaries(dataset):
@@ -189,11 +185,8 @@ def test_sigterm_flushes_what_was_extracted_and_marks_the_run_interrupted(site: 
     stats_file = tmp_path / "stats.json"
     # The flush threshold is never reached: what was extracted sits in the buffer when the signal comes.
     settings = {"PARQUET_FLUSH_ROWS": "1000", "LOG_LEVEL": "DEBUG", "STATS_JSON": str(stats_file)}
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     with log.open("w", encoding="utf-8") as sink:
-        victim = subprocess.Popen(
-            crawl_command(site, dataset, settings), cwd=PROJECT_ROOT, env=env, stderr=sink
-        )
+        victim = start_crawl_of(site, dataset, settings, stderr=sink)
         scraped = lambda: log.read_text(encoding="utf-8").count(SCRAPED) >= SCRAPED_BEFORE_SIGTERM  # noqa: E731
         assert signal_when(victim, scraped, signal.SIGTERM)
     text = log.read_text(encoding="utf-8")

@@ -6,10 +6,8 @@ The incremental story of SPEC.md section 3 runs here on one dataset, step by ste
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 from crawler.discovery import page
 from crawler.urls import parse_article_url
 from pipelines.dataset.schema import ARTICLE_SCHEMA
-from tests.crawling import PROJECT_ROOT, crawl
+from tests.crawling import crawl, start_crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
 from tests.test_lock import held_by_subprocess
@@ -177,10 +175,14 @@ def test_gb_then_b5_into_one_dataset_never_duplicates_an_article(tmp_path: Path)
 def test_sigkill_mid_crawl_leaves_no_partial_file_and_the_rerun_completes(tmp_path: Path) -> None:
     dataset = tmp_path / "articles"
     with serve_replica(articles=200) as site:
-        command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}",
-                   "-s", f"PARQUET_URI={dataset}", "-s", "PARQUET_FLUSH_ROWS=20", "-s", "CONCURRENT_REQUESTS=2",
-                   "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
-        victim = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL, env={**os.environ})
+        settings = {
+            "PARQUET_URI": dataset,
+            "PARQUET_FLUSH_ROWS": "20",
+            "CONCURRENT_REQUESTS": "2",
+            "AUTOTHROTTLE_ENABLED": "0",
+            "DOWNLOAD_DELAY": "0",
+        }
+        victim = start_crawl(site, settings=settings, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(visible_files(dataset)) < 3:
             time.sleep(0.05)

@@ -30,7 +30,7 @@ from crawler.distributed.keys import CrawlKeys
 from pipelines.dataset.archive import ArchiveIndex
 from pipelines.fingerprint import text_fingerprints
 from pipelines.parquet import ParquetConfigError, open_lock
-from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, start_crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
 from tests.services import S3Server, redis_server, s3_server
@@ -94,15 +94,11 @@ def start_worker(
         "STATS_JSON": str(stats_file),
         **(settings or {}),
     }
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
-    for name, value in (args or {}).items():
-        command += ["-a", f"{name}={value}"]
-    for name, value in merged.items():
-        command += ["-s", f"{name}={value}"]
-    process = subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
+    process = start_crawl(
+        site,
+        args=args,
+        settings=merged,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -155,6 +151,16 @@ def test_without_redis_url_the_addon_changes_nothing() -> None:
 def test_a_bad_redis_url_is_refused_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="REDIS_URL"):
         DistributedMode().update_settings(Settings({"REDIS_URL": "localhost:6379"}))
+
+
+def test_dupefilter_fingerprints_articles_by_id_and_lists_by_url() -> None:
+    # A pure function of the request: no server is needed (nor contacted) to compute it.
+    fingerprint = ArticleDupeFilter(server=None, key="unused").request_fingerprint
+    gb = fingerprint(Request("http://127.0.0.1:1/gb/21/12/30/n13470319.htm"))
+    b5 = fingerprint(Request("https://www.epochtimes.com/b5/21/12/30/n13470319.htm?utm_source=x"))
+    lists = {fingerprint(Request(f"http://127.0.0.1:1/gb/{page}.htm")) for page in ("nsc413", "nsc413_2")}
+    assert gb == b5 == "article:n13470319"
+    assert len(lists) == 2 and gb not in lists
 
 
 def test_dupefilter_keys_articles_by_id_and_lists_by_url(redis_url: str, keys: CrawlKeys) -> None:

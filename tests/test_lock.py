@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.dataset.lock import LOCK_FILENAME, DatasetLock, DatasetLockedError, read_holder
+from tests.processes import python_child
 from tests.test_parquet import make_pipeline
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOLDER_SCRIPT = (
     "import sys; from pipelines.dataset.lock import DatasetLock; "
     "DatasetLock(sys.argv[1], run_id='holder-run').acquire(); print('held', flush=True); sys.stdin.read()"
@@ -25,20 +25,10 @@ HOLDER_SCRIPT = (
 
 @contextmanager
 def held_by_subprocess(root: Path) -> Iterator[subprocess.Popen[str]]:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER_SCRIPT, str(root)],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "held"
+    """The dataset lock of ``root`` held by another live process (run id ``holder-run``) for the block."""
+    with python_child(HOLDER_SCRIPT, str(root)) as (holder, said):
+        assert said == "held"
         yield holder
-    finally:
-        holder.kill()
-        holder.communicate()
 
 
 def dead_pid() -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +13,9 @@ from scrapy.statscollectors import StatsCollector
 from crawler.spiders.options import CrawlOptions
 from pipelines.dataset.manifest import read_manifest
 from pipelines.parquet import ParquetPipeline
+from tests.processes import python_child
 from tests.test_parquet import make_item, make_pipeline
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Writes 5 items with a flush every 2 rows (2 committed files, 1 row buffered), then waits to be killed.
 KILLED_RUN_SCRIPT = """
 import sys
@@ -48,20 +46,8 @@ def committed_files(root: Path) -> list[str]:
 
 
 def run_killed_after_two_flushes(root: Path) -> str:
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN_SCRIPT, str(root)],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        run_id = process.stdout.readline().strip()
+    with python_child(KILLED_RUN_SCRIPT, str(root)) as (process, run_id):
         os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.communicate()
     assert run_id, "the writer died before writing"
     return run_id
 

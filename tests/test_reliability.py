@@ -4,10 +4,7 @@ restarted mid-crawl, a redesign. Crawls run the real command against the replica
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +24,10 @@ from crawler.settings import RETRY_TIMES
 from crawler.spiders.articles import ArticlesSpider
 from crawler.urls import parse_article_url
 from tests.accounting import assert_every_page_accounted, read_manifest
-from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, CrawlResult, crawl
+from tests.crawling import FAST_SETTINGS, CrawlResult, crawl
+from tests.outage import RESTART_ARTICLES, crawl_through_an_outage, start_replica, stop, wait_for_log
 from tests.replica.site import Site
-from tests.replica.testing import READY_PREFIX, serve_replica
+from tests.replica.testing import serve_replica
 from tests.test_dataset_e2e import assert_complete
 from tests.test_extract_safety import assert_safe
 
@@ -215,64 +213,13 @@ def test_real_chinese_text_is_not_mistaken_for_mojibake(replica_truth: list[dict
 
 # ---- the site stops and comes back mid-crawl ---------------------------------------------------------------
 
-RESTART_ARTICLES = 150
 # Lost pages to wait for while the site is down: enough to be far above HEALTH_MAX_FAILED_RATIO.
 LOST_PAGES_WHILE_DOWN = 20
-
-
-# A crashed site's port can be refused for a moment (EADDRINUSE, seen about once in ten restarts under a
-# crawl's stream of connection attempts): the site comes back as soon as the port can be bound again.
-REBIND_ATTEMPTS = 50
-REBIND_PAUSE_SECONDS = 0.2
-
-
-def start_replica(port: int) -> tuple[subprocess.Popen[str], int]:
-    """A replica on ``port`` (0: any free port) and the port it listens on."""
-    for _ in range(REBIND_ATTEMPTS - 1):
-        started = _try_start_replica(port)
-        if started is not None:
-            return started
-        time.sleep(REBIND_PAUSE_SECONDS)
-    started = _try_start_replica(port)
-    assert started is not None, f"the replica could not listen on port {port}"
-    return started
-
-
-def _try_start_replica(port: int) -> tuple[subprocess.Popen[str], int] | None:
-    command = [
-        sys.executable,
-        "-m",
-        "tests.replica",
-        "--port",
-        str(port),
-        "--articles",
-        str(RESTART_ARTICLES),
-    ]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith(READY_PREFIX):
-        stop(process)  # it could not listen: it has exited or is about to
-        return None
-    return process, int(line.rsplit(":", 1)[1])
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
-
-
-def wait_for_log(log: Path, needle: str, count: int, crawler: subprocess.Popen[bytes]) -> None:
-    while crawler.poll() is None and log.read_text(encoding="utf-8").count(needle) < count:
-        time.sleep(0.05)
 
 
 def crawl_through_a_restart(tmp_path: Path, site: str, server: subprocess.Popen[str]) -> tuple[int, str]:
     """Crawl; once articles flow, stop the site until pages are given up on, then bring it back on its port."""
     log = tmp_path / "crawl.log"
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
     settings = {
         **FAST_SETTINGS,
         "CONCURRENT_REQUESTS": "2",
@@ -284,24 +231,14 @@ def crawl_through_a_restart(tmp_path: Path, site: str, server: subprocess.Popen[
         # minute here. One retry, sent next, gives up on pages while the site is still down in seconds.
         "RETRY_TIMES": "1",
         "RETRY_PRIORITY_ADJUST": "0",
+        "PARQUET_URI": tmp_path / "articles",
     }
-    for name, value in {**settings, "PARQUET_URI": tmp_path / "articles"}.items():
-        command += ["-s", f"{name}={value}"]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    with log.open("w", encoding="utf-8") as sink:
-        crawler = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=sink)
-        try:
-            wait_for_log(log, "Flushed", 1, crawler)
-            server.kill()  # the site crashes: its sockets close at once
-            stop(server)
-            wait_for_log(log, "connection_refused", LOST_PAGES_WHILE_DOWN, crawler)
-            server, _ = start_replica(int(site.rsplit(":", 1)[1]))
-            returncode = crawler.wait()
-        finally:
-            if crawler.poll() is None:
-                crawler.kill()
-                crawler.wait()
-            stop(server)
+
+    def until_pages_are_lost(crawler: subprocess.Popen[Any]) -> None:
+        wait_for_log(log, "connection_refused", LOST_PAGES_WHILE_DOWN, crawler)
+
+    port = int(site.rsplit(":", 1)[1])
+    returncode = crawl_through_an_outage(log, server, port, settings, until_pages_are_lost)
     return returncode, log.read_text(encoding="utf-8")
 
 

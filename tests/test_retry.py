@@ -4,9 +4,7 @@ rides out a short outage of the site because its retries wait instead of hammeri
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,10 @@ from scrapy.utils.test import get_crawler
 from crawler import settings as project_settings
 from crawler.middlewares.retry import BackoffRetryMiddleware, RetryBackoffConfigError, backoff_delay
 from tests.accounting import read_manifest
-from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawling import FAST_SETTINGS
+from tests.outage import RESTART_ARTICLES, crawl_through_an_outage, start_replica
 from tests.replica.site import Site
 from tests.test_dataset_e2e import assert_complete
-from tests.test_reliability import RESTART_ARTICLES, start_replica, stop, wait_for_log
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
@@ -85,23 +83,11 @@ def test_a_crawl_rides_out_a_short_outage_with_backoff_and_completes(tmp_path: P
         "PARQUET_URI": str(dataset),
         "STATS_JSON": str(tmp_path / "stats.json"),
     }
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site=http://127.0.0.1:{port}"]
-    command += [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    with log.open("w", encoding="utf-8") as sink:
-        crawler = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stderr=sink)
-        try:
-            wait_for_log(log, "Flushed", 1, crawler)
-            server.kill()  # the site crashes mid-crawl and is back a few seconds later on the same port
-            stop(server)
-            time.sleep(OUTAGE_SECONDS)
-            server, _ = start_replica(port)
-            returncode = crawler.wait()
-        finally:
-            if crawler.poll() is None:
-                crawler.kill()
-                crawler.wait()
-            stop(server)
+
+    def site_back_after_the_outage(_crawler: subprocess.Popen[Any]) -> None:
+        time.sleep(OUTAGE_SECONDS)  # the site is back a few seconds later on the same port
+
+    returncode = crawl_through_an_outage(log, server, port, settings, site_back_after_the_outage)
     text = log.read_text(encoding="utf-8")
     assert returncode == 0, text[-4000:]
     stats = read_stats(tmp_path / "stats.json")

@@ -6,8 +6,6 @@ About a minute on 2 cores, so it runs in `make test`; ``pytest tests/test_soak.p
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import psutil
 import pytest
 
 from tests.accounting import assert_every_page_accounted, read_manifest
-from tests.crawling import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawling import FAST_SETTINGS, start_crawl
 from tests.replica.testing import serve_replica
 
 SOAK_ARTICLES = 20_000
@@ -34,12 +32,10 @@ pytestmark = [
 
 
 def _crawl_sampling_rss(site: str, dataset: Path, stats_file: Path) -> tuple[int, list[int], str]:
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"site={site}"]
-    for name, value in {**SOAK_SETTINGS, "PARQUET_URI": dataset, "STATS_JSON": stats_file}.items():
-        command += ["-s", f"{name}={value}"]
+    settings = {**SOAK_SETTINGS, "PARQUET_URI": dataset, "STATS_JSON": stats_file}
     log = dataset.parent / "crawl.log"
     with log.open("w", encoding="utf-8") as sink:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=sink, stdout=sink)
+        process = start_crawl(site, settings=settings, stderr=sink, stdout=sink)
         watched = psutil.Process(process.pid)
         samples: list[int] = []
         while process.poll() is None:

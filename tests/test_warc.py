@@ -21,7 +21,7 @@ from crawler import settings as project_settings
 from pipelines.dataset.warc import read_capture
 from tests.crawling import CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
-from tests.test_crashes import crawl_command, signal_when, start
+from tests.test_crashes import signal_when, start_crawl_of
 
 ARTICLES = 60
 pytestmark = pytest.mark.slow
@@ -201,7 +201,7 @@ def test_sigkill_leaves_no_half_capture_visible_and_every_row_still_finds_its_ca
         return any(dataset.glob("month=*/*.parquet")) and any(captures.glob(".capture-*.tmp"))
 
     with serve_replica(articles=150) as site:
-        victim = start(crawl_command(site, dataset, settings))
+        victim = start_crawl_of(site, dataset, settings)
         assert signal_when(victim, rows_committed_and_capture_open, signal.SIGKILL), "the crawl ended first"
         left = list(captures.glob(".capture-*.tmp"))
         assert left, "the kill should leave the open capture file behind, hidden"
