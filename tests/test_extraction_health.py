@@ -125,6 +125,9 @@ def test_half_broken_pages_are_flagged_by_the_cross_check(tmp_path: Path) -> Non
     worst = manifest["crosscheck"]["worst"]
     assert manifest["crosscheck"]["disagreed"] == disagreed and len(worst) == 5
     assert all(entry["f1"] < 0.8 and entry["url"] in result.log for entry in worst)
+    # Counted by field: the half-missing bodies.
+    assert 0 < int(result.stats["crosscheck/disagreed/body"]) <= disagreed
+    assert all("body" in entry["fields"] for entry in worst)
     assert not manifest["health"]["ok"]
 
 

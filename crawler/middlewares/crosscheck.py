@@ -5,10 +5,11 @@ default 0.05; 0 turns it off), the page is read again by the general extractor a
 (``crawler.extract.crosscheck``). Rows are never changed: the cross-check only counts and reports, and the
 health check fails the run when too many disagree (``HEALTH_MAX_DISAGREEMENT_RATIO``).
 
-Stats: ``crosscheck/checked``, ``crosscheck/disagreed`` (body F1 below ``EXTRACT_CROSSCHECK_MIN_F1``, default
-0.8), ``crosscheck/generic_failed`` (the general extractor found no article where the site's parser did: not a
-disagreement about the body), ``crosscheck/worst`` (the lowest-scoring disagreements, URL and F1). Each
-disagreement is logged with its URL.
+Stats: ``crosscheck/checked``, ``crosscheck/disagreed`` (pages where the two disagree on a field: body F1 below
+``EXTRACT_CROSSCHECK_MIN_F1``, default 0.8, other authors or another title), ``crosscheck/disagreed/<field>``
+(body, authors, title), ``crosscheck/generic_failed`` (the general extractor found no article where the
+site's parser did: not a disagreement), ``crosscheck/worst`` (the worst disagreements: URL, body F1 and the
+fields). Each disagreement is logged with its URL and both readings of the fields in question.
 """
 
 from __future__ import annotations
@@ -77,19 +78,33 @@ class CrossCheckMiddleware(BaseSpiderMiddleware):
             return
         check = cross_check(item, generic)
         self._stats.inc_value(keys.CROSSCHECK_CHECKED)
-        if check.agrees(self.min_f1):
+        fields = check.disagreements(self.min_f1)
+        if not fields:
             return
         self._stats.inc_value(keys.CROSSCHECK_DISAGREED)
+        for name in fields:
+            self._stats.inc_value(keys.crosscheck_disagreed(name))
         logger.warning(
-            "Cross-check: %s body F1 %.2f between the %s parser (%d characters) and the general extractor "
-            "(%d characters)",
+            "Cross-check: %s the %s parser and the general extractor disagree on %s (body F1 %.2f, %d and %d "
+            "characters; authors %s and %s; titles %r and %r)",
             response.url,
-            check.f1,
             item.extractor,
+            ", ".join(fields),
+            check.f1,
             check.site_chars,
             check.generic_chars,
+            item.authors,
+            generic.authors,
+            item.title,
+            generic.title,
         )
-        self._worst = sorted([*self._worst, check], key=lambda c: c.f1)[:WORST_KEPT]
+        self._worst = sorted([*self._worst, check], key=lambda c: (c.f1, -len(c.disagreements(self.min_f1))))[
+            :WORST_KEPT
+        ]
         self._stats.set_value(
-            keys.CROSSCHECK_WORST, [{"url": c.url, "f1": round(c.f1, 3)} for c in self._worst]
+            keys.CROSSCHECK_WORST,
+            [
+                {"url": c.url, "f1": round(c.f1, 3), "fields": c.disagreements(self.min_f1)}
+                for c in self._worst
+            ],
         )
