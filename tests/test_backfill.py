@@ -3,6 +3,8 @@ by an atomic rewrite of the part files that hold them; a crash at any step leave
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,11 +13,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.dataset import backfill, compact, storage
 from pipelines.dataset.lock import DatasetLock
 from pipelines.dataset.schema import items_to_table
+from tests.archive_data import make_synthetic_dataset
+from tests.test_crashes import signal_when, start
 from tests.test_parquet import DAY_ONE, make_item, make_pipeline, write_items
 
 T = datetime(2024, 3, 10, tzinfo=UTC)
@@ -197,3 +202,60 @@ def test_a_crash_at_any_step_leaves_the_old_dataset_or_the_new_one(
     if not crash_point:  # the backfill can then run again, to the same end
         run_backfill(dataset)
         assert summary(dataset) == EXPECTED
+
+
+# ---- a real SIGKILL during a big rewrite --------------------------------------------------------------------
+
+BIG_ROWS = 150_000  # 60 partitions of 2,500 rows: the rewrite of all of them takes a while
+
+
+def _earlier_rows(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """An earlier text of the first article of every partition, captured a day before its stored row."""
+    rows = {}
+    for path in sorted(root.glob("date=*/*.parquet")):
+        (row,) = pq.read_table(path).slice(0, 1).to_pylist()
+        earlier = {**row, "content_hash": f"earlier-{row['content_hash']}", "run_id": "backfill-run"}
+        earlier["crawled_at"] = row["crawled_at"] - timedelta(days=1)
+        rows[row["article_id"]] = [earlier]
+    return rows
+
+
+def backfill_big(root: str) -> None:
+    """Run in a child process (killed by the test)."""
+    fs = pafs.LocalFileSystem()
+    with DatasetLock(Path(root), "backfill-run"):
+        backfill.backfill(
+            fs,
+            root,
+            _earlier_rows(Path(root)),
+            lambda r: f"date={r['published_at']:%Y-%m-%d}",
+            compression="zstd",
+            row_group_size=100_000,
+            name="backfill-run",
+        )
+
+
+@pytest.mark.slow
+def test_a_sigkill_during_the_rewrite_leaves_the_old_dataset_or_the_new_one(tmp_path: Path) -> None:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    make_synthetic_dataset(killed, BIG_ROWS)
+    make_synthetic_dataset(clean, BIG_ROWS)
+    before = summary(killed)
+    backfill_big(str(clean))
+    after = summary(clean)
+    assert len(after) == len(before) + len(list(clean.glob("date=*")))
+
+    def rewriting() -> bool:
+        return any(killed.glob(f"{backfill.JOURNAL_DIR}/*.json"))
+
+    child = start(
+        [sys.executable, "-c", f"from tests.test_backfill import backfill_big; backfill_big({str(killed)!r})"]
+    )
+    assert signal_when(child, rewriting, signal.SIGKILL), "the rewrite ended first"
+    assert child.returncode == -signal.SIGKILL
+    assert rewriting(), "killed with its journal in place"
+    with DatasetLock(killed, "recovery"):
+        done = compact.recover_dataset(pafs.LocalFileSystem(), str(killed))
+    assert any("backfill" in line for line in done), done
+    assert summary(killed) in (before, after)
+    assert leftovers(killed) == []
