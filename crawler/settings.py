@@ -78,6 +78,8 @@ EXTENSIONS = {
     # Scrapy's own fails an assertion when a crawl closes without having opened (crawler/extensions/corestats.py).
     "scrapy.extensions.corestats.CoreStats": None,
     "crawler.extensions.corestats.CoreStats": 0,
+    # Before the progress log (500): the health verdict is in the stats when the summary and STATS_JSON are written.
+    "crawler.extensions.run.RunLifecycle": 100,
     "crawler.extensions.progress.ProgressLog": 500,
 }
 PROGRESS_INTERVAL = 60.0

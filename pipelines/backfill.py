@@ -22,13 +22,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler import stats as keys
+from crawler.extensions.run import RunLifecycle
 from crawler.items import ArticleItem
 from pipelines.dataset import backfill, storage
 from pipelines.dataset.archive import ArchiveLookup, part_files
+from pipelines.dataset.manifest import new_run_id
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dedupe import FROM_CAPTURES_SETTING, DedupePipeline, Duplicate, DuplicateContent
 from pipelines.fingerprint import ArticleDropped, report_drop
-from pipelines.parquet import InvalidRowError, ParquetConfig, before_flush, new_run_id, partition_dir
+from pipelines.parquet import InvalidRowError, ParquetConfig, before_flush, partition_dir
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +171,8 @@ class BackfillPipeline:
         """``before_flush`` handler: insert what is held. Returns no capture files (it commits none)."""
         if not self.backfill.pending:
             return []
-        run_id = str(self.crawler.stats.get_value(keys.RUN_ID) or new_run_id())
+        run = self.crawler.get_extension(RunLifecycle)
+        run_id = run.run_id if run is not None else new_run_id()
         result, invalid = self.backfill.insert(self.fs, self.root, self.config, run_id)
         stats = self.crawler.stats
         for error in invalid:

@@ -17,11 +17,10 @@ from crawler import stats as keys
 from crawler.config import SettingError
 from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import CoordinationConfig
+from crawler.extensions.run import RunLifecycle
 from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
 from crawler.items import ArticleItem
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
-from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
-from pipelines.dataset.storage import resolve
 from pipelines.fingerprint import ArticleDropped, report_drop
 
 logger = logging.getLogger(__name__)
@@ -129,6 +128,8 @@ class DedupePipeline:
 
     def __init__(self, crawler: Crawler, uri: str, max_distance: int, from_captures: bool = False) -> None:
         self.crawler = crawler
+        # The run writing the dataset (crawler.extensions.run), None when nothing is written.
+        self.run = crawler.get_extension(RunLifecycle)
         self.from_captures = from_captures
         self.stats: StatsCollector = crawler.stats
         self.uri = uri
@@ -136,9 +137,6 @@ class DedupePipeline:
         self.index: ArchiveLookup = ArchiveIndex.empty()
         self.accepted_this_run: set[str] = set()
         self.archive_error: str | None = None
-        # The last run did not finish: a page of known articles does not prove that older pages are archived
-        # (read by crawler.middlewares.known).
-        self.last_run_incomplete = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -148,8 +146,9 @@ class DedupePipeline:
             raise ValueError(f"PARQUET_URI must name the dataset to deduplicate against, got {uri!r}")
         max_distance = parse_near_distance(settings.get(NEAR_DISTANCE_SETTING, DEFAULT_MAX_DISTANCE))
         pipeline = cls(crawler, uri, max_distance, settings.getbool(FROM_CAPTURES_SETTING, False))
-        # Not in open_spider: the exporter's open_spider takes the dataset lock and repairs what a killed run
-        # left, and the archive must be read after that, or a run finishing meanwhile would go unseen.
+        # Not in open_spider: the run (opened by the exporter's open_spider) takes the dataset lock and repairs
+        # what a killed run left, and the archive must be read after that, or a run finishing meanwhile would
+        # go unseen.
         crawler.signals.connect(pipeline.load_archive, signal=signals.spider_opened)
         return pipeline
 
@@ -173,28 +172,14 @@ class DedupePipeline:
             time.perf_counter() - started,
         )
         self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
-        self.last_run_incomplete = self._last_run_incomplete()
 
     def _open_index(self) -> ArchiveLookup:
         local = ArchiveIndex.load(self.uri)
         coordination = CoordinationConfig.from_settings(self.crawler.settings)
         if coordination is None:
             return local
-        run_id = str(self.stats.get_value(keys.RUN_ID))
-        return RedisArchive(coordination.client(), coordination.keys, run_id, local)
-
-    def _last_run_incomplete(self) -> bool:
-        """A killed or failed last run archived some articles of a channel but maybe not the older ones."""
-        coordination = CoordinationConfig.from_settings(self.crawler.settings)
-        if coordination is not None:
-            # Other workers' manifests say "running" while they live: the crawl's opener knows better.
-            return bool(coordination.client().get(coordination.keys.gaps))
-        fs, root = resolve(self.uri)
-        status = last_run_status(fs, root, excluding=self.stats.get_value(keys.RUN_ID))
-        if status not in (None, STATUS_FINISHED):
-            logger.warning("The last run ended %s: paging past known articles to fill the gap", status)
-            return True
-        return False
+        assert self.run is not None, "distributed mode writes a dataset: the run exists"
+        return RedisArchive(coordination.client(), coordination.keys, self.run.run_id, local)
 
     def process_item(self, item: Any) -> ArticleItem:
         if not isinstance(item, ArticleItem):

@@ -18,7 +18,7 @@ import pytest
 from pipelines.dataset import compact
 from pipelines.dataset.lock import DatasetLock
 from pipelines.dataset.schema import SCHEMA_VERSION
-from tests.test_parquet import DAY_ONE, make_item, make_pipeline, write_items
+from tests.test_parquet import DAY_ONE, close_run, make_item, make_pipeline, write_items
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMPACT_ID = "20240401T000000Z-c0ffee"
@@ -140,7 +140,7 @@ def test_crash_at_each_step_is_recovered_without_lost_or_duplicated_rows(
     else:
         pipeline = make_pipeline(dataset)
         pipeline.open_spider()
-        pipeline.close_spider()
+        close_run(pipeline)
     assert read_sorted(dataset).equals(before)
     assert leftovers(dataset) == []
     names = files_by_partition(dataset)[partition]

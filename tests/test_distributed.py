@@ -27,9 +27,9 @@ from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
 from crawler.distributed.archive import ClaimLostError, RedisArchive
 from crawler.distributed.coordination import CoordinationConfig, live_workers, roll_back_dead
 from crawler.distributed.keys import CrawlKeys
+from crawler.extensions.run import RemoteWithoutRedisError, open_lock
 from pipelines.dataset.archive import ArchiveIndex
 from pipelines.fingerprint import text_fingerprints
-from pipelines.parquet import ParquetConfigError, open_lock
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, start_crawl
 from tests.replica.site import Site
 from tests.replica.testing import serve_replica
@@ -175,7 +175,7 @@ def test_dupefilter_keys_articles_by_id_and_lists_by_url(redis_url: str, keys: C
 
 def test_s3_without_redis_is_a_clear_error() -> None:
     s3 = pafs.S3FileSystem(endpoint_override="http://127.0.0.1:9", scheme="http", anonymous=True)
-    with pytest.raises(ParquetConfigError, match="REDIS_URL"):
+    with pytest.raises(RemoteWithoutRedisError, match="REDIS_URL"):
         open_lock(s3, "bucket/articles", "run")
 
 

@@ -21,12 +21,12 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.extensions.health import HealthConfigError, evaluate
+from crawler.extensions.run import RunLifecycle
 from crawler.extract.crosscheck import DEFAULT_MIN_F1, DEFAULT_RATE, cross_check, is_sampled
 from crawler.extract.model import Article
 from crawler.extract.similarity import body_f1
 from crawler.middlewares.crosscheck import CrossCheckConfigError, CrossCheckMiddleware
 from crawler.spiders.articles import ArticlesSpider
-from pipelines.parquet import ParquetPipeline
 from tests.accounting import read_manifest
 from tests.crawling import CrawlResult, crawl
 from tests.replica.site import Site
@@ -211,6 +211,7 @@ def test_a_bad_cross_check_setting_is_rejected_at_start_naming_it(name: str, val
 
 @pytest.mark.parametrize("name", ["HEALTH_MAX_FALLBACK_RATIO", "HEALTH_MAX_DISAGREEMENT_RATIO"])
 def test_a_bad_health_ratio_is_rejected_at_start_naming_it(name: str, tmp_path: Path) -> None:
-    crawler = get_crawler(ArticlesSpider, {name: "2", "PARQUET_URI": str(tmp_path / "articles")})
+    exporter = {"ITEM_PIPELINES": {"pipelines.parquet.ParquetPipeline": 300}}
+    crawler = get_crawler(ArticlesSpider, {name: "2", "PARQUET_URI": str(tmp_path / "articles"), **exporter})
     with pytest.raises(HealthConfigError, match=name):
-        ParquetPipeline.from_crawler(crawler)
+        RunLifecycle.from_crawler(crawler)

@@ -14,11 +14,13 @@ from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from crawler.extensions.run import RunLifecycle
 from crawler.middlewares.known import FEED_META, LISTED_META, KnownArticlesMiddleware
 from crawler.middlewares.refresh import REFRESH_META
 from crawler.spiders.articles import ArticlesSpider
 from crawler.urls import ListRef, parse_article_url
 from pipelines.dedupe import DedupePipeline
+from pipelines.parquet import ParquetPipeline
 from tests.archive_data import sample_item
 from tests.test_dedupe import archived, write_archive
 
@@ -56,7 +58,8 @@ def started(tmp_path: Path, *, last_run_incomplete: bool = False, **arguments: s
     write_archive(root, [archived(sample_item(n, body_text=f"正文{n}。"), 1) for n in KNOWN])
     settings = {
         "PARQUET_URI": str(root),
-        "ITEM_PIPELINES": {DedupePipeline: 200},
+        "ITEM_PIPELINES": {DedupePipeline: 200, ParquetPipeline: 300},
+        "EXTENSIONS": {RunLifecycle: 100},
         "SPIDER_MIDDLEWARES": {KnownArticlesMiddleware: 100},
         # Nothing is downloaded: no download handler (they would open client sessions).
         "DOWNLOAD_HANDLERS": {"http": None, "https": None},
@@ -68,7 +71,9 @@ def started(tmp_path: Path, *, last_run_incomplete: bool = False, **arguments: s
     dedupe = crawler.get_item_pipeline(DedupePipeline)
     assert dedupe is not None
     dedupe.load_archive()
-    dedupe.last_run_incomplete = last_run_incomplete
+    run = crawler.get_extension(RunLifecycle)
+    assert run is not None
+    run.last_run_incomplete = last_run_incomplete  # what the run read from the last run's manifest
     return crawler
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.dataset.lock import LOCK_FILENAME, DatasetLock, DatasetLockedError, read_holder
 from tests.processes import python_child
-from tests.test_parquet import make_pipeline
+from tests.test_parquet import close_run, make_pipeline
 
 HOLDER_SCRIPT = (
     "import sys; from pipelines.dataset.lock import DatasetLock; "
@@ -91,11 +91,11 @@ def test_second_pipeline_on_a_dataset_refuses_to_open(tmp_path: Path) -> None:
     first.open_spider()
     try:
         second = make_pipeline(root)
-        with pytest.raises(DatasetLockedError, match=first.run_id):
+        with pytest.raises(DatasetLockedError, match=first.run.run_id):
             second.open_spider()
-        second.close_spider()
+        close_run(second)
         assert not list(root.rglob("*.parquet"))
     finally:
-        first.close_spider()
+        close_run(first)
     with DatasetLock(root, run_id="after-first") as lock:
         assert lock.held

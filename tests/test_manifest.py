@@ -14,7 +14,7 @@ from crawler.spiders.options import CrawlOptions
 from pipelines.dataset.manifest import read_manifest
 from pipelines.parquet import ParquetPipeline
 from tests.processes import python_child
-from tests.test_parquet import make_item, make_pipeline
+from tests.test_parquet import close_run, make_item, make_pipeline
 
 # Writes 5 items with a flush every 2 rows (2 committed files, 1 row buffered), then waits to be killed.
 KILLED_RUN_SCRIPT = """
@@ -25,13 +25,13 @@ pipeline = make_pipeline(Path(sys.argv[1]), PARQUET_FLUSH_ROWS=2)
 pipeline.open_spider()
 for number in range(5):
     pipeline.process_item(make_item(number))
-print(pipeline.run_id, flush=True)
+print(pipeline.run.run_id, flush=True)
 sys.stdin.read()
 """
 
 
 def manifest_of(pipeline: ParquetPipeline) -> dict[str, Any]:
-    document = read_manifest(pipeline.fs, pipeline.root, pipeline.run_id)
+    document = read_manifest(pipeline.run.fs, pipeline.run.root, pipeline.run.run_id)
     assert document is not None
     return document
 
@@ -57,7 +57,7 @@ def test_settings_come_from_the_articles_spider_options(tmp_path: Path) -> None:
     spider = pipeline.crawler.spider
     spider.options = CrawlOptions.parse(editions="gb,b5", since="2024-01-01", refresh_days="3")  # type: ignore[union-attr]
     pipeline.open_spider()
-    pipeline.close_spider()
+    close_run(pipeline)
     settings = manifest_of(pipeline)["settings"]
     assert settings["site"] == "https://www.epochtimes.com"
     assert settings["editions"] == ["gb", "b5"]
@@ -71,9 +71,9 @@ def test_running_manifest_at_open_names_the_settings_that_matter(tmp_path: Path)
     spider.site, spider.editions, spider.full = "http://127.0.0.1:8000", "gb,b5", "1"  # type: ignore[union-attr]
     pipeline.open_spider()
     document = manifest_of(pipeline)
-    pipeline.close_spider()
+    close_run(pipeline)
     assert document["status"] == "running"
-    assert document["run_id"] == pipeline.run_id
+    assert document["run_id"] == pipeline.run.run_id
     assert document["files"] == []
     assert document["finished_at"] is None
     settings = document["settings"]
@@ -105,7 +105,7 @@ def test_finished_manifest_summarises_the_run(tmp_path: Path) -> None:
         stats(pipeline).set_value(key, value)
     for number in range(3):
         pipeline.process_item(make_item(number))
-    pipeline.close_spider()
+    close_run(pipeline)
     document = manifest_of(pipeline)
     assert document["status"] == "failed"  # its health check failed (below)
     assert document["finished_at"] >= document["started_at"]
@@ -130,7 +130,7 @@ def test_manifest_lists_each_file_once_committed(tmp_path: Path) -> None:
     pipeline.process_item(make_item(1))
     pipeline.process_item(make_item(2))
     document = manifest_of(pipeline)
-    pipeline.close_spider()
+    close_run(pipeline)
     assert document["status"] == "running"
     assert len(document["files"]) == 2
     assert document["files"] == committed_files(tmp_path)
@@ -142,13 +142,13 @@ def test_after_sigkill_the_manifest_lists_exactly_the_committed_files(tmp_path: 
     assert len(files) == 2  # the buffered fifth row is lost, nothing else
     assert not list(tmp_path.rglob(".*"))
     pipeline = make_pipeline(tmp_path)
-    killed = read_manifest(pipeline.fs, pipeline.root, run_id)
+    killed = read_manifest(pipeline.run.fs, pipeline.run.root, run_id)
     assert killed is not None
     assert killed["status"] == "running"
     assert killed["files"] == files
     pipeline.open_spider()  # the lock of the killed run is free; recovery marks its manifest
-    pipeline.close_spider()
-    recovered = read_manifest(pipeline.fs, pipeline.root, run_id)
+    close_run(pipeline)
+    recovered = read_manifest(pipeline.run.fs, pipeline.run.root, run_id)
     assert recovered is not None
     assert recovered["status"] == "interrupted"
     assert recovered["files"] == files
@@ -162,8 +162,8 @@ def test_recovery_adds_a_file_committed_just_before_the_kill(tmp_path: Path) -> 
     shutil.copy(first, unlisted)
     pipeline = make_pipeline(tmp_path)
     pipeline.open_spider()
-    pipeline.close_spider()
-    recovered = read_manifest(pipeline.fs, pipeline.root, run_id)
+    close_run(pipeline)
+    recovered = read_manifest(pipeline.run.fs, pipeline.run.root, run_id)
     assert recovered is not None
     assert unlisted.relative_to(tmp_path).as_posix() in recovered["files"]
     assert len(recovered["files"]) == 3

@@ -24,6 +24,7 @@ from scrapy.pipelines import ItemPipelineManager
 from scrapy.utils.test import get_crawler
 
 from crawler.extensions.health import HealthConfigError
+from crawler.extensions.run import RunLifecycle
 from crawler.extract.model import Image
 from crawler.items import ArticleItem
 from pipelines.dataset.manifest import read_manifest
@@ -65,11 +66,21 @@ def make_item(number: int, published_at: datetime = DAY_ONE, **overrides: Any) -
     return ArticleItem(**values)
 
 
+# The exporter and the run it writes (crawler.extensions.run), as the project's settings enable them.
+RUN_SETTINGS = {"ITEM_PIPELINES": {ParquetPipeline: 300}, "EXTENSIONS": {RunLifecycle: 100}}
+
+
 def make_pipeline(root: Path, **settings: Any) -> ParquetPipeline:
-    crawler = get_crawler(MinimalSpider, {"PARQUET_URI": str(root), **settings})
+    crawler = get_crawler(MinimalSpider, {"PARQUET_URI": str(root), **RUN_SETTINGS, **settings})
     crawler.spider = MinimalSpider.from_crawler(crawler)
-    crawler.crawling = True  # as inside a crawl: a pipeline closed while it is False was stopped (SIGTERM)
+    crawler.crawling = True  # as inside a crawl: a run closed while it is False was stopped (SIGTERM)
     return ParquetPipeline.from_crawler(crawler)
+
+
+def close_run(pipeline: ParquetPipeline) -> None:
+    """As Scrapy closes a crawl: the pipelines' close_spider, then the spider_closed signal (the run closes)."""
+    pipeline.close_spider()
+    pipeline.run.spider_closed()
 
 
 def write_items(root: Path, items: Iterable[ArticleItem], **settings: Any) -> ParquetPipeline:
@@ -78,7 +89,7 @@ def write_items(root: Path, items: Iterable[ArticleItem], **settings: Any) -> Pa
     pipeline.open_spider()
     for item in items:
         pipeline.process_item(item)
-    pipeline.close_spider()
+    close_run(pipeline)
     return pipeline
 
 
@@ -194,7 +205,7 @@ def test_flushes_every_flush_rows_and_at_close(tmp_path: Path) -> None:
     for number in range(5):
         pipeline.process_item(make_item(number))
     assert len(data_files(root)) == 2
-    pipeline.close_spider()
+    close_run(pipeline)
     assert len(data_files(root)) == 3
     stats = stats_of(pipeline)
     assert stats["parquet/rows_written"] == 5
@@ -209,7 +220,7 @@ def test_flushes_when_the_buffered_text_reaches_flush_bytes(tmp_path: Path) -> N
     for item in items:
         pipeline.process_item(item)
     assert len(data_files(root)) == 2  # after the second and the fourth item, far below PARQUET_FLUSH_ROWS
-    pipeline.close_spider()
+    close_run(pipeline)
     assert stats_of(pipeline)["parquet/rows_written"] == 5
     assert len(data_files(root)) == 3
 
@@ -256,7 +267,7 @@ def test_unwritable_root_fails_at_open_before_anything_is_written(tmp_path: Path
     pipeline = make_pipeline(root)
     with pytest.raises(OutputNotWritableError, match=re.escape(str(root))):
         pipeline.open_spider()
-    pipeline.close_spider()  # Scrapy still closes the pipelines after a failed open: must be harmless
+    close_run(pipeline)  # Scrapy still closes the pipelines after a failed open: must be harmless
     assert blocker.read_text() == "x"
     assert list(tmp_path.iterdir()) == [blocker]
 
@@ -280,7 +291,7 @@ def test_invalid_item_is_dropped_alone(tmp_path: Path) -> None:
     with pytest.raises(DropItem, match="version"):
         pipeline.process_item(make_item(2, version=None))
     pipeline.process_item(make_item(3))
-    pipeline.close_spider()
+    close_run(pipeline)
     stats = stats_of(pipeline)
     assert stats["articles/dropped/invalid_row"] == 2
     assert stats["parquet/rows_written"] == 1
@@ -293,13 +304,13 @@ def test_write_failure_at_close_fails_health_and_leaves_no_partial_file(tmp_path
     pipeline.process_item(make_item(1))
     # A regular file where the partition directory must go makes the flush fail for real.
     (root / "date=2024-03-01").write_text("in the way")
-    pipeline.close_spider()
+    close_run(pipeline)
     stats = stats_of(pipeline)
     assert stats["health/ok"] == 0
     assert "could not be written" in stats["health/reasons"][0]
     assert data_files(root) == []
     assert hidden_files(root) == []
-    manifest = read_manifest(pipeline.fs, pipeline.root, pipeline.run_id)
+    manifest = read_manifest(pipeline.run.fs, pipeline.run.root, pipeline.run.run_id)
     assert manifest is not None and manifest["health"]["ok"] is False
     assert manifest["status"] == "failed"
 
@@ -309,7 +320,7 @@ def test_non_article_items_pass_through(tmp_path: Path) -> None:
     pipeline.open_spider()
     other = {"kind": "not an article"}
     assert pipeline.process_item(other) is other
-    pipeline.close_spider()
+    close_run(pipeline)
 
 
 def test_table_matches_items_exactly(tmp_path: Path) -> None:
@@ -325,7 +336,7 @@ def test_table_matches_items_exactly(tmp_path: Path) -> None:
 
 def test_scrapy_builds_the_pipeline_without_deprecation_warnings(tmp_path: Path) -> None:
     # Warnings are errors here: a spider argument on open/close/process_item would fail this.
-    settings = {"PARQUET_URI": str(tmp_path), "ITEM_PIPELINES": {"pipelines.parquet.ParquetPipeline": 300}}
+    settings = {"PARQUET_URI": str(tmp_path), **RUN_SETTINGS}
     manager = ItemPipelineManager.from_crawler(get_crawler(MinimalSpider, settings))
     assert [type(m) for m in manager.middlewares] == [ParquetPipeline]
 

@@ -11,10 +11,12 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.distributed.coordination import CoordinationConfig, maintenance_lock
+from crawler.extensions.run import open_lock
 from pipelines.dataset import storage
 from pipelines.dataset.compact import compact, recover_dataset
 from pipelines.dataset.lock import DatasetLockedError
-from pipelines.parquet import ParquetConfig, new_run_id, open_lock
+from pipelines.dataset.manifest import new_run_id
+from pipelines.parquet import ParquetConfig
 
 FAILED_EXIT = 1
 

@@ -1,7 +1,7 @@
 """``scrapy crawl`` whose exit status also reflects the run's health check (SPEC.md sections 1 and 4).
 
 Cron only sees the exit status: bootstrap failures (bad configuration, unwritable output, a held lock) exit 1;
-this command adds a failed health check, as recorded by the exporter in the stats.
+this command adds a failed health check, as the run lifecycle (``crawler.extensions.run``) decided it.
 
 A user's mistake that stops the crawl at start (a spider argument, a setting the project checks, unwritable
 output, a held lock: :data:`MISTAKES`) is one line on stderr, ``scrapy: error: <what is wrong>``, not a
@@ -23,10 +23,10 @@ from scrapy.exceptions import UsageError
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from crawler import stats as keys
 from crawler.config import SettingError
 from crawler.distributed.keys import DistributedConfigError
 from crawler.extensions.health import HealthConfigError
+from crawler.extensions.run import RUN_FAILED_EXIT, RemoteWithoutRedisError, RunLifecycle, exit_status
 from crawler.middlewares.crosscheck import CrossCheckConfigError
 from crawler.middlewares.refresh import RefreshConfigError
 from crawler.middlewares.retry import RetryBackoffConfigError
@@ -36,16 +36,12 @@ from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.dataset.warc import WarcConfigError
 from pipelines.parquet import ParquetConfigError
 
-HEALTH_FAILED_EXIT = 3
-RUN_FAILED_EXIT = 1
-# Finish reasons of a run that did what it was asked: a normal end, or a limit the user set (CLOSESPIDER_*).
-SUCCESS_REASONS = ("finished", "closespider_")
-
 # What a user can get wrong on the command line, in settings or in the environment, as opposed to a bug.
 MISTAKES: tuple[type[Exception], ...] = (
     SettingError,
     SpiderArgumentError,
     ParquetConfigError,
+    RemoteWithoutRedisError,
     HealthConfigError,
     CrossCheckConfigError,
     RefreshConfigError,
@@ -78,12 +74,11 @@ class Command(ScrapyCrawlCommand):
             # The crawl never started: it has no stats to read.
             self.exitcode = RUN_FAILED_EXIT
             return
-        stats = crawler.stats
-        finish_reason = str(stats.get_value("finish_reason", "")) if stats is not None else ""
-        if not finish_reason.startswith(SUCCESS_REASONS):
-            self.exitcode = RUN_FAILED_EXIT
-        elif stats is not None and stats.get_value(keys.HEALTH_OK) == 0:
-            self.exitcode = HEALTH_FAILED_EXIT
+        run = crawler.get_extension(RunLifecycle)
+        if run is not None:
+            self.exitcode = run.exit_status()
+        else:  # no dataset written (-O items.jsonl): the finish reason alone
+            self.exitcode = exit_status(str(crawler.stats.get_value("finish_reason", "")), None)
 
     def _explain(self, mistake: Exception) -> str:
         """One line: the mistake's own message, or for a Redis that does not answer, the setting naming it."""

@@ -10,7 +10,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from pipelines.dataset.lock import DatasetLockedError
-from pipelines.parquet import ParquetConfig, new_run_id
+from pipelines.dataset.manifest import new_run_id
+from pipelines.parquet import ParquetConfig
 from publish.mirror import build_mirror
 
 FAILED_EXIT = 1

@@ -14,7 +14,8 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.crawl import HEALTH_FAILED_EXIT, MISTAKES, RUN_FAILED_EXIT
+from crawler.commands.crawl import MISTAKES
+from crawler.extensions.run import HEALTH_FAILED_EXIT, RUN_FAILED_EXIT
 from crawler.middlewares.capture import URI_SETTING, capture_uri
 from crawler.rebuild.engine import ArchiveUnreadableError, EngineConfig, EngineConfigError, run_captures
 from crawler.spiders.options import CrawlOptions, SpiderArgumentError

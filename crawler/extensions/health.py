@@ -11,10 +11,10 @@ general extractor) and the cross-check's ``crosscheck/checked``, ``crosscheck/di
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from crawler import stats as keys
+from pipelines.dataset.manifest import HealthVerdict
 
 DEFAULT_MAX_FAILED_RATIO = 0.05
 DEFAULT_MAX_FALLBACK_RATIO = 0.05
@@ -33,12 +33,6 @@ _MARKUP_HINT = "the site's markup probably changed"
 
 class HealthConfigError(ValueError):
     """A HEALTH_MAX_*_RATIO setting is not a number between 0 and 1."""
-
-
-@dataclass(frozen=True, slots=True)
-class HealthVerdict:
-    ok: bool
-    reasons: list[str] = field(default_factory=list)
 
 
 def validate_max_failed_ratio(value: Any) -> float:

@@ -24,7 +24,9 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler import stats as keys
 from crawler.config import non_negative_int, positive_int
+from crawler.extensions.run import RunLifecycle
 from pipelines.dataset import storage
+from pipelines.dataset.manifest import new_run_id
 from pipelines.dataset.warc import (
     DEFAULT_MAX_BYTES,
     Capture,
@@ -35,7 +37,7 @@ from pipelines.dataset.warc import (
     capture_location,
     remove_stale_temporaries,
 )
-from pipelines.parquet import OUTPUT_ERROR_REASON, before_flush, new_run_id
+from pipelines.parquet import OUTPUT_ERROR_REASON, before_flush
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +91,8 @@ class WarcCaptureMiddleware:
 
     def spider_opened(self) -> None:
         # Named after the exporter's run when there is one, so that a run's captures and rows share an id.
-        run_id = str(self.crawler.stats.get_value("run/id") or new_run_id())
+        run = self.crawler.get_extension(RunLifecycle)
+        run_id = run.run_id if run is not None else new_run_id()
         self._sweep(run_id)
         self.writer = WarcWriter(self.fs, self.root, run_id, self.max_bytes)
         logger.info("Capturing responses as WARC under %s", self.root)

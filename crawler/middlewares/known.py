@@ -17,7 +17,8 @@ channel or a related link), and that says nothing about the older pages; so arti
 through in this run never count as known. After a run that did not finish, the archive may have holes:
 nothing stops paging and every feed walks the lists.
 
-The archive index comes from the dedupe pipeline that loads it, found through the crawler.
+Found through the crawler: the archive index in the dedupe pipeline that loads it, whether the last run
+finished in the run lifecycle (``crawler.extensions.run``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from scrapy.http import Response
 
 from crawler import stats as keys
 from crawler.discovery import feeds
+from crawler.extensions.run import RunLifecycle
 from crawler.middlewares.refresh import REFRESH_META
 from crawler.urls import ArticleRef, parse_article_url
 from pipelines.dedupe import DedupePipeline
@@ -130,8 +132,8 @@ class KnownArticlesMiddleware:
         return dedupe is not None and article_id in dedupe.index
 
     def _last_run_incomplete(self) -> bool:
-        dedupe = self._archive_holder()
-        return dedupe is not None and dedupe.last_run_incomplete
+        run = self.crawler.get_extension(RunLifecycle)
+        return run is not None and run.last_run_incomplete
 
     def _archive_holder(self) -> DedupePipeline | None:
         """The dedupe pipeline, which loads the index at spider_opened (None without one: nothing is known)."""

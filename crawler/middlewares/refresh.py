@@ -45,6 +45,7 @@ from scrapy.utils.misc import build_from_crawler, load_object
 from crawler import stats as keys
 from crawler.config import SettingError, flag, fraction, whole_number
 from crawler.discovery.feeds import FeedItem, feed_items
+from crawler.extensions.run import RunLifecycle
 from crawler.extract.text import normalize_line, normalize_text
 from crawler.refresh import DAY, Known, Schedule, due, refresh_allowance
 from crawler.removals import gone_reason
@@ -245,7 +246,7 @@ class RefreshMiddleware:
             logger.error("Refresh: no checks this run, cannot read its state: %s", error)
 
     def _load_state(self) -> None:
-        run_id = self.crawler.stats.get_value("run/id")
+        run_id = self._run_id()
         snapshot = self.store.load(self._now(), self.config.max_age, str(run_id) if run_id else None)
         known = snapshot.known
         self.state.known = {k.article_id: k for k in known}
@@ -405,7 +406,7 @@ class RefreshMiddleware:
 
     def _record(self, article_id: str, event: str, reason: str | None, last_seen: datetime | None) -> None:
         known = self.state.known[article_id]
-        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        run_id = self._run_id() or ""
         self.state.events.append(
             RemovalEvent(
                 article_id=article_id,
@@ -428,11 +429,15 @@ class RefreshMiddleware:
         if state.committed == (len(state.seen), len(state.events)):
             return
         state.committed = (len(state.seen), len(state.events))
-        run_id = str(self.crawler.stats.get_value("run/id") or "")
+        run_id = self._run_id() or ""
         self.store.commit(run_id, state.seen, state.events)
         logger.info(
             "Refresh: %d sighting(s) and %d removal event(s) committed", len(state.seen), len(state.events)
         )
+
+    def _run_id(self) -> str | None:
+        run = self.crawler.get_extension(RunLifecycle)
+        return run.run_id if run is not None else None
 
     def _inc(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(keys.refresh(key), count)

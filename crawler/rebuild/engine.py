@@ -32,11 +32,11 @@ from crawler.extensions.health import (
     DEFAULT_MAX_DISAGREEMENT_RATIO,
     DEFAULT_MAX_FAILED_RATIO,
     DEFAULT_MAX_FALLBACK_RATIO,
-    HealthVerdict,
     evaluate,
     validate_ratio,
 )
 from crawler.extensions.progress import summary_lines
+from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
 from crawler.rebuild.backfill import Backfill, duplicates
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
@@ -52,7 +52,9 @@ from pipelines.dataset.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
     STATUS_INTERRUPTED,
+    HealthVerdict,
     RunManifest,
+    new_run_id,
     reconcile_interrupted,
     spider_arguments,
 )
@@ -70,8 +72,6 @@ from pipelines.parquet import (
     OUTPUT_ERROR_REASON,
     ParquetConfig,
     coverage,
-    new_run_id,
-    open_lock,
     partition_dir,
     text_bytes,
 )

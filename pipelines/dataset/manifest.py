@@ -9,6 +9,7 @@ the next run, holding the lock, marks it ``"interrupted"`` and adds any file com
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,6 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from crawler.extensions.health import FAILED_REASON_PREFIX, HealthVerdict
 from pipelines.dataset import storage, warc
 
 RUNS_DIR = "_runs"
@@ -24,6 +24,8 @@ STATUS_RUNNING = "running"
 STATUS_FINISHED = "finished"
 STATUS_INTERRUPTED = "interrupted"
 STATUS_FAILED = "failed"
+RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+RUN_ID_RANDOM_BYTES = 3
 
 # Spider attributes (the -a arguments) that change what a run writes.
 SPIDER_ARGUMENTS = ("site", "editions", "channels", "full", "refresh_days", "since", "until")
@@ -31,6 +33,7 @@ SPIDER_ARGUMENTS = ("site", "editions", "channels", "full", "refresh_days", "sin
 SPIDER_OPTIONS_ATTRIBUTE = "options"
 
 _STATUS_PREFIX = "downloader/response_status_count/"
+_EXTRACTION_FAILED_PREFIX = "articles/failed/"
 _EXCEPTION_PREFIX = "downloader/exception_type_count/"
 _DROPPED_PREFIX = "articles/dropped/"
 _COVERAGE_PREFIX = "coverage/"
@@ -40,6 +43,20 @@ _BYLINES_PREFIX = "bylines/"
 _CROSSCHECK_PREFIX = "crosscheck/"
 _CROSSCHECK_COUNTS = ("checked", "disagreed", "generic_failed")
 _SKIPPED_PREFIX = "articles/skipped/"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by start time, unique thanks to the random suffix: ``20261126T101500Z-3f9c2a``."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment.strftime(RUN_ID_TIME_FORMAT)}-{secrets.token_hex(RUN_ID_RANDOM_BYTES)}"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthVerdict:
+    """The health check's verdict on a run (``crawler.extensions.health.evaluate``), as the manifest keeps it."""
+
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
 
 
 def _by_suffix(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
@@ -99,7 +116,7 @@ class RunManifest:
             "download_errors_by_type": _by_suffix(stats, _EXCEPTION_PREFIX),
             "items_written": int(stats.get("parquet/rows_written", 0)),
             "items_dropped": _by_suffix(stats, _DROPPED_PREFIX),
-            "extraction_failures": _by_suffix(stats, FAILED_REASON_PREFIX),
+            "extraction_failures": _by_suffix(stats, _EXTRACTION_FAILED_PREFIX),
             "pages_failed": _by_suffix(stats, _PAGES_FAILED_PREFIX),
             "articles_skipped": _by_suffix(stats, _SKIPPED_PREFIX),
             "coverage": _by_suffix(stats, _COVERAGE_PREFIX),
