@@ -21,7 +21,7 @@ from pipelines.dataset.lock import DatasetLock
 from pipelines.dataset.schema import items_to_table
 from tests.archive_data import make_synthetic_dataset
 from tests.test_crashes import signal_when, start
-from tests.test_parquet import DAY_ONE, make_item, make_pipeline, write_items
+from tests.test_parquet import DAY_ONE, close_run, make_item, make_pipeline, write_items
 
 T = datetime(2024, 3, 10, tzinfo=UTC)
 
@@ -196,7 +196,7 @@ def test_a_crash_at_any_step_leaves_the_old_dataset_or_the_new_one(
     else:
         pipeline = make_pipeline(dataset)
         pipeline.open_spider()
-        pipeline.close_spider()
+        close_run(pipeline)
     assert summary(dataset) == (EXPECTED if crash_point else before)
     assert leftovers(dataset) == []
     if not crash_point:  # the backfill can then run again, to the same end
