@@ -4,6 +4,10 @@ memory of all its processes for 2,000 versus 20,000 captures.
 
 The captures are the WARC files of one crawl of the replica's static export (nginx), so the rebuild reads what a
 crawl wrote; rates are over the engine's time (the run opened to the run closed), interpreter start-up left out.
+On a machine shared with other work the wall-clock ratio says little (two processes get no more CPU than one
+when the cores are busy), so the CPU each run spent per article is reported too, with the ratio it gives on two
+idle cores: one process's CPU per article over the larger of the two processes' CPU halved and the sequential
+stage's own (which no second core shortens).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -20,6 +25,7 @@ import psutil
 from bench.crawls import RSS_POLL_SECONDS, crawl_articles, finished_stats, scrapy_arguments, scrapy_env
 from bench.figures import Figure, Target, measured
 from bench.server import export_for_crawl, nginx
+from crawler import stats as keys
 from tests.crawling import PROJECT_ROOT
 from tests.replica.site import Site
 
@@ -33,8 +39,21 @@ SPEED_UP_TARGET = Target(">=", 1.7)
 MEMORY_TARGET = Target("<=", 1.3)
 
 
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    articles_per_second: float
+    peak_rss_mib: float
+    # CPU milliseconds per article page: in the worker processes (inline for one) and in the sequential stage.
+    worker_cpu_ms: float
+    main_cpu_ms: float
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.worker_cpu_ms + self.main_cpu_ms
+
+
 def run() -> list[Figure]:
-    rates: dict[int, list[float]] = {n: [] for n in PROCESS_COUNTS}
+    runs: dict[int, list[Rebuilt]] = {n: [] for n in PROCESS_COUNTS}
     peaks: dict[int, list[float]] = {SMALL: [], LARGE: []}
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as scratch_name:
         scratch = Path(scratch_name)
@@ -43,22 +62,33 @@ def run() -> list[Figure]:
         for repetition in range(REPETITIONS):
             for processes in PROCESS_COUNTS:
                 target = scratch / f"rebuilt-{processes}-{repetition}"
-                rate, peak = _rebuild(site, captures[SMALL][1], target, processes)
-                rates[processes].append(rate)
-                if processes == max(PROCESS_COUNTS):
-                    peaks[SMALL].append(peak)
+                runs[processes].append(_rebuild(site, captures[SMALL][1], target, processes))
+        peaks[SMALL] = [r.peak_rss_mib for r in runs[max(PROCESS_COUNTS)]]
         large_site, large_captures = captures[LARGE]
-        _, peak = _rebuild(large_site, large_captures, scratch / "rebuilt-large", max(PROCESS_COUNTS))
-        peaks[LARGE].append(peak)
-    one, two = rates[1], rates[2]
+        large = _rebuild(large_site, large_captures, scratch / "rebuilt-large", max(PROCESS_COUNTS))
+        peaks[LARGE].append(large.peak_rss_mib)
+    one, two = runs[1], runs[2]
+    pairs = list(zip(one, two, strict=True))
     return [
-        measured("rebuild, 1 process", one, "articles/s", ONE_PROCESS_TARGET),
-        measured("rebuild, 2 processes", two, "articles/s"),
+        measured(
+            "rebuild, 1 process", [r.articles_per_second for r in one], "articles/s", ONE_PROCESS_TARGET
+        ),
+        measured("rebuild, 2 processes", [r.articles_per_second for r in two], "articles/s"),
         measured(
             "rebuild 2 / 1 processes articles/s",
-            [b / a for a, b in zip(one, two, strict=True)],
+            [b.articles_per_second / a.articles_per_second for a, b in pairs],
             "ratio",
             SPEED_UP_TARGET,
+        ),
+        measured("rebuild CPU per article, 1 process", [r.cpu_ms for r in one], "ms"),
+        measured("rebuild CPU per article, 2 processes: workers", [r.worker_cpu_ms for r in two], "ms"),
+        measured(
+            "rebuild CPU per article, 2 processes: sequential stage", [r.main_cpu_ms for r in two], "ms"
+        ),
+        measured(
+            "rebuild 2 / 1 processes, from CPU per article (2 idle cores)",
+            [a.cpu_ms / max(b.cpu_ms / 2, b.main_cpu_ms) for a, b in pairs],
+            "ratio",
         ),
         measured(f"rebuild peak RSS, all processes, {SMALL:,} captures", peaks[SMALL], "MiB"),
         measured(f"rebuild peak RSS, all processes, {LARGE:,} captures", peaks[LARGE], "MiB"),
@@ -80,8 +110,8 @@ def _captures(scratch: Path, articles: int) -> tuple[str, Path]:
         return server.base, captures
 
 
-def _rebuild(site: str, captures: Path, target: Path, processes: int) -> tuple[float, float]:
-    """Articles per second of `scrapy rebuild` (start-up excluded) and the peak RSS of all its processes (MiB)."""
+def _rebuild(site: str, captures: Path, target: Path, processes: int) -> Rebuilt:
+    """`scrapy rebuild`: articles per second (start-up excluded), the peak RSS of all its processes, its CPU."""
     settings = {"WARC_URI": str(captures), "PARQUET_URI": str(target), "WARC_PROCESSES": str(processes)}
     arguments = ["rebuild", "-a", f"site={site}"]
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-run-") as run_scratch:
@@ -91,7 +121,13 @@ def _rebuild(site: str, captures: Path, target: Path, processes: int) -> tuple[f
             process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=scrapy_env(), stdout=log, stderr=log)
             peak = _peak_rss_with_children(process)
         stats = finished_stats(process, arguments, stats_file, log_file)
-    return float(stats["articles/pages"]) / float(stats["elapsed_time_seconds"]), peak / MIB
+    articles = float(stats[keys.ARTICLE_PAGES])
+    return Rebuilt(
+        articles_per_second=articles / float(stats["elapsed_time_seconds"]),
+        peak_rss_mib=peak / MIB,
+        worker_cpu_ms=1000 * float(stats[keys.REBUILD_WORKER_CPU]) / articles,
+        main_cpu_ms=1000 * float(stats[keys.REBUILD_MAIN_CPU]) / articles,
+    )
 
 
 def _peak_rss_with_children(process: subprocess.Popen[bytes]) -> int:

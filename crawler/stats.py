@@ -59,6 +59,12 @@ WARC_CAPTURES_READ = "warc/captures_read"
 # Hidden files, objects and incomplete S3 uploads that killed captures left, removed at a run's start.
 WARC_LEFTOVERS_REMOVED = "warc/leftovers_removed"
 WARC_SKIPPED_PREFIX = "warc/skipped/"
+# The capture engine (crawler.rebuild, `scrapy rebuild`): its worker processes, and the CPU seconds spent in them
+# (reading, extracting, fingerprinting pages) and in the sequential stage (reading the captures' order, versions,
+# Parquet), so that where a rebuild's time goes is known even on a machine shared with other work.
+REBUILD_PROCESSES = "rebuild/processes"
+REBUILD_WORKER_CPU = "rebuild/worker_cpu_seconds"
+REBUILD_MAIN_CPU = "rebuild/main_cpu_seconds"
 # Captures older than the archive's rows of their article (pipelines.backfill): held, then inserted as versions.
 BACKFILL_HELD = "backfill/held"
 BACKFILL_INSERTED = "backfill/versions_inserted"

@@ -12,6 +12,7 @@ whatever the number of processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -208,6 +209,7 @@ class DatasetRun:
         # Called first at each flush, under the lock (an import's held captures are inserted then).
         self.before_flush: Callable[[], None] | None = None
         self._started = time.monotonic()
+        self._cpu_started = time.process_time()
 
     def open(self) -> None:
         try:
@@ -269,7 +271,8 @@ class DatasetRun:
             self.flush()
 
     def flush(self) -> None:
-        """Commit the buffer: one part file per partition, the lock and the manifest told after each."""
+        """Commit the buffer: one part file per partition, the lock told after each, then the manifest."""
+        assert self.manifest is not None, "flush() before open()"
         buffer, buffered = self._buffer, self._buffered
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
         self.flushes += 1
@@ -280,9 +283,13 @@ class DatasetRun:
             for partition in sorted(buffer):
                 self._commit(partition, buffer[partition])
         except (OSError, pa.ArrowException):
+            self._write_manifest_quietly()
             committed = self.stats.get(keys.ROWS_WRITTEN, 0) - rows_before
             self.stats.inc(keys.dropped(OUTPUT_ERROR_REASON), buffered - committed)
             raise
+        # Once per flush, not after each part file as the exporter does (one per partition: hundreds a flush);
+        # a kill in between loses no file: the next run's recovery lists a dead run's files from their names.
+        self.manifest.write(self.fs, self.root, self.stats)
 
     def _commit(self, partition: str, items: list[ArticleItem]) -> None:
         assert self.manifest is not None, "flush() before open()"
@@ -302,7 +309,13 @@ class DatasetRun:
             self.stats.inc(f"{keys.COVERAGE_PREFIX}{column}", count)
         self.lock.committed(table.column("article_id").to_pylist())
         self.manifest.files.append(path.removeprefix(self.root + "/"))
-        self.manifest.write(self.fs, self.root, self.stats)
+
+    def _write_manifest_quietly(self) -> None:
+        """After a failed flush, list what it committed if the storage still lets us (the next run's recovery
+        lists it otherwise, from the files' names)."""
+        if self.manifest is not None:
+            with contextlib.suppress(OSError, pa.ArrowException):
+                self.manifest.write(self.fs, self.root, self.stats)
 
     def close(self, reason: str) -> Outcome:
         """Last flush (a finished read only), health verdict, final manifest, lock released, stats written."""
@@ -353,6 +366,11 @@ class DatasetRun:
         self.stats["finish_reason"] = reason
         self.stats["finish_time"] = datetime.now(UTC)
         self.stats["elapsed_time_seconds"] = time.monotonic() - self._started
+        self.stats[keys.REBUILD_PROCESSES] = self.config.processes
+        # One process does the pages' work inline: the sequential stage's share is the rest.
+        own = time.process_time() - self._cpu_started
+        inline = self.stats.get(keys.REBUILD_WORKER_CPU, 0.0) if self.config.processes <= 1 else 0.0
+        self.stats[keys.REBUILD_MAIN_CPU] = own - inline
 
     def _dump_stats(self) -> None:
         if self.config.stats_json:
@@ -422,6 +440,7 @@ class Sequence:
     def take(self, result: PageResult) -> None:
         stats = self.run.stats
         stats.inc(keys.WARC_CAPTURES_READ)
+        stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + result.cpu_seconds
         if result.article_id is not None:
             stats.inc(keys.ARTICLE_PAGES)
             seen = self.pending_urls.pop(result.article_id, [])

@@ -9,6 +9,7 @@ checks, same counters.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -52,6 +53,8 @@ class PageResult:
     failure_detail: str | None = None
     drop: Drop | None = None
     byline_issue: str | None = None
+    # CPU seconds its reading took in the worker process (``rebuild/worker_cpu_seconds``).
+    cpu_seconds: float = 0.0
 
     @property
     def fallback(self) -> bool:
@@ -60,7 +63,13 @@ class PageResult:
 
 def read_chunk(site: str, refs: list[warc.CaptureRef]) -> list[PageResult]:
     """The pages at ``refs``, in order (what a worker process is given at a time)."""
-    return [read_page(warc.read_capture(ref.file, ref.offset), site) for ref in refs]
+    results = []
+    for ref in refs:
+        started = time.process_time()
+        result = read_page(warc.read_capture(ref.file, ref.offset), site)
+        result.cpu_seconds = time.process_time() - started
+        results.append(result)
+    return results
 
 
 def read_page(capture: warc.Capture, site: str) -> PageResult:

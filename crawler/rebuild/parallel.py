@@ -53,6 +53,10 @@ def ordered_map(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        # A task per worker starts the fork server and the workers (a second or so: the imports) while the caller
+        # produces the first chunk (reading the captures' order), not after; the pool spawns one per task.
+        for _ in range(processes):
+            pool.submit(os.getpid)
         pending: deque[Future[list[Out]]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(work, chunk))
