@@ -71,6 +71,11 @@ def rebuild(
     return done
 
 
+def through_scrapys_engine(site: str, dataset: Path, spec: str) -> CrawlResult:
+    """The import through Scrapy's engine and the item pipelines: a feed export (``-O``) keeps it there."""
+    return crawl(site, dataset, args={"warc": spec}, feed=dataset.parent / f"{dataset.name}.jsonl")
+
+
 def part_files(dataset: Path) -> dict[str, list[dict[str, Any]]]:
     """Each part file (its name without the run id) -> its rows in file order, without the ``run_id`` column."""
     files = {}
@@ -103,7 +108,7 @@ def test_every_number_of_processes_writes_the_same_files_as_one_and_the_rows_of_
         assert datasets[n] == one, f"{n} processes wrote other files or rows than one"
         assert _decisions(runs[n].stats) == _decisions(stats)
 
-    imported = crawl(captures.site, tmp_path / "imported", args={"warc": captures.spec})
+    imported = through_scrapys_engine(captures.site, tmp_path / "imported", captures.spec)
     assert imported.returncode == 0, imported.log[-3000:]
     assert rows(part_files(tmp_path / "imported")) == every_row
     assert _decisions(imported.stats) == _decisions(stats)
@@ -203,7 +208,7 @@ def test_importing_older_captures_into_an_archive_inserts_them_as_the_scrapy_imp
     newer, older = captures.spec.split(",")
     through_scrapy = tmp_path / "scrapy"
     for spec in (newer, older):
-        done = crawl(captures.site, through_scrapy, args={"warc": spec})
+        done = through_scrapys_engine(captures.site, through_scrapy, spec)
         assert done.returncode == 0, done.log[-3000:]
     scrapy_stats = done.stats
     on_every_core = tmp_path / "cores"

@@ -14,24 +14,15 @@ import sys
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.crawl import MISTAKES
-from crawler.extensions.run import HEALTH_FAILED_EXIT, RUN_FAILED_EXIT
 from crawler.middlewares.capture import URI_SETTING, capture_uri
-from crawler.rebuild.engine import ArchiveUnreadableError, EngineConfig, EngineConfigError, run_captures
-from crawler.spiders.options import CrawlOptions, SpiderArgumentError
+from crawler.rebuild.command import START_ERRORS, spider_options
+from crawler.rebuild.engine import HEALTH_FAILED_EXIT, RUN_FAILED_EXIT, EngineConfig, run_captures
 from pipelines.dataset import rebuild, storage
 from pipelines.dataset.warc import expand_paths
 
-# A user's mistake, captures that are not there, a target or dataset that cannot be written or read: one line
-# on stderr, exit 1, as for a crawl.
-STOPPED_AT_START: tuple[type[Exception], ...] = (
-    *MISTAKES,
-    FileNotFoundError,
-    rebuild.TargetNotEmptyError,
-    SpiderArgumentError,
-    EngineConfigError,
-    ArchiveUnreadableError,
-)
+# What stops a rebuild at start, with one line on stderr and exit 1: the import's (a user's mistake, a dataset that
+# cannot be written or read, captures that are not there), and a target that is not a rebuild's.
+STOPPED_AT_START: tuple[type[Exception], ...] = (*START_ERRORS, rebuild.TargetNotEmptyError)
 
 
 class Command(ScrapyCommand):
@@ -66,11 +57,8 @@ class Command(ScrapyCommand):
             raise UsageError(f"set the captures to rebuild from with -s {URI_SETTING}=PATH")
         try:
             expand_paths(source)
-            options = CrawlOptions.parse(**{**opts.spargs, "warc": source})
+            options = spider_options({**opts.spargs, "warc": source})
             config = EngineConfig.from_settings(self.settings)
-        except TypeError:  # an -a NAME the spider does not take
-            self._fail(f"unknown spider argument among {', '.join(sorted(opts.spargs))}")
-            return
         except STOPPED_AT_START as error:
             self._fail(str(error))
             return
