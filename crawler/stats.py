@@ -95,7 +95,7 @@ RETRY_AFTER_COUNT = "retry/retry_after/count"
 
 # --- refresh checks (crawler.middlewares.refresh): `refresh/<outcome>` -------------------------------------
 # watched, due, deferred, requests, confirm_requests, not_modified, fetched, removed, reappeared, still_gone,
-# removals_withheld, failed, state_unreadable
+# removals_withheld, failed, state_unreadable, feed_changed, feed_unchanged
 REFRESH_PREFIX = "refresh/"
 
 # --- block pages (crawler.middlewares.blocks) -------------------------------------------------------------

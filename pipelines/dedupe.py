@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
-import redis
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.statscollectors import StatsCollector
@@ -15,12 +14,12 @@ from scrapy.utils.defer import deferred_from_coro
 
 from crawler import stats as keys
 from crawler.config import SettingError
-from crawler.distributed.archive import RedisArchive
-from crawler.distributed.coordination import CoordinationConfig
-from crawler.extensions.run import RunLifecycle
+from crawler.extensions.run import DEFAULT_INDEX_CLASS, INDEX_CLASS_SETTING, RunLifecycle, component_class
 from crawler.extract.generic import EXTRACTOR_NAME as GENERIC_EXTRACTOR
 from crawler.items import ArticleItem
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, ArchiveLookup, hash_key
+from pipelines.dataset.manifest import new_run_id
+from pipelines.dataset.storage import resolve
 from pipelines.fingerprint import ArticleDropped, report_drop
 
 logger = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ class DedupePipeline:
         """Signal handler; Scrapy only logs what a handler raises, so an unreadable archive stops the run here."""
         try:
             self._load_archive()
-        except (OSError, ValueError, pa.ArrowException, redis.RedisError) as error:
+        except (OSError, ValueError, pa.ArrowException) as error:
             self.archive_error = f"cannot read the archive at {self.uri}: {error}"
             logger.error("Stopping the run: %s", self.archive_error)
             self.stats.set_value(keys.ARCHIVE_ERROR, self.archive_error)
@@ -174,12 +173,11 @@ class DedupePipeline:
         self.stats.set_value(keys.ARCHIVE_ARTICLES_AT_START, len(self.index))
 
     def _open_index(self) -> ArchiveLookup:
-        local = ArchiveIndex.load(self.uri)
-        coordination = CoordinationConfig.from_settings(self.crawler.settings)
-        if coordination is None:
-            return local
-        assert self.run is not None, "distributed mode writes a dataset: the run exists"
-        return RedisArchive(coordination.client(), coordination.keys, self.run.run_id, local)
+        """The ``ARCHIVE_INDEX_CLASS`` (the local index unless the distributed add-on swapped it)."""
+        index_class = component_class(self.crawler.settings, INDEX_CLASS_SETTING, DEFAULT_INDEX_CLASS)
+        fs, root = resolve(self.uri)
+        run_id = self.run.run_id if self.run is not None else new_run_id()
+        return cast(ArchiveLookup, index_class.open(fs, root, run_id, self.crawler.settings))
 
     def process_item(self, item: Any) -> ArticleItem:
         if not isinstance(item, ArticleItem):

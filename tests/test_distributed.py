@@ -24,11 +24,13 @@ from scrapy.settings import Settings
 
 from crawler import stats as stats_keys
 from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
-from crawler.distributed.archive import ClaimLostError, RedisArchive
-from crawler.distributed.coordination import CoordinationConfig, live_workers, roll_back_dead
+from crawler.distributed.archive import ClaimLostError, RedisArchive, roll_back_dead
+from crawler.distributed.coordination import CoordinationConfig, live_workers
 from crawler.distributed.keys import CrawlKeys
-from crawler.extensions.run import RemoteWithoutRedisError, open_lock
+from crawler.distributed.state import CrawlState, NotDistributedError, WorkersAliveError
+from crawler.extensions.run import open_lock
 from pipelines.dataset.archive import ArchiveIndex
+from pipelines.dataset.lock import RemoteWithoutRedisError
 from pipelines.fingerprint import text_fingerprints
 from tests.crawling import FAST_SETTINGS, PROJECT_ROOT, start_crawl
 from tests.replica.site import Site
@@ -350,3 +352,41 @@ def test_coordination_config_is_off_without_redis_url() -> None:
     assert CoordinationConfig.from_settings(Settings()) is None
     lock = open_lock(pafs.LocalFileSystem(), "/nonexistent/dataset", "run", Settings())
     assert not lock.sole_writer, "a local lock is not held before acquire()"
+
+
+def test_the_add_on_swaps_the_dataset_lock_and_archive_index_by_setting(redis_url: str) -> None:
+    local = Settings()
+    DistributedMode.update_pre_crawler_settings(local)
+    assert local.get("DATASET_LOCK_CLASS") is None and local.get("ARCHIVE_INDEX_CLASS") is None
+    # A project setting does not beat the add-on: the defaults are in the code, not in crawler/settings.py.
+    from crawler import settings as project
+
+    assert not hasattr(project, "DATASET_LOCK_CLASS") and not hasattr(project, "ARCHIVE_INDEX_CLASS")
+    settings = Settings({"REDIS_URL": redis_url})
+    DistributedMode.update_pre_crawler_settings(settings)
+    assert settings.get("DATASET_LOCK_CLASS") == "crawler.distributed.coordination.RedisWriterLock"
+    assert settings.get("ARCHIVE_INDEX_CLASS") == "crawler.distributed.archive.RedisArchive"
+    assert settings.get("REFRESH_STATE_CLASS") == "crawler.distributed.refresh_state.RedisRefreshState"
+    lock = open_lock(pafs.LocalFileSystem(), "/nonexistent/dataset", "run", settings)
+    assert type(lock).__name__ == "RedisWriterLock"
+
+
+def test_crawlstate_shows_the_crawl_and_refuses_a_reset_while_a_worker_lives(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    settings = Settings({"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": keys.prefix})
+    redis_client = client(redis_url)
+    redis_client.sadd(keys.workers, "run-a")
+    redis_client.set(keys.heartbeat("run-a"), "host", ex=60)
+    redis_client.set(keys.seeded, "run-a")
+    state = CrawlState(settings)
+    assert "seeded by:        run-a" in state.lines()
+    assert "live workers:     1 run-a" in state.lines()
+    with pytest.raises(WorkersAliveError, match="run-a"):
+        state.reset(archive=False)
+    assert redis_client.get(keys.seeded) == "run-a"
+    redis_client.delete(keys.heartbeat("run-a"))
+    assert keys.seeded in state.reset(archive=False)
+    assert redis_client.get(keys.seeded) is None
+    with pytest.raises(NotDistributedError, match="REDIS_URL"):
+        CrawlState(Settings())

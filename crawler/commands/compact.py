@@ -7,11 +7,11 @@ import sys
 from contextlib import AbstractContextManager
 
 import pyarrow.fs as pafs
+from scrapy.addons import AddonManager
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.distributed.coordination import CoordinationConfig, maintenance_lock
-from crawler.extensions.run import open_lock
+from crawler.extensions.run import lock_class
 from pipelines.dataset import storage
 from pipelines.dataset.compact import compact, recover_dataset
 from pipelines.dataset.lock import DatasetLockedError
@@ -58,9 +58,8 @@ class Command(ScrapyCommand):
         print(f"compacted {len(results)} partition(s) of {root}")
 
     def _exclusive(self, fs: pafs.FileSystem, root: str, compact_id: str) -> AbstractContextManager[object]:
-        """The local lock, or in distributed mode (REDIS_URL) the guarantee that no worker is running."""
+        """The ``DATASET_LOCK_CLASS``'s: the local lock, or with the distributed add-on (which this command
+        applies as a crawl does) the guarantee that no worker is running."""
         assert self.settings is not None
-        coordination = CoordinationConfig.from_settings(self.settings)
-        if coordination is not None:
-            return maintenance_lock(coordination, fs, root, compact_id)
-        return open_lock(fs, root, compact_id)
+        AddonManager.load_pre_crawler_settings(self.settings)
+        return lock_class(self.settings).for_maintenance(fs, root, compact_id, self.settings)

@@ -17,21 +17,20 @@ import logging
 import sys
 from typing import Any
 
-import redis
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from crawler.config import SettingError
-from crawler.distributed.keys import DistributedConfigError
+from crawler.distributed import keys as distributed
 from crawler.extensions.health import HealthConfigError
-from crawler.extensions.run import RUN_FAILED_EXIT, RemoteWithoutRedisError, RunLifecycle, exit_status
+from crawler.extensions.run import RUN_FAILED_EXIT, ComponentClassError, RunLifecycle, exit_status
 from crawler.middlewares.crosscheck import CrossCheckConfigError
 from crawler.middlewares.refresh import RefreshConfigError
 from crawler.middlewares.retry import RetryBackoffConfigError
 from crawler.spiders.options import SpiderArgumentError
-from pipelines.dataset.lock import DatasetLockedError
+from pipelines.dataset.lock import DatasetLockedError, RemoteWithoutRedisError
 from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.dataset.warc import WarcConfigError
 from pipelines.parquet import ParquetConfigError
@@ -46,12 +45,11 @@ MISTAKES: tuple[type[Exception], ...] = (
     CrossCheckConfigError,
     RefreshConfigError,
     RetryBackoffConfigError,
-    DistributedConfigError,
     WarcConfigError,
     DatasetLockedError,
     OutputNotWritableError,
-    # REDIS_URL names a Redis that does not answer (the first connection is made at start-up).
-    redis.exceptions.ConnectionError,
+    ComponentClassError,
+    *distributed.START_MISTAKES,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,10 +80,9 @@ class Command(ScrapyCrawlCommand):
 
     def _explain(self, mistake: Exception) -> str:
         """One line: the mistake's own message, or for a Redis that does not answer, the setting naming it."""
-        if isinstance(mistake, redis.exceptions.ConnectionError):
-            assert self.settings is not None
-            url = self.settings.get("REDIS_URL")
-            return _one_line(f"REDIS_URL {url!r} cannot be reached: {mistake}")
+        assert self.settings is not None
+        if isinstance(mistake, distributed.START_MISTAKES):
+            return _one_line(distributed.explain(mistake, self.settings))
         return _one_line(str(mistake))
 
 

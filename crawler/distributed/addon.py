@@ -4,7 +4,13 @@ Built on scrapy-redis: its scheduler keeps the request queue in Redis, shared by
 keeps the seen requests there. This module only wires them in and adds what the archive needs:
 
 - ``DistributedMode``, a Scrapy add-on (``ADDONS``): without ``REDIS_URL`` it changes nothing; with it, it
-  switches the scheduler and dupefilter to the Redis-backed ones below and enables the start and idle hooks.
+  switches the scheduler and dupefilter to the Redis-backed ones below, the dataset lock
+  (``DATASET_LOCK_CLASS``) to the worker registry's ``crawler.distributed.coordination.RedisWriterLock`` and
+  the archive index (``ARCHIVE_INDEX_CLASS``) to ``crawler.distributed.archive.RedisArchive``, the refresh
+  state (``REFRESH_STATE_CLASS``) to ``crawler.distributed.refresh_state.RedisRefreshState``, and enables the
+  start and idle hooks. The lock and index are also swapped before any crawler exists
+  (``update_pre_crawler_settings``), so that ``scrapy compact`` gets the same lock; nothing else in the project
+  knows Redis exists.
 - ``ArticleDupeFilter``: an article request's fingerprint is its ``article_id``, so the gb and b5 copies, http
   and https links and query-string variants of one article are fetched once by the whole crawl; other requests
   (home, list pages) keep scrapy-redis's URL fingerprint.
@@ -34,8 +40,13 @@ from scrapy_redis.scheduler import Scheduler
 
 from crawler import stats as stat_keys
 from crawler.config import positive_int
+from crawler.distributed.archive import RedisArchive
+from crawler.distributed.coordination import RedisWriterLock
 from crawler.distributed.keys import CrawlKeys, DistributedConfigError, redis_url
 from crawler.distributed.queue import SharedQueue
+from crawler.distributed.refresh_state import RedisRefreshState
+from crawler.extensions.run import INDEX_CLASS_SETTING, LOCK_CLASS_SETTING
+from crawler.middlewares.refresh import STATE_CLASS_SETTING as REFRESH_STATE_CLASS_SETTING
 from crawler.urls import parse_article_url
 
 logger = logging.getLogger(__name__)
@@ -53,11 +64,18 @@ _SPIDER_LOG_DEPRECATED = r"Spider\.log\(\) is deprecated"
 
 
 class DistributedMode:
-    """Add-on: with ``REDIS_URL`` set, the scheduler, dupefilter and hooks of the distributed mode."""
+    """Add-on: with ``REDIS_URL`` set, the scheduler, dupefilter, lock, archive index and hooks of the
+    distributed mode."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        if redis_url(settings) is not None:
+            _swap_dataset_components(settings)
 
     def update_settings(self, settings: Settings) -> None:
         if redis_url(settings) is None:
             return
+        _swap_dataset_components(settings)
         keys = CrawlKeys.from_settings(settings)
         settings.set("SCHEDULER", f"{__name__}.SharedScheduler", priority=ADDON_PRIORITY)
         settings.set("DUPEFILTER_CLASS", f"{__name__}.ArticleDupeFilter", priority=ADDON_PRIORITY)
@@ -72,6 +90,17 @@ class DistributedMode:
         settings["EXTENSIONS"][f"{__name__}.CloseWhenIdle"] = 0
         max_idle_seconds(settings)
         pop_batch(settings)
+
+
+def _swap_dataset_components(settings: BaseSettings) -> None:
+    # At add-on priority: the defaults are in the code, not in the project's settings (which would win).
+    settings.set(LOCK_CLASS_SETTING, f"{RedisWriterLock.__module__}.RedisWriterLock", priority=ADDON_PRIORITY)
+    settings.set(INDEX_CLASS_SETTING, f"{RedisArchive.__module__}.RedisArchive", priority=ADDON_PRIORITY)
+    settings.set(
+        REFRESH_STATE_CLASS_SETTING,
+        f"{RedisRefreshState.__module__}.RedisRefreshState",
+        priority=ADDON_PRIORITY,
+    )
 
 
 def pop_batch(settings: BaseSettings) -> int:

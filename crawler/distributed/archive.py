@@ -1,43 +1,62 @@
-"""The archive index shared by every worker of a distributed crawl, in Redis (implements ``ArchiveLookup``).
+"""The archive index shared by every worker of a distributed crawl, in Redis (implements ``ArchiveLookup``;
+the add-on sets ``ARCHIVE_INDEX_CLASS`` to :class:`RedisArchive`), with its claims and their rollback.
 
 Two hashes hold what SPEC.md section 3 needs to decide versions and duplicates: ``archive:ids``
-(``article_id`` -> ``"<latest version>:<content_hash>"``) and ``archive:hashes`` (``content_hash`` -> the
-first ``article_id`` with that text). The first worker of a crawl seeds them from the dataset when Redis has
-none (``crawler.distributed.coordination.seed_archive``).
+(``article_id`` -> ``"<latest version>:<content_hash>"``, a *record*) and ``archive:hashes`` (``content_hash``
+-> the first ``article_id`` with that text). The first worker of a crawl seeds them from the dataset when Redis
+has none (:func:`seed_archive`).
 
 ``add`` is the claim: one Lua script checks that the version is the next one (and, for a new article, that
 no other article owns the text) and records it, atomically, so two workers never write the same article
-version; the loser's item is dropped as a duplicate. Near duplicates are a soft flag: they are looked up in
-the dataset as loaded at start plus this worker's own additions (the local index), not across workers.
+version; the loser's item is dropped as a duplicate. The claim also goes to the worker's ``pending`` hash
+(``"<record>|<previous record>"``) until its row is in a committed part file; a dead worker's pending claims
+are rolled back (:func:`roll_back_dead`), except those whose row its part files (``part-<run_id>-*``) do
+hold, so a rerun fetches exactly what it lost. Records and claims are written and read in this module only.
+Near duplicates are a soft flag: they are looked up in the dataset as loaded at start plus this worker's own
+additions (the local index), not across workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
 import redis
 
-from crawler.distributed.coordination import CLAIM_SEPARATOR
-from crawler.distributed.keys import CrawlKeys
-from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, Latest, hash_key
+from crawler.distributed.keys import CrawlKeys, redis_url
+from pipelines.dataset import storage
+from pipelines.dataset.archive import (
+    DEFAULT_MAX_DISTANCE,
+    ArchiveIndex,
+    ArchiveUnreadableError,
+    Latest,
+    hash_key,
+    read_index_columns,
+)
 from pipelines.fingerprint import ArticleDropped
 
 DUPLICATE_REASON = "duplicate"
 DUPLICATE_CONTENT_REASON = "duplicate_content"
 _CLAIMED, _VERSION_TAKEN, _TEXT_TAKEN = 1, 0, -1
+RECORD_SEPARATOR = ":"
+CLAIM_SEPARATOR = "|"
+SEED_BATCH = 10_000
 
 _CLAIM = f"""
 local ids, hashes, pending = KEYS[1], KEYS[2], KEYS[3]
 local article_id, version, hash = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local current = redis.call('HGET', ids, article_id)
 local current_version = 0
-if current then current_version = tonumber(string.match(current, '^(%d+):')) end
+if current then current_version = tonumber(string.match(current, '^(%d+){RECORD_SEPARATOR}')) end
 if current_version + 1 ~= version then return {_VERSION_TAKEN} end
 if current_version == 0 then
   local owner = redis.call('HGET', hashes, hash)
   if owner and owner ~= article_id then return {_TEXT_TAKEN} end
 end
-local claim = version .. ':' .. hash
+local claim = version .. '{RECORD_SEPARATOR}' .. hash
 redis.call('HSET', ids, article_id, claim)
 redis.call('HSETNX', hashes, hash, article_id)
 redis.call('HSET', pending, article_id, claim .. '{CLAIM_SEPARATOR}' .. (current or ''))
@@ -52,6 +71,19 @@ class ClaimLostError(ArticleDropped):
         super().__init__(reason, f"{article_id} was claimed by another worker first", article_id)
 
 
+# Undo one dead claim if the index still holds it: restore the previous record (or forget the id) and release
+# the content hash if the claim had taken it.
+_ROLL_BACK_CLAIM = f"""
+local ids, hashes = KEYS[1], KEYS[2]
+local article_id, claimed, previous = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', ids, article_id) ~= claimed then return 0 end
+if previous == '' then redis.call('HDEL', ids, article_id) else redis.call('HSET', ids, article_id, previous) end
+local hash = string.match(claimed, '{RECORD_SEPARATOR}(.*)$')
+if redis.call('HGET', hashes, hash) == article_id then redis.call('HDEL', hashes, hash) end
+return 1
+"""
+
+
 class RedisArchive:
     """``ArchiveLookup`` over Redis; ``local`` (the dataset as loaded at start) answers near-duplicate queries."""
 
@@ -61,6 +93,21 @@ class RedisArchive:
         self.run_id = run_id
         self.local = local
         self._claim = client.register_script(_CLAIM)
+
+    @classmethod
+    def open(cls, fs: pafs.FileSystem, root: str, run_id: str, settings: Any) -> RedisArchive:
+        """The ``ARCHIVE_INDEX_CLASS`` entry point: the crawl's shared index (seeded by its first worker)."""
+        url = redis_url(settings)
+        if url is None:
+            raise ArchiveUnreadableError("the Redis archive index needs REDIS_URL=redis://host:port/db")
+        client = redis.Redis.from_url(url, decode_responses=True)
+        try:
+            client.ping()
+        except redis.RedisError as error:
+            raise ArchiveUnreadableError(f"Redis at {url} does not answer: {error}") from error
+        return cls(
+            client, CrawlKeys.from_settings(settings), run_id, ArchiveIndex.open(fs, root, run_id, settings)
+        )
 
     def __len__(self) -> int:
         return int(self.client.hlen(self.keys.archive_ids))
@@ -107,7 +154,78 @@ class RedisArchive:
         self.local.add(article_id, version, content_hash, simhash)
 
 
+def _record(version: int, content_hash: str) -> str:
+    """An ``archive:ids`` value."""
+    return f"{version}{RECORD_SEPARATOR}{content_hash}"
+
+
+def _version(record: str) -> int:
+    return int(record.split(RECORD_SEPARATOR, 1)[0])
+
+
 def _latest(record: object) -> Latest:
-    """An ``archive:ids`` value, ``"<version>:<content_hash>"``."""
-    version, content_hash = str(record).split(":", 1)
+    version, content_hash = str(record).split(RECORD_SEPARATOR, 1)
     return Latest(int(version), hash_key(content_hash))
+
+
+def committed_ids(fs: pafs.FileSystem, root: str, run_id: str) -> set[str]:
+    """``article_id:version`` of every row in the part files ``run_id`` committed."""
+    files = [
+        info.path
+        for info in storage.list_files(fs, root)
+        if info.base_name.startswith(f"part-{run_id}-") and info.base_name.endswith(storage.DATA_SUFFIX)
+    ]
+    if not files:
+        return set()
+    table = pads.dataset(files, format="parquet", filesystem=fs).to_table(columns=["article_id", "version"])
+    keys = pc.binary_join_element_wise(table["article_id"], pc.cast(table["version"], "string"), ":")
+    return {str(k) for k in keys.to_pylist()}
+
+
+def roll_back_dead(
+    client: redis.Redis, keys: CrawlKeys, fs: pafs.FileSystem, root: str, run_id: str
+) -> tuple[int, int]:
+    """Undo a dead worker's uncommitted claims; returns (rolled back, kept because committed)."""
+    pending = client.hgetall(keys.pending(run_id))
+    committed = committed_ids(fs, root, run_id) if pending else set()
+    script = client.register_script(_ROLL_BACK_CLAIM)
+    rolled = kept = 0
+    for raw_id, claim in pending.items():
+        article_id = str(raw_id)
+        claimed, previous = str(claim).split(CLAIM_SEPARATOR, 1)
+        if f"{article_id}:{_version(claimed)}" in committed:
+            kept += 1
+            continue
+        rolled += int(
+            script(keys=[keys.archive_ids, keys.archive_hashes], args=[article_id, claimed, previous])
+        )
+    client.delete(keys.pending(run_id))
+    client.srem(keys.workers, run_id)
+    return rolled, kept
+
+
+def seed_archive(client: redis.Redis, keys: CrawlKeys, fs: pafs.FileSystem, root: str) -> int:
+    """Load ids, latest versions and content hashes from the dataset into Redis; returns the article count."""
+    client.delete(*keys.archive_state())
+    latest: dict[str, tuple[int, str]] = {}
+    for batch in read_index_columns(fs, root):
+        for article_id, version, content_hash in zip(
+            batch.column("article_id").to_pylist(),
+            batch.column("version").to_pylist(),
+            batch.column("content_hash").to_pylist(),
+            strict=True,
+        ):
+            known = latest.get(article_id)
+            if known is None or version > known[0]:
+                latest[article_id] = (version, content_hash or "")
+    items = list(latest.items())
+    for start in range(0, len(items), SEED_BATCH):
+        chunk = items[start : start + SEED_BATCH]
+        with client.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.archive_ids, mapping={a: _record(v, h) for a, (v, h) in chunk})
+            for article_id, (_, content_hash) in chunk:
+                if content_hash:
+                    pipe.hsetnx(keys.archive_hashes, content_hash, article_id)
+            pipe.execute()
+    client.set(keys.archive_ready, len(items))
+    return len(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
 from scrapy.settings import BaseSettings
 
 REDIS_URL_SETTING = "REDIS_URL"
@@ -14,6 +15,18 @@ REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 class DistributedConfigError(ValueError):
     """REDIS_URL or a distributed-mode setting is invalid; the message names it."""
+
+
+# What a user can get wrong about the distributed mode, for `scrapy crawl`'s one-line errors: a setting, or a
+# REDIS_URL whose Redis does not answer (the first connection is made at start-up).
+START_MISTAKES: tuple[type[Exception], ...] = (DistributedConfigError, redis.exceptions.ConnectionError)
+
+
+def explain(mistake: Exception, settings: BaseSettings) -> str:
+    """The message for one of :data:`START_MISTAKES`: a connection error names the setting."""
+    if isinstance(mistake, redis.exceptions.ConnectionError):
+        return f"{REDIS_URL_SETTING} {settings.get(REDIS_URL_SETTING)!r} cannot be reached: {mistake}"
+    return str(mistake)
 
 
 def redis_url(settings: BaseSettings) -> str | None:

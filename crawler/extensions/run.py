@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.fs as pafs
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.settings import BaseSettings
+from scrapy.settings import BaseSettings, Settings
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.conf import build_component_list
+from scrapy.utils.misc import load_object
 
 from crawler import stats as keys
-from crawler.distributed.coordination import CoordinationConfig, RedisCoordination
 from crawler.extensions.health import (
     DEFAULT_MAX_DISAGREEMENT_RATIO,
     DEFAULT_MAX_FAILED_RATIO,
@@ -42,14 +41,13 @@ from crawler.extensions.health import (
 )
 from pipelines.dataset import storage
 from pipelines.dataset.compact import recover_dataset
-from pipelines.dataset.lock import DatasetLock, WriterLock
+from pipelines.dataset.lock import WriterLock, WriterLockClass
 from pipelines.dataset.manifest import (
     STATUS_FAILED,
     STATUS_FINISHED,
     STATUS_INTERRUPTED,
     HealthVerdict,
     RunManifest,
-    last_run_status,
     new_run_id,
     reconcile_interrupted,
     spider_arguments,
@@ -62,6 +60,12 @@ logger = logging.getLogger(__name__)
 EXPORTER = "pipelines.parquet.ParquetPipeline"
 URI_SETTING = "PARQUET_URI"
 DEFAULT_URI = "output/articles"
+# Swapped by the distributed add-on (crawler/distributed/addon.py); the defaults live here, not in the project's
+# settings, whose priority would beat the add-on's.
+LOCK_CLASS_SETTING = "DATASET_LOCK_CLASS"
+DEFAULT_LOCK_CLASS = "pipelines.dataset.lock.DatasetLock"
+INDEX_CLASS_SETTING = "ARCHIVE_INDEX_CLASS"
+DEFAULT_INDEX_CLASS = "pipelines.dataset.archive.ArchiveIndex"
 
 # Exit statuses of `scrapy crawl` (README "Exit status").
 SUCCESS_EXIT = 0
@@ -69,10 +73,6 @@ RUN_FAILED_EXIT = 1
 HEALTH_FAILED_EXIT = 3
 # Finish reasons of a run that did what it was asked: a normal end, or a limit the user set (CLOSESPIDER_*).
 SUCCESS_REASONS = ("finished", "closespider_")
-
-
-class RemoteWithoutRedisError(ValueError):
-    """PARQUET_URI is remote storage and REDIS_URL is unset: remote writers cannot share a file lock."""
 
 
 def exit_status(finish_reason: str, verdict: HealthVerdict | None) -> int:
@@ -84,6 +84,25 @@ def exit_status(finish_reason: str, verdict: HealthVerdict | None) -> int:
     return SUCCESS_EXIT
 
 
+class ComponentClassError(ValueError):
+    """A ``*_CLASS`` setting does not name an importable class."""
+
+
+def component_class(settings: BaseSettings, name: str, default: str) -> Any:
+    """The class a ``*_CLASS`` setting names (as Scrapy's ``SCHEDULER``): swapped by the distributed add-on."""
+    path = settings.get(name) or default
+    try:
+        return load_object(path)
+    except (ImportError, AttributeError, NameError, ValueError):
+        raise ComponentClassError(
+            f"{name} must name an importable class such as {default}, got {path!r}"
+        ) from None
+
+
+def lock_class(settings: BaseSettings) -> WriterLockClass:
+    return cast(WriterLockClass, component_class(settings, LOCK_CLASS_SETTING, DEFAULT_LOCK_CLASS))
+
+
 def open_lock(
     fs: pafs.FileSystem,
     root: str,
@@ -91,16 +110,9 @@ def open_lock(
     settings: BaseSettings | None = None,
     stats: StatsCollector | None = None,
 ) -> WriterLock:
-    """Redis coordination when ``REDIS_URL`` is set, else the local lock (remote storage needs Redis)."""
-    coordination = CoordinationConfig.from_settings(settings) if settings is not None else None
-    if coordination is not None:
-        return RedisCoordination(coordination, fs, root, run_id, stats)
-    if not isinstance(fs, pafs.LocalFileSystem):
-        raise RemoteWithoutRedisError(
-            f"PARQUET_URI {root!r} is not a local path: writers of remote storage cannot share a file lock, "
-            "so they coordinate through Redis: set REDIS_URL=redis://host:port/db as well"
-        )
-    return DatasetLock(Path(root), run_id)
+    """The ``DATASET_LOCK_CLASS``'s lock for one run."""
+    settings = settings if settings is not None else Settings()
+    return lock_class(settings).for_run(fs, root, run_id, settings, stats)
 
 
 def _writes_dataset(settings: BaseSettings) -> bool:
@@ -187,13 +199,8 @@ class RunLifecycle:
 
     def _last_run_incomplete(self) -> bool:
         """A killed or failed last run archived some articles of a channel but maybe not the older ones."""
-        coordination = CoordinationConfig.from_settings(self.crawler.settings)
-        if coordination is not None:
-            # Other workers' manifests say "running" while they live: the crawl's opener knows better.
-            return bool(coordination.client().get(coordination.keys.gaps))
-        status = last_run_status(self.fs, self.root, excluding=self.run_id)
-        if status not in (None, STATUS_FINISHED):
-            logger.warning("The last run ended %s: paging past known articles to fill the gap", status)
+        if self.lock.previous_run_incomplete():
+            logger.warning("The last run did not finish: paging past known articles to fill the gap")
             return True
         return False
 

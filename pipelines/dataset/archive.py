@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -61,8 +61,13 @@ class Latest(NamedTuple):
     hash_key: int
 
 
+class ArchiveUnreadableError(OSError):
+    """The archive index cannot be read: every article would look new, so nothing may be written."""
+
+
 class ArchiveLookup(Protocol):
-    """What the dedupe pipeline and the spider need of an archive index (local numpy or, later, Redis)."""
+    """The archive index: what the dedupe pipeline asks, and (``in``) the known-articles middleware. This local
+    one, or the distributed mode's ``crawler.distributed.archive.RedisArchive``."""
 
     def __len__(self) -> int: ...
 
@@ -79,6 +84,12 @@ class ArchiveLookup(Protocol):
     ) -> str | None: ...
 
     def add(self, article_id: str, version: int, content_hash: str, simhash: int) -> None: ...
+
+
+class ArchiveIndexClass(Protocol):
+    """An ``ARCHIVE_INDEX_CLASS``: opens the index of the dataset at ``root`` for run ``run_id``."""
+
+    def open(self, fs: pafs.FileSystem, root: str, run_id: str, settings: Any) -> ArchiveLookup: ...
 
 
 def hash_key(content_hash: str) -> int:
@@ -240,6 +251,11 @@ class ArchiveIndex:
     def load(cls, uri: str) -> ArchiveIndex:
         """The index of the dataset at ``uri``; empty when the dataset does not exist yet."""
         fs, root = resolve(uri)
+        return cls.from_batches(read_index_columns(fs, root))
+
+    @classmethod
+    def open(cls, fs: pafs.FileSystem, root: str, run_id: str, settings: Any = None) -> ArchiveIndex:
+        """The ``ARCHIVE_INDEX_CLASS`` entry point (the default): read from the dataset itself."""
         return cls.from_batches(read_index_columns(fs, root))
 
     @classmethod

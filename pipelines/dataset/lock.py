@@ -3,6 +3,9 @@
 The kernel drops a ``flock`` when its holder dies, however it dies, so a lock file left by a killed run is
 free again at once: there is no stale-lock detection to get wrong and no take-over race. The file's JSON
 content (pid, hostname, run_id, since) only serves to name the holder in the second run's error message.
+
+The lock is chosen by the ``DATASET_LOCK_CLASS`` setting (this one by default; the distributed add-on swaps in
+``crawler.distributed.coordination.RedisWriterLock``): a :class:`WriterLockClass`.
 """
 
 from __future__ import annotations
@@ -12,17 +15,26 @@ import json
 import os
 import socket
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
+
+import pyarrow.fs as pafs
+
+from pipelines.dataset.manifest import STATUS_FINISHED, last_run_status
 
 LOCK_FILENAME = "_lock"
 
 
 class DatasetLockedError(RuntimeError):
     """Another live process holds the dataset's lock."""
+
+
+class RemoteWithoutRedisError(ValueError):
+    """PARQUET_URI is remote storage: its writers cannot share a file lock."""
 
 
 class WriterLock(Protocol):
@@ -43,11 +55,31 @@ class WriterLock(Protocol):
 
     def release(self) -> None: ...
 
+    def previous_run_incomplete(self) -> bool:
+        """The last run did not finish: some channels' older pages may not be archived."""
+        ...
+
     def __enter__(self) -> WriterLock: ...
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+class WriterLockClass(Protocol):
+    """A ``DATASET_LOCK_CLASS``: how a run and ``scrapy compact`` exclude the other writers of a dataset."""
+
+    def for_run(
+        self, fs: pafs.FileSystem, root: str, run_id: str, settings: Any, stats: Any | None = None
+    ) -> WriterLock:
+        """The lock of one run (settings and stats are Scrapy's)."""
+        ...
+
+    def for_maintenance(
+        self, fs: pafs.FileSystem, root: str, token: str, settings: Any
+    ) -> AbstractContextManager[object]:
+        """Held while ``scrapy compact`` rewrites the dataset: no run may write meanwhile."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +114,26 @@ class DatasetLock:
         self.run_id = run_id
         self._fd: int | None = None
         self.previous: LockHolder | None = None
+
+    @classmethod
+    def for_run(
+        cls, fs: pafs.FileSystem, root: str, run_id: str, settings: Any = None, stats: Any | None = None
+    ) -> DatasetLock:
+        if not isinstance(fs, pafs.LocalFileSystem):
+            raise RemoteWithoutRedisError(
+                f"PARQUET_URI {root!r} is not a local path: writers of remote storage cannot share a file "
+                "lock, so they coordinate through Redis: set REDIS_URL=redis://host:port/db as well"
+            )
+        return cls(root, run_id)
+
+    @classmethod
+    def for_maintenance(cls, fs: pafs.FileSystem, root: str, token: str, settings: Any = None) -> DatasetLock:
+        return cls.for_run(fs, root, token)
+
+    def previous_run_incomplete(self) -> bool:
+        """The manifests tell (the lock is held: a manifest still ``running`` was marked ``interrupted``)."""
+        status = last_run_status(pafs.LocalFileSystem(), str(self.path.parent), excluding=self.run_id)
+        return status not in (None, STATUS_FINISHED)
 
     @property
     def held(self) -> bool:
