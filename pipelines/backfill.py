@@ -25,12 +25,13 @@ from crawler import stats as keys
 from crawler.extensions.run import RunLifecycle
 from crawler.items import ArticleItem
 from pipelines.dataset import backfill, storage
-from pipelines.dataset.archive import ArchiveLookup, part_files
+from pipelines.dataset.archive import ArchiveLookup
+from pipelines.dataset.layout import part_files, partition_dir
 from pipelines.dataset.manifest import new_run_id
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dedupe import FROM_CAPTURES_SETTING, DedupePipeline, Duplicate, DuplicateContent
 from pipelines.fingerprint import ArticleDropped, report_drop
-from pipelines.parquet import InvalidRowError, ParquetConfig, before_flush, partition_dir
+from pipelines.parquet import InvalidRowError, ParquetConfig, before_flush
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ import logging
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -26,13 +25,13 @@ from crawler import stats as keys
 from crawler.config import positive_int
 from crawler.extensions.run import DEFAULT_URI, RunLifecycle
 from crawler.items import ArticleItem
-from pipelines.dataset import storage
+from pipelines.dataset import layout, storage
+from pipelines.dataset.layout import PARTITION_FORMATS, partition_dir
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dataset.summary import filled_count
 
 logger = logging.getLogger(__name__)
 
-PARTITION_FORMATS = {"date": "%Y-%m-%d", "month": "%Y-%m"}
 COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
 DEFAULT_PARTITION = "date"
 DEFAULT_FLUSH_ROWS = 5_000
@@ -60,11 +59,6 @@ class InvalidRowError(DropItem):
 
 class OutputFailedError(DropItem):
     reason = OUTPUT_ERROR_REASON
-
-
-def partition_dir(kind: str, published_at: datetime) -> str:
-    """``date=YYYY-MM-DD`` or ``month=YYYY-MM`` of the UTC instant: built from digits only, never from page text."""
-    return f"{kind}={published_at.astimezone(UTC).strftime(PARTITION_FORMATS[kind])}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +225,7 @@ class ParquetPipeline:
 
     def _next_part_path(self, partition: str) -> str:
         self._file_seq += 1
-        return f"{self.run.root}/{partition}/part-{self.run.run_id}-{self._file_seq}{storage.DATA_SUFFIX}"
+        return layout.part_path(self.run.root, partition, self.run.run_id, self._file_seq)
 
     def _count_written(self, table: pa.Table) -> None:
         self._stats.inc_value(keys.ROWS_WRITTEN, table.num_rows)

@@ -10,7 +10,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from pipelines.dataset import storage
-from pipelines.dataset.archive import part_files
+from pipelines.dataset.layout import part_files
 from pipelines.dataset.manifest import RUNS_DIR
 from pipelines.dataset.schema import ARTICLE_SCHEMA
 

@@ -22,6 +22,7 @@ import redis
 from scrapy import Request
 from scrapy.settings import Settings
 
+from crawler import settings as project
 from crawler import stats as stats_keys
 from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
 from crawler.distributed.archive import ClaimLostError, RedisArchive, roll_back_dead
@@ -358,9 +359,7 @@ def test_the_add_on_swaps_the_dataset_lock_and_archive_index_by_setting(redis_ur
     local = Settings()
     DistributedMode.update_pre_crawler_settings(local)
     assert local.get("DATASET_LOCK_CLASS") is None and local.get("ARCHIVE_INDEX_CLASS") is None
-    # A project setting does not beat the add-on: the defaults are in the code, not in crawler/settings.py.
-    from crawler import settings as project
-
+    # A project setting would beat the add-on: the defaults are in the code, not in crawler/settings.py.
     assert not hasattr(project, "DATASET_LOCK_CLASS") and not hasattr(project, "ARCHIVE_INDEX_CLASS")
     settings = Settings({"REDIS_URL": redis_url})
     DistributedMode.update_pre_crawler_settings(settings)

@@ -18,8 +18,9 @@ from scrapy.utils.test import get_crawler
 
 from crawler.extract import extract
 from crawler.items import ArticleItem
+from pipelines.dataset.layout import PARTITION_FORMATS, partition_dir
 from pipelines.fingerprint import FingerprintPipeline, InvalidDate
-from pipelines.parquet import PARTITION_FORMATS, InvalidRowError, partition_dir
+from pipelines.parquet import InvalidRowError
 from tests.test_extract_safety import FULL_PAGE, HOSTILE_FRAGMENTS, URL
 from tests.test_parquet import make_item, make_pipeline
 

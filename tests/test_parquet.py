@@ -27,10 +27,11 @@ from crawler.extensions.health import HealthConfigError
 from crawler.extensions.run import RunLifecycle
 from crawler.extract.model import Image
 from crawler.items import ArticleItem
+from pipelines.dataset.layout import partition_dir
 from pipelines.dataset.manifest import read_manifest
 from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
 from pipelines.dataset.storage import OutputNotWritableError
-from pipelines.parquet import ParquetConfigError, ParquetPipeline, partition_dir, text_bytes
+from pipelines.parquet import ParquetConfigError, ParquetPipeline, text_bytes
 
 BEIJING = timezone(timedelta(hours=8))
 DAY_ONE = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)

@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 import redis
 
 from crawler.distributed.keys import CrawlKeys, redis_url
-from pipelines.dataset import storage
+from pipelines.dataset import layout
 from pipelines.dataset.archive import (
     DEFAULT_MAX_DISTANCE,
     ArchiveIndex,
@@ -170,11 +170,7 @@ def _latest(record: object) -> Latest:
 
 def committed_ids(fs: pafs.FileSystem, root: str, run_id: str) -> set[str]:
     """``article_id:version`` of every row in the part files ``run_id`` committed."""
-    files = [
-        info.path
-        for info in storage.list_files(fs, root)
-        if info.base_name.startswith(f"part-{run_id}-") and info.base_name.endswith(storage.DATA_SUFFIX)
-    ]
+    files = layout.run_part_files(fs, root, run_id)
     if not files:
         return set()
     table = pads.dataset(files, format="parquet", filesystem=fs).to_table(columns=["article_id", "version"])

@@ -16,10 +16,11 @@ from crawler.items import ArticleItem
 from pipelines.backfill import latest_captures
 from pipelines.dataset import backfill
 from pipelines.dataset.archive import ArchiveIndex
+from pipelines.dataset.layout import partition_dir
 from pipelines.dataset.schema import items_to_table, row_problem
 from pipelines.dedupe import Duplicate, DuplicateContent
 from pipelines.fingerprint import ArticleDropped
-from pipelines.parquet import ParquetConfig, partition_dir
+from pipelines.parquet import ParquetConfig
 
 logger = logging.getLogger(__name__)
 

@@ -45,9 +45,10 @@ from crawler.rebuild.parallel import chunked, default_processes, ordered_map
 from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import alternate_urls
-from pipelines.dataset import storage, warc
-from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex, part_files
+from pipelines.dataset import layout, storage, warc
+from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex
 from pipelines.dataset.compact import recover_dataset
+from pipelines.dataset.layout import part_files, partition_dir
 from pipelines.dataset.lock import WriterLock
 from pipelines.dataset.manifest import (
     STATUS_FAILED,
@@ -73,7 +74,6 @@ from pipelines.parquet import (
     OUTPUT_ERROR_REASON,
     ParquetConfig,
     coverage,
-    partition_dir,
     text_bytes,
 )
 
@@ -295,7 +295,7 @@ class DatasetRun:
         assert self.manifest is not None, "flush() before open()"
         table = items_to_table(items)
         self._file_seq += 1
-        path = f"{self.root}/{partition}/part-{self.run_id}-{self._file_seq}{storage.DATA_SUFFIX}"
+        path = layout.part_path(self.root, partition, self.run_id, self._file_seq)
         storage.write_table_atomically(
             self.fs,
             path,

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
+from pipelines.dataset.layout import part_files
 from pipelines.dataset.simhash import hamming_distance, to_unsigned
 from pipelines.dataset.storage import resolve
 
@@ -45,7 +46,6 @@ BANDED_MAX_DISTANCE = BANDS - 1
 HASH_KEY_HEX_DIGITS = 16
 # 2**(bit_length - 3) <= n / 4 buckets per band: at most 4 bytes of bucket offsets per article over all bands.
 _BUCKET_BITS_BELOW_SIZE_BITS = 3
-_PART_FILE_RE = re.compile(r"part-.*\.parquet")
 _ARTICLE_ID_RE = re.compile(r"n(\d+)")
 _NOT_HEX = 0xFF
 
@@ -349,21 +349,6 @@ def read_index_columns(fs: pafs.FileSystem, root: str) -> Iterator[pa.RecordBatc
     if files:
         dataset = pads.dataset(files, format="parquet", filesystem=fs)
         yield from dataset.to_batches(columns=list(INDEX_COLUMNS))
-
-
-def part_files(fs: pafs.FileSystem, root: str) -> list[str]:
-    """``part-*.parquet`` files under ``root``, skipping hidden or private names (``.tmp``, ``_runs``)."""
-    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
-    prefix = root.rstrip("/") + "/"
-    found = []
-    for info in fs.get_file_info(selector):
-        relative = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
-        parts = relative.split("/")
-        if info.type != pafs.FileType.File or not _PART_FILE_RE.fullmatch(parts[-1]):
-            continue
-        if not any(part.startswith((".", "_")) for part in parts):
-            found.append(info.path)
-    return sorted(found)
 
 
 @dataclass(frozen=True, slots=True)

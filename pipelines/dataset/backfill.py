@@ -37,8 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.dataset import storage
-from pipelines.dataset.archive import part_files
+from pipelines.dataset import layout, storage
+from pipelines.dataset.layout import part_files
 from pipelines.dataset.schema import ARTICLE_SCHEMA, conform
 
 logger = logging.getLogger(__name__)
@@ -225,10 +225,7 @@ def _rewrite(
 ) -> None:
     backfill_id = f"{name}-{uuid.uuid4().hex[:8]}"
     partitions = sorted(set(plan.kept) | set(plan.articles))
-    outputs = {
-        p: f"{root}/{p}/part-backfill-{backfill_id}-{n}{storage.DATA_SUFFIX}"
-        for n, p in enumerate(partitions)
-    }
+    outputs = {p: layout.part_path(root, p, f"backfill-{backfill_id}", n) for n, p in enumerate(partitions)}
     journal = Journal(backfill_id, plan.inputs, [outputs[p] for p in partitions])
     _save(fs, root, journal)
     expected = sum(_row_count(fs, path) for path in plan.inputs) + len(result.inserted)

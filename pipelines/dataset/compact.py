@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.dataset import backfill, storage
+from pipelines.dataset import backfill, layout, storage
 from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION, conform, schema_version_of
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ JOURNAL_DIR = "_compact"
 STATE_WRITING = "writing"
 STATE_PUBLISHING = "publishing"
 # Directories under the root that hold bookkeeping, never data.
-_RESERVED_PREFIXES = ("_", ".")
 
 
 @dataclass(slots=True)
@@ -107,11 +106,8 @@ def partitions_to_compact(fs: pafs.FileSystem, root: str) -> dict[str, list[str]
     parts: dict[str, list[str]] = defaultdict(list)
     for info in storage.list_files(fs, root):
         relative = info.path.removeprefix(root + "/")
-        if "/" not in relative or relative.startswith(_RESERVED_PREFIXES):
-            continue
-        partition, name = relative.rsplit("/", 1)
-        if name.endswith(storage.DATA_SUFFIX) and not name.startswith(_RESERVED_PREFIXES):
-            parts[partition].append(info.path)
+        if "/" in relative and layout.is_data(relative):
+            parts[relative.rsplit("/", 1)[0]].append(info.path)
     return {
         p: sorted(files)
         for p, files in sorted(parts.items())
@@ -120,7 +116,7 @@ def partitions_to_compact(fs: pafs.FileSystem, root: str) -> dict[str, list[str]
 
 
 def plan(root: str, compact_id: str, partition: str, inputs: list[str]) -> Journal:
-    output = f"{root}/{partition}/part-compact-{compact_id}{storage.DATA_SUFFIX}"
+    output = layout.part_path(root, partition, "compact", compact_id)
     return Journal(compact_id, partition, inputs, output)
 
 

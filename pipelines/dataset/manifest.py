@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from pipelines.dataset import storage, warc
+from pipelines.dataset import layout, storage, warc
 
 RUNS_DIR = "_runs"
 STATUS_RUNNING = "running"
@@ -171,11 +171,7 @@ def reconcile_interrupted(fs: pafs.FileSystem, root: str) -> list[str]:
         if document is None or document.get("status") != STATUS_RUNNING:
             continue
         run_id = str(document.get("run_id"))
-        committed = {
-            f.path.removeprefix(root + "/")
-            for f in files
-            if f.base_name.startswith(f"part-{run_id}-") and f.base_name.endswith(storage.DATA_SUFFIX)
-        }
+        committed = {f.path.removeprefix(root + "/") for f in files if layout.written_by(f.base_name, run_id)}
         document["files"] = sorted(committed | set(document.get("files") or []))
         captures = (document.get("settings") or {}).get("WARC_URI")
         if captures:

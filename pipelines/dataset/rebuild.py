@@ -21,7 +21,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from pipelines.dataset import storage
-from pipelines.dataset.archive import part_files
+from pipelines.dataset.layout import part_files
 from pipelines.dataset.manifest import RUNS_DIR
 from pipelines.dataset.schema import ARTICLE_SCHEMA, conform
 from pipelines.dataset.warc import CaptureRef
@@ -160,13 +160,7 @@ class Comparison:
 
 def _rows_by_capture(uri: str) -> Iterator[tuple[tuple[str, int] | None, dict[str, Any]]]:
     fs, root = storage.resolve(uri)
-    files = [
-        info.path
-        for info in storage.list_files(fs, root)
-        if info.base_name.endswith(storage.DATA_SUFFIX)
-        and not any(part.startswith(("_", ".")) for part in info.path.removeprefix(root).split("/"))
-    ]
-    for path in files:
+    for path in part_files(fs, root):
         table = conform(pads.dataset(path, format="parquet", filesystem=fs).to_table())
         for row in table.to_pylist():
             key = (row["warc_file"], row["warc_offset"])

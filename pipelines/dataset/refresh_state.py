@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 
 from crawler.refresh import Known
 from pipelines.dataset import storage
-from pipelines.dataset.archive import part_files
+from pipelines.dataset.layout import part_files
 from pipelines.dataset.manifest import previous_run_start
 from pipelines.dataset.removals import RemovalEvent, currently_removed, read_events, write_events
 
