@@ -61,8 +61,8 @@ def test_lock_of_a_killed_holder_is_free_at_once(tmp_path: Path) -> None:
     with held_by_subprocess(tmp_path) as holder:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
+        assert read_holder(tmp_path / LOCK_FILENAME).run_id == "holder-run"  # the dead holder's file is left
         with DatasetLock(tmp_path, run_id="after-kill") as lock:
-            assert lock.previous is not None and lock.previous.run_id == "holder-run"
             assert read_holder(lock.path).run_id == "after-kill"
 
 
@@ -74,15 +74,16 @@ def test_stale_lock_file_of_a_dead_pid_is_taken_over(tmp_path: Path) -> None:
         "since": "2020-01-01T00:00:00+00:00",
     }
     (tmp_path / LOCK_FILENAME).write_text(json.dumps(stale))
+    assert read_holder(tmp_path / LOCK_FILENAME).run_id == "dead-run"
     with DatasetLock(tmp_path, run_id="new-run") as lock:
-        assert lock.previous is not None and lock.previous.run_id == "dead-run"
         assert read_holder(lock.path).run_id == "new-run"
 
 
 def test_garbage_lock_file_does_not_prevent_locking(tmp_path: Path) -> None:
     (tmp_path / LOCK_FILENAME).write_text("{not json")
+    assert read_holder(tmp_path / LOCK_FILENAME).pid is None
     with DatasetLock(tmp_path, run_id="new-run") as lock:
-        assert lock.previous is not None and lock.previous.pid is None
+        assert read_holder(lock.path).pid == os.getpid()
 
 
 def test_second_pipeline_on_a_dataset_refuses_to_open(tmp_path: Path) -> None:

@@ -113,7 +113,6 @@ class DatasetLock:
         self.path = Path(root) / LOCK_FILENAME
         self.run_id = run_id
         self._fd: int | None = None
-        self.previous: LockHolder | None = None
 
     @classmethod
     def for_run(
@@ -162,7 +161,6 @@ class DatasetLock:
                 f"dataset {self.path.parent} is locked by {holder.describe()} ({self.path}); "
                 "another run is writing it: wait for it to finish"
             ) from None
-        self.previous = read_holder(self.path)
         self._fd = fd
         self._write_holder(fd)
 
