@@ -42,7 +42,7 @@ from crawler import stats as stat_keys
 from crawler.config import positive_int
 from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import RedisWriterLock
-from crawler.distributed.keys import CrawlKeys, DistributedConfigError, redis_url
+from crawler.distributed.keys import REDIS_URL_SETTING, CrawlKeys, DistributedConfigError, redis_url
 from crawler.distributed.queue import SharedQueue
 from crawler.distributed.refresh_state import RedisRefreshState
 from crawler.extensions.run import INDEX_CLASS_SETTING, LOCK_CLASS_SETTING
@@ -69,7 +69,8 @@ class DistributedMode:
 
     @classmethod
     def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
-        if redis_url(settings) is not None:
+        # Not validated here: a bad REDIS_URL must stop the crawl itself, as one line (update_settings checks).
+        if settings.get(REDIS_URL_SETTING):
             _swap_dataset_components(settings)
 
     def update_settings(self, settings: Settings) -> None:
