@@ -115,6 +115,19 @@ def test_the_sweep_removes_what_killed_writers_left_older_than_the_grace_and_spa
     assert storage.sweep_killed_uploads(pafs.LocalFileSystem(), "/tmp", grace=timedelta(0)) == []
 
 
+def test_another_live_workers_upload_is_spared_whatever_the_servers_clock_says(bucket: str) -> None:
+    """moto dates every multipart upload 2010: the run start in the name keeps a live worker's upload young."""
+    fs, root = pafs.FileSystem.from_uri(f"s3://{bucket}/warc")
+    other_run = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-other1"
+    live = fs.open_output_stream(f"{root}/.capture-{other_run}-1.warc.gz.tmp")
+    live.write(os.urandom(UPLOADED_BYTES))  # sends a part: the upload is listed as incomplete
+    live.flush()
+    assert incomplete_uploads(bucket) == [f"warc/.capture-{other_run}-1.warc.gz.tmp"]
+    assert storage.sweep_killed_uploads(fs, root, grace=timedelta(hours=1), spare=CURRENT_RUN) == []
+    live.close()
+    assert fs.get_file_info(f"{root}/.capture-{other_run}-1.warc.gz.tmp").size == UPLOADED_BYTES
+
+
 def test_the_dataset_recovery_aborts_a_killed_part_upload(bucket: str) -> None:
     """The dataset's start-up recovery runs as the only writer: every hidden upload is a dead one."""
     kill_mid_upload(f"s3://{bucket}/articles/date=2024-03-01/.part-20260101T000000Z-dead01-1.parquet.tmp")

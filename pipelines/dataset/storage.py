@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,6 +178,11 @@ def sweep_killed_uploads(
 
     def stale(name: str, moment: datetime | None) -> bool:
         spared = spare is not None and spare in name
+        named = _named_moment(name)
+        # The later of the server's time and the run start in the name: a server whose clock is off (moto dates
+        # every multipart upload 2010) must not make a live worker's upload look abandoned.
+        if named is not None and moment is not None:
+            moment = max(moment, named)
         return is_temporary(name) and not spared and moment is not None and moment < cutoff
 
     removed = []
@@ -202,6 +208,20 @@ def sweep_killed_uploads(
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise OSError(f"cannot sweep the incomplete uploads under s3://{root}: {error}") from error
     return removed
+
+
+# Run ids start with the run's start (20261202T093029Z-07045f), and so do the names of the files a run writes.
+_RUN_START_RE = re.compile(r"(\d{8}T\d{6}Z)")
+
+
+def _named_moment(name: str) -> datetime | None:
+    match = _RUN_START_RE.search(name)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _s3_client(fs: pafs.S3FileSystem) -> Any:
