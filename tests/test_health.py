@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from scrapy.settings import Settings
 
-from crawler.extensions.health import HealthConfigError, evaluate, validate_max_failed_ratio
+from crawler.extensions.health import HealthConfigError, evaluate, health_limits
 
 RATIO = 0.05
 
@@ -71,10 +72,21 @@ def test_both_list_and_article_failures_are_reported() -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [("0", 0.0), (1, 1.0), ("0.05", 0.05)])
 def test_ratio_validation_accepts_zero_to_one(value: object, expected: float) -> None:
-    assert validate_max_failed_ratio(value) == expected
+    limits = health_limits(Settings({"HEALTH_MAX_FAILED_RATIO": value}))
+    assert limits == {
+        "HEALTH_MAX_FAILED_RATIO": expected,
+        "HEALTH_MAX_FALLBACK_RATIO": 0.05,
+        "HEALTH_MAX_DISAGREEMENT_RATIO": 0.2,
+    }
 
 
 @pytest.mark.parametrize("value", ["1.01", -1, "x", None])
 def test_ratio_validation_rejects_the_rest(value: object) -> None:
     with pytest.raises(HealthConfigError, match="HEALTH_MAX_FAILED_RATIO"):
-        validate_max_failed_ratio(value)
+        health_limits(Settings({"HEALTH_MAX_FAILED_RATIO": value}))
+
+
+@pytest.mark.parametrize("name", ["HEALTH_MAX_FALLBACK_RATIO", "HEALTH_MAX_DISAGREEMENT_RATIO"])
+def test_every_health_ratio_is_checked(name: str) -> None:
+    with pytest.raises(HealthConfigError, match=name):
+        health_limits(Settings({name: "2"}))

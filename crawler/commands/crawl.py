@@ -24,27 +24,20 @@ from twisted.python.failure import Failure
 
 from crawler.config import SettingError
 from crawler.distributed import keys as distributed
-from crawler.extensions.health import HealthConfigError
 from crawler.extensions.run import RUN_FAILED_EXIT, ComponentClassError, RunLifecycle, exit_status
-from crawler.middlewares.crosscheck import CrossCheckConfigError
-from crawler.middlewares.refresh import RefreshConfigError
-from crawler.middlewares.retry import RetryBackoffConfigError
 from crawler.spiders.options import SpiderArgumentError
 from pipelines.dataset.lock import DatasetLockedError, RemoteWithoutRedisError
 from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.dataset.warc import WarcConfigError
 from pipelines.parquet import ParquetConfigError
 
-# What a user can get wrong on the command line, in settings or in the environment, as opposed to a bug.
+# What a user can get wrong on the command line, in settings or in the environment, as opposed to a bug
+# (every component's bad-setting error is a SettingError).
 MISTAKES: tuple[type[Exception], ...] = (
     SettingError,
     SpiderArgumentError,
     ParquetConfigError,
     RemoteWithoutRedisError,
-    HealthConfigError,
-    CrossCheckConfigError,
-    RefreshConfigError,
-    RetryBackoffConfigError,
     WarcConfigError,
     DatasetLockedError,
     OutputNotWritableError,

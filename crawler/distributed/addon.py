@@ -26,6 +26,7 @@ Redis keys all start with ``REDIS_KEY_PREFIX`` (default ``epochtimes``); ``Crawl
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections import deque
@@ -39,7 +40,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
 from crawler import stats as stat_keys
-from crawler.config import positive_int
+from crawler.config import positive_int, setting
 from crawler.distributed.archive import RedisArchive
 from crawler.distributed.coordination import RedisWriterLock
 from crawler.distributed.keys import REDIS_URL_SETTING, CrawlKeys, DistributedConfigError, redis_url
@@ -109,14 +110,15 @@ def pop_batch(settings: BaseSettings) -> int:
 
 
 def max_idle_seconds(settings: BaseSettings) -> float:
-    raw = settings.get(MAX_IDLE_SETTING, DEFAULT_MAX_IDLE_S)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise DistributedConfigError(f"{MAX_IDLE_SETTING} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise DistributedConfigError(f"{MAX_IDLE_SETTING} must be positive in distributed mode, got {raw!r}")
-    return value
+    return setting(
+        settings,
+        MAX_IDLE_SETTING,
+        settings.getfloat,
+        float(DEFAULT_MAX_IDLE_S),
+        "a positive number of seconds in distributed mode",
+        lambda value: math.isfinite(value) and value > 0,
+        DistributedConfigError,
+    )
 
 
 class ArticleDupeFilter(RFPDupeFilter):  # type: ignore[misc]

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import redis
 from scrapy.settings import BaseSettings
 
+from crawler.config import SettingError
+
 REDIS_URL_SETTING = "REDIS_URL"
 KEY_PREFIX_SETTING = "REDIS_KEY_PREFIX"
 DEFAULT_KEY_PREFIX = "epochtimes"
 REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-class DistributedConfigError(ValueError):
+class DistributedConfigError(SettingError):
     """REDIS_URL or a distributed-mode setting is invalid; the message names it."""
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scrapy.settings import BaseSettings
+
 from crawler import stats as keys
+from crawler.config import SettingError, fraction
 from pipelines.dataset.manifest import HealthVerdict
 
 DEFAULT_MAX_FAILED_RATIO = 0.05
@@ -31,24 +34,20 @@ _FETCH_FAILED_KINDS = ("lists", "articles", "pages", "feeds", "related")
 _MARKUP_HINT = "the site's markup probably changed"
 
 
-class HealthConfigError(ValueError):
+class HealthConfigError(SettingError):
     """A HEALTH_MAX_*_RATIO setting is not a number between 0 and 1."""
 
 
-def validate_max_failed_ratio(value: Any) -> float:
-    """The ratio as a float, or HealthConfigError naming the setting."""
-    return validate_ratio("HEALTH_MAX_FAILED_RATIO", value)
+RATIO_SETTINGS = (
+    ("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO),
+    ("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
+    ("HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO),
+)
 
 
-def validate_ratio(name: str, value: Any) -> float:
-    """The ratio as a float, or HealthConfigError naming the setting ``name``."""
-    try:
-        ratio = float(value)
-    except (TypeError, ValueError):
-        raise HealthConfigError(f"{name} must be a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= ratio <= 1.0:
-        raise HealthConfigError(f"{name} must be in [0, 1], got {ratio}")
-    return ratio
+def health_limits(settings: BaseSettings) -> dict[str, float]:
+    """The HEALTH_MAX_*_RATIO settings by name, each a number in [0, 1]; HealthConfigError naming the first bad one."""
+    return {name: fraction(settings, name, default, HealthConfigError) for name, default in RATIO_SETTINGS}
 
 
 def _count(stats: Mapping[str, Any], key: str) -> int:

@@ -31,14 +31,7 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
 from crawler import stats as keys
-from crawler.extensions.health import (
-    DEFAULT_MAX_DISAGREEMENT_RATIO,
-    DEFAULT_MAX_FAILED_RATIO,
-    DEFAULT_MAX_FALLBACK_RATIO,
-    evaluate,
-    validate_max_failed_ratio,
-    validate_ratio,
-)
+from crawler.extensions.health import evaluate, health_limits
 from pipelines.dataset import storage
 from pipelines.dataset.compact import recover_dataset
 from pipelines.dataset.lock import WriterLock, WriterLockClass
@@ -144,18 +137,7 @@ class RunLifecycle:
         settings = crawler.settings
         if not _writes_dataset(settings):
             raise NotConfigured(f"no dataset is written: {EXPORTER} is not in ITEM_PIPELINES")
-        limits = {
-            "HEALTH_MAX_FAILED_RATIO": validate_max_failed_ratio(
-                settings.get("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO)
-            ),
-            **{
-                name: validate_ratio(name, settings.get(name, default))
-                for name, default in (
-                    ("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
-                    ("HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO),
-                )
-            },
-        }
+        limits = health_limits(settings)
         run = cls(crawler, str(settings.get(URI_SETTING) or DEFAULT_URI), limits)
         crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
         return run

@@ -29,13 +29,7 @@ from scrapy.settings import BaseSettings
 
 from crawler import stats as keys
 from crawler.config import positive_int
-from crawler.extensions.health import (
-    DEFAULT_MAX_DISAGREEMENT_RATIO,
-    DEFAULT_MAX_FAILED_RATIO,
-    DEFAULT_MAX_FALLBACK_RATIO,
-    evaluate,
-    validate_ratio,
-)
+from crawler.extensions.health import evaluate, health_limits
 from crawler.extensions.progress import summary_lines
 from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
@@ -113,14 +107,7 @@ class EngineConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> EngineConfig:
-        ratios = {
-            name: validate_ratio(name, settings.get(name, default))
-            for name, default in (
-                ("HEALTH_MAX_FAILED_RATIO", DEFAULT_MAX_FAILED_RATIO),
-                ("HEALTH_MAX_FALLBACK_RATIO", DEFAULT_MAX_FALLBACK_RATIO),
-                ("HEALTH_MAX_DISAGREEMENT_RATIO", DEFAULT_MAX_DISAGREEMENT_RATIO),
-            )
-        }
+        ratios = health_limits(settings)
         return cls(
             parquet=ParquetConfig.from_settings(settings),
             processes=positive_int(settings, PROCESSES_SETTING, default_processes(), EngineConfigError),
