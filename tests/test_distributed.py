@@ -69,7 +69,13 @@ class Worker:
     stats_file: Path
 
     def finish(self) -> tuple[int, dict[str, Any], str]:
-        _, log = self.process.communicate(timeout=WORKER_TIMEOUT_S)
+        """Wait for the worker's end; one that outlives WORKER_TIMEOUT_S is killed and reaped, never left behind."""
+        try:
+            _, log = self.process.communicate(timeout=WORKER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise
         stats = json.loads(self.stats_file.read_text(encoding="utf-8")) if self.stats_file.exists() else {}
         return self.process.returncode, stats, log
 
@@ -276,8 +282,8 @@ def test_a_killed_worker_does_not_stop_the_others_and_a_rerun_completes(
     wait_until(lambda: redis_client.hlen(keys.archive_ids) > 300, "the crawl is well under way")
     victim.process.send_signal(signal.SIGKILL)
     victim.process.communicate()
-    for worker in others:
-        code, _, log = worker.finish()
+    # Every worker ends before any is judged: a failing one must not leave the others running.
+    for code, _, log in [worker.finish() for worker in others]:
         assert code == 0, log[-3000:]
     wait_until(lambda: not live_workers(redis_client, keys), "the killed worker's heartbeat expires")
 
@@ -322,8 +328,7 @@ def test_one_worker_per_edition_into_one_s3_dataset_then_compact(
             )
             for edition in ("gb", "b5")
         ]
-        for worker in workers:
-            code, _, log = worker.finish()
+        for code, _, log in [worker.finish() for worker in workers]:
             assert code == 0, log[-3000:]
         filesystem = s3_filesystem(server)
         rows = read_rows(f"{bucket}/articles", filesystem)
