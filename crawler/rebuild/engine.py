@@ -33,12 +33,12 @@ from crawler.extensions.health import evaluate, health_limits
 from crawler.extensions.progress import summary_lines
 from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
-from crawler.rebuild.backfill import Backfill, duplicates
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
 from crawler.rebuild.parallel import chunked, default_processes, ordered_map
 from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import alternate_urls
+from pipelines.backfill import Backfill, duplicates
 from pipelines.dataset import layout, storage, warc
 from pipelines.dataset.archive import DEFAULT_MAX_DISTANCE, ArchiveIndex
 from pipelines.dataset.compact import recover_dataset
@@ -457,7 +457,8 @@ class Sequence:
         assert item is not None, "an extracted page gives a row or a drop"
         item.alternate_urls = alternate_urls([u for u in seen if u != result.extracted_url], item.url)
         try:
-            if self.backfill.hold(item, self.index, self.max_distance, self.run.stats):
+            if self.backfill.hold(item, self.index, self.max_distance):
+                self.run.stats.inc(keys.BACKFILL_HELD)
                 return
             self._version(item)
         except ArticleDropped as drop:
@@ -473,13 +474,13 @@ class Sequence:
 
     def _insert_held(self) -> None:
         """Captures older than the archive's rows of their article, inserted among them (before the buffer)."""
-        if not self.backfill.has_pending():
+        if not self.backfill.pending:
             return
         run, stats = self.run, self.run.stats
         result, invalid = self.backfill.insert(run.fs, run.root, run.config.parquet, run.run_id)
-        for message in invalid:
+        for error in invalid:
             stats.inc(keys.dropped("invalid_row"))
-            logger.warning("Dropped invalid_row: %s", message)
+            logger.warning("Dropped invalid_row: %s", error)
         for drop in duplicates(result):
             self._count_drop(Drop(drop.reason, drop.detail, drop.url, drop.field))
         stats.inc(keys.BACKFILL_INSERTED, len(result.inserted))
