@@ -35,7 +35,7 @@ ARTICLES = 200
 PROCESS_COUNTS = (1, 2, 3)
 KILL_WAIT_SECONDS = 120
 pytestmark = pytest.mark.slow
-_RUN_ID_RE = re.compile(r"part-\d{8}T\d{6}Z-[0-9a-f]+-")
+_RUN_ID_RE = re.compile(r"part-(\d{8}T\d{6}Z-[0-9a-f]+)-")
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,17 @@ def through_scrapys_engine(site: str, dataset: Path, spec: str) -> CrawlResult:
 
 
 def part_files(dataset: Path) -> dict[str, list[dict[str, Any]]]:
-    """Each part file (its name without the run id) -> its rows in file order, without the ``run_id`` column."""
+    """Each part file -> its rows in file order, without the ``run_id`` column. A file is named by its run's rank
+    (runs in the order they started: their ids begin with the start time) instead of the id, so that datasets
+    written by different runs compare; two runs' files never share a name (a resumed rebuild, an import in two
+    steps: each run numbers its files from 1)."""
+    paths = sorted(dataset.rglob("*.parquet"))
+    run_ids = sorted({match.group(1) for path in paths if (match := _RUN_ID_RE.search(path.name))})
+    rank = {run_id: index for index, run_id in enumerate(run_ids, 1)}
     files = {}
-    for path in sorted(dataset.rglob("*.parquet")):
-        name = _RUN_ID_RE.sub("part-RUN-", str(path.relative_to(dataset)))
+    for path in paths:
+        name = _RUN_ID_RE.sub(lambda m: f"part-RUN{rank[m.group(1)]}-", str(path.relative_to(dataset)))
+        assert name not in files, f"two part files named {name}"
         files[name] = pq.read_table(path).drop_columns(["run_id"]).to_pylist()
     return files
 
