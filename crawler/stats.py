@@ -80,6 +80,9 @@ ARCHIVE_ERROR = "archive/error"
 ARCHIVE_ARTICLES_AT_START = "archive/articles_at_start"
 ROWS_WRITTEN = "parquet/rows_written"
 FILES_WRITTEN = "parquet/files_written"
+# What the start-up recovery of the dataset did: compactions and backfills finished or undone, a killed
+# writer's temporaries and incomplete S3 uploads removed.
+RECOVERY_ACTIONS = "parquet/recovery_actions"
 COVERAGE_PREFIX = "coverage/"
 
 # --- run lifecycle ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import pytest
 from pipelines.dataset import compact, storage
 from tests.crawling import crawl
 from tests.replica.testing import serve_replica
-from tests.services import S3Server, s3_server
+from tests.services import S3Server, redis_server, s3_server
 
 KILLED = ".capture-20260101T000000Z-dead01-1.warc.gz.tmp"
 UNCOPIED = ".capture-20260101T000000Z-dead01-2.warc.gz.tmp"
@@ -153,6 +153,27 @@ def test_a_crawl_capturing_to_s3_sweeps_at_its_start_and_counts_it(bucket: str, 
     names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(root))]
     run_id = result.stats["run/id"]
     assert names and all(n.startswith(f"capture-{run_id}-") for n in names), names
+
+
+@pytest.mark.slow
+def test_a_crawl_into_s3_aborts_a_killed_part_upload_at_its_start_and_counts_it(
+    bucket: str, tmp_path: Path
+) -> None:
+    kill_mid_upload(f"s3://{bucket}/articles/date=2024-03-01/.part-20260101T000000Z-dead01-1.parquet.tmp")
+    time.sleep(1.1)
+    # Writers of S3 share Redis's lock, not a file's: the run is a (one-worker) distributed crawl.
+    with serve_replica(articles=12) as site, redis_server() as redis_url:
+        settings = {
+            "PARQUET_URI": f"s3://{bucket}/articles",
+            "WARC_URI": "",
+            "REDIS_URL": redis_url,
+            "MAX_IDLE_TIME_BEFORE_CLOSE": "2",
+        }
+        result = crawl(site, None, settings=settings)
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats["parquet/recovery_actions"] == 1
+    assert result.log.count("Recovery: removed") == 1
+    assert incomplete_uploads(bucket) == []
 
 
 def test_a_bad_grace_setting_is_refused_naming_it(tmp_path: Path) -> None:

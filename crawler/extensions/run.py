@@ -175,7 +175,7 @@ class RunLifecycle:
         self._stats.set_value(keys.RUN_ID, self.run_id)
 
     def _recover(self) -> None:
-        recover_dataset(self.fs, self.root)
+        self._stats.set_value(keys.RECOVERY_ACTIONS, len(recover_dataset(self.fs, self.root)))
         for run_id in reconcile_interrupted(self.fs, self.root):
             logger.warning("Run %s was interrupted; its manifest now lists its committed files", run_id)
 

@@ -206,7 +206,7 @@ class DatasetRun:
         self.lock.acquire()
         try:
             if self.lock.sole_writer:
-                recover_dataset(self.fs, self.root)
+                self.stats[keys.RECOVERY_ACTIONS] = len(recover_dataset(self.fs, self.root))
                 for run_id in reconcile_interrupted(self.fs, self.root):
                     logger.warning(
                         "Run %s was interrupted; its manifest now lists its committed files", run_id
