@@ -280,3 +280,43 @@ def test_a_bylines_labels_are_never_names() -> None:
 )
 def test_the_opening_dateline_and_bracketed_byline_are_peeled(line: str, dateline: str, rest: str) -> None:
     assert split_lead(line) == Lead(dateline, rest)
+
+
+def test_text_directly_in_an_inline_container_stays_with_its_paragraphs() -> None:
+    # <font> wrapping the article's paragraphs is no block: text between an ad box and </font> is the article's.
+    first = "对外宣传，也是开国之初外交生涯的组成部分，政务院成立后下设新闻总署，首任署长由他兼任。" * 2
+    rest = "他在香港时就为对外刊物改稿，从此与局长熟悉起来，夫妇二人曾一再希望他一同北上从事宣传。" * 2
+    page = (
+        "<html><head><title>投身外交</title></head><body><table><tr><td>"
+        f"<font id='zoom'><p>{first}</p><p>{first}</p><table><tr><td>广告</td></tr></table>{rest}</font>"
+        "</td></tr></table></body></html>"
+    )
+    fields = read_generic(page, "https://book.example.com/a.html")
+    assert fields.body_text.endswith(rest)
+
+
+def test_a_page_of_several_posts_is_read_as_its_first() -> None:
+    # A blog's archive page (or a forum thread): each post in the same markup; the longest is not the page's.
+    def post(title: str, text: str) -> str:
+        return f"<div class='post'><h3>{title}</h3><div class='post-body'><p>{text}</p></div></div>"
+
+    newest = "湘菜粤菜兵分两路，新鲜的是，湘菜浓妆淡抹，粤菜却是明艳照人，老鸡汤香味浓郁，清润有益。" * 3
+    older = "张爱玲曾说过，像我们这样生长在都市文化中的人，总是先看到海的画面，后看见海，先读到爱情小说。" * 5
+    page = (
+        "<html><head><title>海姑娘的博客</title></head><body>"
+        f"{post('湘菜粤菜', newest)}{post('跳房子', older)}{post('十大', older[:-10])}</body></html>"
+    )
+    fields = read_generic(page, "https://blog.example.com/archives?date=200506")
+    assert fields.body_text == newest
+
+
+def test_a_small_box_in_the_articles_markup_is_no_second_post() -> None:
+    # The same class on the article's container and on a short teaser elsewhere: the article is kept.
+    text = "The council voted on Tuesday to extend the program, which pays for repairs in older buildings. "
+    page = (
+        "<html><head><title>Council</title></head><body>"
+        "<div><div class='l-container'><p>Subscribe, share, like, follow, comment, and more, today.</p></div></div>"
+        f"<div><div class='l-container'><p>{text * 3}</p><p>{text * 3}</p></div></div></body></html>"
+    )
+    fields = read_generic(page, "https://news.example.com/council")
+    assert fields.body_text.startswith("The council voted")

@@ -64,6 +64,8 @@ SIBLING_SHARE = 0.25
 LONG_SIBLING_WEIGHT = 40
 ANCESTOR_LEVELS = 4
 NOISE_SHARE = 0.5
+# Another container like the best one (same tag and class) scoring at least this share of it is an entry too.
+TWIN_SHARE = 0.5
 MIN_LISTING_LINKS = 5
 # Trailing lines this short without sentence punctuation are buttons and labels ("推文", "Print").
 MAX_TRAILING_LABEL_WEIGHT = 8
@@ -153,6 +155,7 @@ def find_content(root: Element) -> Content | None:
     if not scores:
         return None
     top = max(scores, key=lambda element: scores[element] * (1 - _density(totals, element)))
+    top = _first_twin(root, _block_of(top, scores), scores, totals)
     if _density(totals, top) > MAX_ARTICLE_LINK_DENSITY:
         return None
     roots = _with_siblings(top, scores, totals)
@@ -172,6 +175,41 @@ def find_content(root: Element) -> Content | None:
     )
 
 
+def _block_of(top: Element, scores: dict[Element, float]) -> Element:
+    """The block holding ``top`` when it is an inline element (<font> around the paragraphs): text written
+    directly inside it belongs to that block (see _runs), so the article is the block's."""
+    parent = top.getparent()
+    while top.tag in INLINE_TAGS and parent is not None and parent in scores:
+        top, parent = parent, parent.getparent()
+    return top
+
+
+def _first_twin(root: Element, top: Element, scores: dict[Element, float], totals: Totals) -> Element:
+    """The first of the entries when ``top`` is one of several alike (same tag and class) that each read like
+    an article: a blog page of posts, a forum thread. The first is the page's own: the newest post, the
+    thread's opening post; the others are older posts and replies."""
+    classes = top.get("class")
+    if not classes:
+        return top
+    bar = scores[top] * (1 - _density(totals, top)) * TWIN_SHARE
+    twins = {
+        element
+        for element, score in scores.items()
+        if element is not top
+        and element.tag == top.tag
+        and element.get("class") == classes
+        and score * (1 - _density(totals, element)) >= bar
+        and _weight(totals, element) >= MIN_ARTICLE_WEIGHT
+    }
+    # A container holding the best one, or held by it, is the same entry.
+    twins.difference_update(top.iterancestors(top.tag))
+    twins = {twin for twin in twins if top not in twin.iterancestors(top.tag)}
+    if not twins:
+        return top
+    # Document order: the first of them in the page.
+    return next(element for element in root.iter(top.tag) if element is top or element in twins)
+
+
 def _is_listing(raw: list[Line], kept: list[Line]) -> bool:
     """A list or index page: its best area holds as many link lines (headlines) as lines of text (teasers)."""
     links = sum(1 for line in raw if line.weight and line.link_weight / line.weight > MAX_LINE_LINK_DENSITY)
@@ -179,59 +217,75 @@ def _is_listing(raw: list[Line], kept: list[Line]) -> bool:
     return links >= MIN_LISTING_LINKS and links >= len(prose)
 
 
+def _bodies(root: Element) -> list[Element]:
+    """The page's <body>: the root's child as libxml2 builds it (a lookup, not a walk of the tree), else any
+    outermost one."""
+    body = root.find("body")
+    return [body] if body is not None else _BODIES(root)
+
+
 def _runs(root: Element) -> list[Run]:
-    """The page's text nodes under <body> in order, each with its block; whitespace-only ones left out.
-    The hottest loop of the extractor: one walk of the elements (start and end events) keeps each open
-    element's block owner (its nearest non-inline ancestor or itself) and whether a link lies between,
-    on two stacks, instead of climbing the tree for every text node; text_weight is inlined."""
+    """The page's text nodes under <body> in order, each with its block; whitespace-only ones left out."""
     runs: list[Run] = []
     blocks: dict[Element, Block] = {}
+    for body in _bodies(root):
+        _body_runs(body, blocks, runs)
+    return runs
+
+
+def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> None:
+    """The hottest loop of the extractor: one walk of the elements (start and end events) keeps each open
+    element's (block owner, inside a link) pair on a stack (the owner is its nearest non-inline ancestor or
+    itself), instead of climbing the tree for every text node; an end event reads only the tail, and the tag
+    only when there is a tail; text_weight is inlined."""
     inline = INLINE_TAGS
     spaced = False
-    for body in _BODIES(root):
-        owners: list[Element] = []
-        links: list[bool] = []
-        for event, element in etree.iterwalk(body, events=("start", "end")):
+    stack: list[tuple[Element, bool]] = []
+    push = stack.append
+    pop = stack.pop
+    # The open element's (owner, in a link); None outside the body.
+    state: tuple[Element, bool] | None = None
+    for event, element in etree.iterwalk(body, events=("start", "end")):
+        if event == "start":
             tag = element.tag
-            if event == "start":
-                if owners and (tag in inline or not isinstance(tag, str)):
-                    owners.append(owners[-1])
-                    links.append(links[-1] or tag == LINK_TAG)
-                else:
-                    owners.append(element)
-                    links.append(False)
+            if state is not None and (tag in inline or not isinstance(tag, str)):
+                push(state)
+                if tag == LINK_TAG and not state[1]:
+                    state = (state[0], True)
                 # A comment's text is not the page's.
                 node = element.text if isinstance(tag, str) else None
-                after_break = False
             else:
-                owners.pop()
-                links.pop()
-                if not owners:
-                    continue  # the body's own tail is outside it
-                node = element.tail
-                after_break = tag == BREAK_TAG or tag not in inline
-            if not node:
-                continue
-            if node.isspace():
-                # Indentation mostly; between two inline elements (<b>Hello</b> <i>world</i>) it separates words.
-                spaced = True
-                continue
-            text = " " + node if spaced else node
-            spaced = False
-            owner = owners[-1]
-            block = blocks.get(owner)
-            if block is None:
-                block = blocks[owner] = Block(owner)
-            chars = len(text)
-            wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
-            weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
-            block.weight += weight
-            block.parts.append(text)
-            in_link = links[-1]
-            if in_link:
-                block.link_weight += weight
-            runs.append(Run(text, block, in_link, after_break, weight))
-    return runs
+                if state is not None:
+                    push(state)
+                state = (element, False)
+                node = element.text
+            after_break = False
+        elif stack:
+            state = pop()
+            node = element.tail
+            after_break = bool(node) and (element.tag == BREAK_TAG or element.tag not in inline)
+        else:
+            break  # the body's own end: its tail is outside it
+        if not node:
+            continue
+        if node.isspace():
+            # Indentation mostly; between two inline elements (<b>Hello</b> <i>world</i>) it separates words.
+            spaced = True
+            continue
+        text = " " + node if spaced else node
+        spaced = False
+        owner, in_link = state
+        block = blocks.get(owner)
+        if block is None:
+            block = blocks[owner] = Block(owner)
+        chars = len(text)
+        wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
+        weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
+        block.weight += weight
+        block.parts.append(text)
+        if in_link:
+            block.link_weight += weight
+        runs.append(Run(text, block, in_link, after_break, weight))
 
 
 def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
