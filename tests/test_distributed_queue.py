@@ -95,12 +95,17 @@ def test_a_callback_that_is_no_spider_method_is_named_or_refused_as_scrapy_does(
 
 def test_push_new_queues_a_fingerprint_once(redis_url: str, spider: ArticlesLike, keys: CrawlKeys) -> None:
     shared = queue(redis_url, spider, keys)
-    assert shared.push_new(article(spider, 1), keys.dupefilter, "article:n1")
-    assert not shared.push_new(article(spider, 1), keys.dupefilter, "article:n1")
-    assert shared.push_new(article(spider, 1, priority=3), keys.dupefilter, None)
-    assert shared.push_new(article(spider, 2), keys.dupefilter, None)
+    assert shared.push_new([(article(spider, 1), "article:n1")], keys.dupefilter) == [True]
+    # One round trip for many: a fingerprint seen before, or earlier in the same batch, is not queued again.
+    batch = [
+        (article(spider, 1), "article:n1"),
+        (article(spider, 1, priority=3), None),
+        (article(spider, 2), "article:n2"),
+        (article(spider, 2), "article:n2"),
+    ]
+    assert shared.push_new(batch, keys.dupefilter) == [False, True, True, False]
     assert len(shared) == 3
-    assert redis.Redis.from_url(redis_url).smembers(keys.dupefilter) == {b"article:n1"}
+    assert redis.Redis.from_url(redis_url).smembers(keys.dupefilter) == {b"article:n1", b"article:n2"}
 
 
 def test_pop_many_takes_the_highest_priorities_once(
@@ -129,10 +134,12 @@ def test_the_scheduler_puts_back_what_it_buffered_when_it_closes(redis_url: str,
     scheduler.open(spider)
     for number in range(12):
         assert scheduler.enqueue_request(article(spider, number))
-    assert not scheduler.enqueue_request(article(spider, 3))
+    # Accepted, then dropped by the dupefilter when the batch goes to Redis.
+    assert scheduler.enqueue_request(article(spider, 3))
     taken = [scheduler.next_request() for _ in range(2)]
     assert all(request is not None for request in taken)
     assert len(scheduler) == 10
+    assert crawler.stats.get_value("scheduler/enqueued/redis") == 12
     scheduler.close("finished")
     left = queue(redis_url, spider, keys).pop_many(100)
     assert len(left) == 10

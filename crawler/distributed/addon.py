@@ -17,8 +17,9 @@ keeps the seen requests there. This module only wires them in and adds what the 
 - Seeding: every worker yields its start requests, and the shared dupefilter (emptied when a new crawl opens,
   see ``crawler.distributed.coordination``) lets through only the first copy of each, so whichever worker comes first
   seeds the start pages, and workers started with other arguments (one per edition) add theirs.
-- ``CloseWhenIdle``: a worker closes once the shared queue has stayed empty for ``MAX_IDLE_TIME_BEFORE_CLOSE``
-  seconds (scrapy-redis's setting), so every worker ends by itself when the crawl is done.
+- ``CloseWhenIdle``: a worker closes as soon as the shared queue is empty and every live worker is idle, or
+  once the queue has stayed empty for ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds (scrapy-redis's setting), so
+  every worker ends by itself when the crawl is done.
 
 Redis keys all start with ``REDIS_KEY_PREFIX`` (default ``epochtimes``); ``CrawlKeys`` names them.
 """
@@ -35,7 +36,6 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from scrapy.settings import BaseSettings, Settings
-from scrapy.statscollectors import StatsCollector
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
@@ -46,7 +46,7 @@ from crawler.distributed.coordination import RedisWriterLock
 from crawler.distributed.keys import REDIS_URL_SETTING, CrawlKeys, DistributedConfigError, redis_url
 from crawler.distributed.queue import SharedQueue
 from crawler.distributed.refresh_state import RedisRefreshState
-from crawler.extensions.run import INDEX_CLASS_SETTING, LOCK_CLASS_SETTING
+from crawler.extensions.run import INDEX_CLASS_SETTING, LOCK_CLASS_SETTING, RunLifecycle
 from crawler.middlewares.refresh import STATE_CLASS_SETTING as REFRESH_STATE_CLASS_SETTING
 from crawler.urls import parse_article_url
 
@@ -132,20 +132,33 @@ class ArticleDupeFilter(RFPDupeFilter):  # type: ignore[misc]
 
 
 class SharedScheduler(Scheduler):  # type: ignore[misc]
-    """scrapy-redis's scheduler over ``SharedQueue``: one round trip to schedule a request, one to take up to
-    ``DISTRIBUTED_POP_BATCH`` of them (held in a local buffer, put back in the queue when the worker closes
-    cleanly; a worker that dies loses them as it loses its requests in flight)."""
+    """scrapy-redis's scheduler over ``SharedQueue``, in few round trips: the requests scheduled since the last
+    call go to Redis together (one Lua call checks their fingerprints and queues the new ones) before the engine
+    asks for a request or whether any is pending, and up to ``DISTRIBUTED_POP_BATCH`` requests are taken at a
+    time (held in a local buffer, put back in the queue when the worker closes cleanly; a worker that dies
+    loses both, as it loses its requests in flight).
+
+    ``enqueue_request`` therefore accepts every request: one already seen by the crawl is dropped when its
+    batch goes to Redis (logged and counted by the dupefilter, as scrapy-redis does), without Scrapy's
+    ``request_dropped`` signal, which nothing here listens to."""
 
     pop_batch: int = DEFAULT_POP_BATCH
+    worker: str = ""
+    idle_key: str = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
         scheduler: SharedScheduler = super().from_crawler(crawler)
         scheduler.pop_batch = pop_batch(crawler.settings)
+        run = crawler.get_extension(RunLifecycle)
+        # Taking requests takes this worker out of the crawl's idle set (none without a dataset run).
+        scheduler.worker = run.run_id if run is not None else ""
+        scheduler.idle_key = CrawlKeys.from_settings(crawler.settings).idle
         return scheduler
 
     def open(self, spider: Spider) -> None:
         self._buffer: deque[Request] = deque()
+        self._scheduled: list[tuple[Request, str | None]] = []
         # scrapy-redis 0.9.1 announces a resumed queue with Spider.log(), which Scrapy 2.19 deprecates.
         with warnings.catch_warnings():
             warnings.filterwarnings(
@@ -154,29 +167,41 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             super().open(spider)
 
     def close(self, reason: str) -> None:
+        self._flush()
         if self._buffer:
             self.queue.push_back(self._buffer)
             self._buffer.clear()
         super().close(reason)
 
     def __len__(self) -> int:
+        self._flush()
         return len(self._buffer) + len(self.queue)
 
     def has_pending_requests(self) -> bool:
+        self._flush()
         return bool(self._buffer) or len(self.queue) > 0
 
     def enqueue_request(self, request: Request) -> bool:
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
-        if not self.queue.push_new(request, self.df.key, fingerprint):
-            self.df.log(request, self.spider)
-            return False
-        if self.stats:
-            self.stats.inc_value(stat_keys.SCHEDULER_ENQUEUED)
+        self._scheduled.append((request, fingerprint))
         return True
 
+    def _flush(self) -> None:
+        """Send the requests scheduled since the last flush to the shared queue, in one round trip."""
+        if not self._scheduled:
+            return
+        scheduled, self._scheduled = self._scheduled, []
+        queued = self.queue.push_new(scheduled, self.df.key)
+        for (request, _), new in zip(scheduled, queued, strict=True):
+            if not new:
+                self.df.log(request, self.spider)
+        if self.stats:
+            self.stats.inc_value(stat_keys.SCHEDULER_ENQUEUED, sum(queued))
+
     def next_request(self) -> Request | None:
+        self._flush()
         if not self._buffer:
-            self._buffer.extend(self.queue.pop_many(self.pop_batch))
+            self._buffer.extend(self.queue.pop_many(self.pop_batch, self.idle_key, self.worker))
         if not self._buffer:
             return None
         if self.stats:
@@ -185,37 +210,58 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 
 
 class CloseWhenIdle:
-    """Keeps the worker open while the shared queue is empty, up to ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds.
+    """Closes the worker once the crawl is over: at once when the shared queue is empty and every other live
+    worker is idle too (``RedisWriterLock.crawl_finished``: nobody is left to add a request), else once the
+    queue has stayed empty for ``MAX_IDLE_TIME_BEFORE_CLOSE`` seconds.
 
     Scrapy calls ``spider_idle`` when this worker has nothing scheduled nor in flight, i.e. the shared queue
-    was empty at its last poll; other workers may still add requests, so it waits before closing. Scrapy asks
-    again on its 5 s heartbeat, so the wait is rounded up to it. The wait is recorded as
+    was empty at its last poll; the worker then joins the crawl's idle set, and leaves it as soon as it
+    schedules, takes (``SharedQueue.pop_many``) or receives a request. While others are busy it waits, and
+    Scrapy asks again on its 5 s heartbeat, so that wait is rounded up to it. The wait is recorded as
     ``distributed/idle_seconds``.
     """
 
-    def __init__(self, stats: StatsCollector, max_idle: float) -> None:
-        self.stats = stats
+    def __init__(self, crawler: Crawler, max_idle: float) -> None:
+        self.crawler = crawler
         self.max_idle = max_idle
         self._idle_since: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CloseWhenIdle:
-        assert crawler.stats is not None
-        extension = cls(crawler.stats, max_idle_seconds(crawler.settings))
+        extension = cls(crawler, max_idle_seconds(crawler.settings))
         crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(extension.request_scheduled, signal=signals.request_scheduled)
-        crawler.signals.connect(extension.request_scheduled, signal=signals.response_received)
+        crawler.signals.connect(extension.busy, signal=signals.request_scheduled)
+        crawler.signals.connect(extension.busy, signal=signals.response_received)
         return extension
 
-    def request_scheduled(self) -> None:
+    def busy(self) -> None:
+        if self._idle_since is None:
+            return
         self._idle_since = None
+        registry = self._registry()
+        if registry is not None:
+            registry.set_idle(False)
 
     def spider_idle(self) -> None:
         now = time.monotonic()
+        registry = self._registry()
         if self._idle_since is None:
             self._idle_since = now
+            if registry is not None:
+                registry.set_idle(True)
         idle = now - self._idle_since
-        if idle < self.max_idle:
+        finished = registry is not None and registry.crawl_finished()
+        if idle < self.max_idle and not finished:
             raise DontCloseSpider
-        self.stats.set_value(stat_keys.IDLE_SECONDS, round(idle, 3))
-        logger.info("Distributed mode: shared queue empty for %.0f s, closing this worker", idle)
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value(stat_keys.IDLE_SECONDS, round(idle, 3))
+        if finished:
+            logger.info("Distributed mode: shared queue empty and every worker idle, closing this worker")
+        else:
+            logger.info("Distributed mode: shared queue empty for %.0f s, closing this worker", idle)
+
+    def _registry(self) -> RedisWriterLock | None:
+        """The worker registry (this run's dataset lock); None for a crawl that writes no dataset."""
+        run = self.crawler.get_extension(RunLifecycle)
+        lock = run.lock if run is not None else None
+        return lock if isinstance(lock, RedisWriterLock) else None

@@ -178,7 +178,7 @@ class RedisWriterLock:
             logger.warning(
                 "Worker %s died: %d uncommitted claims rolled back, %d committed kept", run_id, rolled, kept
             )
-        self.client.delete(self.keys.requests, self.keys.dupefilter)
+        self.client.delete(self.keys.requests, self.keys.dupefilter, self.keys.idle)
         self.client.set(self.keys.gaps, "1" if dead else "")
         self.client.set(self.keys.seeded, self.run_id)
         if self._stats is not None:
@@ -212,6 +212,32 @@ class RedisWriterLock:
         if ids:
             self.client.hdel(self.keys.pending(self.run_id), *ids)
 
+    def set_idle(self, idle: bool) -> None:
+        """Tell the other workers whether this one has nothing to do (empty scheduler, nothing in flight)."""
+        if idle:
+            self.client.sadd(self.keys.idle, self.run_id)
+        else:
+            self.client.srem(self.keys.idle, self.run_id)
+
+    def crawl_finished(self) -> bool:
+        """The shared queue is empty and every other live worker is idle: no request can come any more.
+
+        Only a busy worker adds requests, and it flushes them to the queue before it can call itself idle, so
+        the queue and the idle set are read in one transaction (a consistent snapshot). A worker that took
+        the last requests but has not received their responses yet may still count as idle: then the others
+        close and it finishes alone what it adds, as it is the last to see the queue empty.
+        """
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.zcard(self.keys.requests)
+            pipe.smembers(self.keys.workers)
+            pipe.smembers(self.keys.idle)
+            queued, workers, idle = pipe.execute()
+        if queued:
+            return False
+        busy = [self.keys.heartbeat(w) for w in workers if w != self.run_id and w not in idle]
+        # A registered worker whose heartbeat expired is dead: it adds nothing.
+        return not busy or not self.client.exists(*busy)
+
     def release(self) -> None:
         """Clean close: roll back claims never written (output errors, invalid rows), deregister."""
         if self._heartbeat is None:
@@ -221,6 +247,7 @@ class RedisWriterLock:
         self._heartbeat.join()
         self._heartbeat = None
         roll_back_dead(self.client, self.keys, self.fs, self.root, self.run_id)
+        self.client.srem(self.keys.idle, self.run_id)
         self.client.delete(self.keys.heartbeat(self.run_id))
         give_back(self._mutex)
 

@@ -80,6 +80,12 @@ class CrawlKeys:
         """Set of the run ids registered and not yet closed cleanly (the dead ones too)."""
         return f"{self.prefix}:workers"
 
+    @property
+    def idle(self) -> str:
+        """Set of the run ids whose worker has nothing to do (empty scheduler, nothing in flight): when every
+        live worker is in it and the queue is empty, the crawl is over."""
+        return f"{self.prefix}:idle"
+
     def heartbeat(self, run_id: str) -> str:
         """Exists (with a TTL refreshed while the worker lives) as long as the worker is alive."""
         return f"{self.prefix}:worker:{run_id}"
@@ -107,7 +113,7 @@ class CrawlKeys:
 
     def crawl_state(self) -> list[str]:
         """Keys a reset removes to start the next crawl from the start pages (the archive index stays)."""
-        return [self.requests, self.dupefilter, self.seeded, self.startup, self.gaps]
+        return [self.requests, self.dupefilter, self.seeded, self.startup, self.gaps, self.idle]
 
     def archive_state(self) -> list[str]:
         return [self.archive_ids, self.archive_hashes, self.archive_ready]
