@@ -19,15 +19,16 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pytest
 import redis
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.settings import Settings
 
 from crawler import settings as project
 from crawler import stats as stats_keys
 from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
 from crawler.distributed.archive import ClaimLostError, RedisArchive, roll_back_dead
-from crawler.distributed.coordination import CoordinationConfig, live_workers
+from crawler.distributed.coordination import CoordinationConfig, RedisWriterLock, live_workers
 from crawler.distributed.keys import CrawlKeys
+from crawler.distributed.queue import SharedQueue
 from crawler.distributed.state import CrawlState, NotDistributedError, WorkersAliveError
 from crawler.extensions.run import open_lock
 from pipelines.dataset.archive import ArchiveIndex
@@ -206,7 +207,7 @@ def test_claims_are_atomic_and_a_dead_workers_uncommitted_claims_roll_back(
     # run-a dies with nothing committed: n1 is forgotten and n3 falls back to run-b's version 1.
     rolled, kept = roll_back_dead(redis_client, keys, pafs.LocalFileSystem(), str(tmp_path), "run-a")
     assert (rolled, kept) == (2, 0)
-    assert "n1" not in first and first.find_hash("aa" * 32) is None
+    assert first.latest("n1") is None and first.find_hash("aa" * 32) is None
     latest = first.latest("n3")
     assert latest is not None and latest.version == 1
     # What the dedupe pipeline asks per item, in one round trip: the same answers as the two questions.
@@ -394,3 +395,56 @@ def test_crawlstate_shows_the_crawl_and_refuses_a_reset_while_a_worker_lives(
     assert redis_client.get(keys.seeded) is None
     with pytest.raises(NotDistributedError, match="REDIS_URL"):
         CrawlState(Settings())
+
+
+def test_the_crawl_is_finished_when_the_queue_is_empty_and_every_live_worker_idle(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    settings = Settings({"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": keys.prefix})
+    first, second = (
+        RedisWriterLock.for_run(pafs.LocalFileSystem(), str(tmp_path), run_id, settings)
+        for run_id in ("run-a", "run-b")
+    )
+    first.acquire()
+    first.startup_done()
+    second.acquire()
+    try:
+        redis_client = client(redis_url)
+        first.set_idle(True)
+        assert not first.crawl_finished(), "run-b is busy: it may still add requests"
+        second.set_idle(True)
+        queue = SharedQueue(redis.Redis.from_url(redis_url), Spider("s"), keys.requests)
+        queue.push(Request("http://127.0.0.1:1/gb/nsc413.htm"))
+        assert not first.crawl_finished(), "a request is queued"
+        # Taking requests takes the worker out of the idle set in the same step.
+        assert len(queue.pop_many(8, keys.idle, "run-b")) == 1
+        assert not first.crawl_finished(), "run-b took a request"
+        second.set_idle(True)
+        assert first.crawl_finished() and second.crawl_finished()
+        second.set_idle(False)
+        redis_client.delete(keys.heartbeat("run-b"))
+        assert first.crawl_finished(), "a busy worker whose heartbeat expired is dead: it adds nothing"
+    finally:
+        second.release()
+        first.release()
+    assert not redis_client.smembers(keys.idle)
+
+
+@pytest.mark.slow
+def test_a_lone_worker_closes_when_its_crawl_is_done_without_the_idle_wait(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    with serve_replica(articles=SMALL_REPLICA_ARTICLES, seed=0) as site:
+        # An hour: only the crawl's end, seen at once, lets this worker stop within the test's timeout.
+        worker = start_worker(
+            tmp_path,
+            site,
+            str(tmp_path / "articles"),
+            redis_url,
+            keys,
+            settings={"MAX_IDLE_TIME_BEFORE_CLOSE": "3600"},
+        )
+        code, stats, log = worker.finish()
+    assert code == 0, log[-3000:]
+    assert stats["parquet/rows_written"] > 0
+    assert "every worker idle" in log

@@ -38,6 +38,7 @@ from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from scrapy.settings import BaseSettings, Settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
+from twisted.internet.task import LoopingCall
 
 from crawler import stats as stat_keys
 from crawler.config import positive_int, setting
@@ -59,6 +60,11 @@ DEFAULT_MAX_IDLE_S = 60
 # requests away from the other workers (the downloader holds CONCURRENT_REQUESTS of them anyway).
 POP_BATCH_SETTING = "DISTRIBUTED_POP_BATCH"
 DEFAULT_POP_BATCH = 8
+# How often an idle worker looks for requests other workers added: Scrapy's own heartbeat is 5 s, long beside
+# a crawl's start, when the first worker has taken the start pages and the others find the queue empty.
+IDLE_POLL_S = 0.25
+# Marks a request an idle worker took from the shared queue and hands to its engine: already queued once.
+TAKEN_META = "distributed_taken"
 ARTICLE_FINGERPRINT_PREFIX = "article:"
 ADDON_PRIORITY = "addon"
 _SPIDER_LOG_DEPRECATED = r"Spider\.log\(\) is deprecated"
@@ -136,7 +142,9 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     call go to Redis together (one Lua call checks their fingerprints and queues the new ones) before the engine
     asks for a request or whether any is pending, and up to ``DISTRIBUTED_POP_BATCH`` requests are taken at a
     time (held in a local buffer, put back in the queue when the worker closes cleanly; a worker that dies
-    loses both, as it loses its requests in flight).
+    loses both, as it loses its requests in flight). An idle worker looks at the shared queue every
+    ``IDLE_POLL_S`` (Scrapy itself asks the scheduler every 5 s), and hands what it takes to the engine with
+    ``engine.crawl``, which also wakes it up; such a request goes straight to the local buffer.
 
     ``enqueue_request`` therefore accepts every request: one already seen by the crawl is dropped when its
     batch goes to Redis (logged and counted by the dupefilter, as scrapy-redis does), without Scrapy's
@@ -145,6 +153,7 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     pop_batch: int = DEFAULT_POP_BATCH
     worker: str = ""
     idle_key: str = ""
+    crawler: Crawler
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedScheduler:
@@ -154,11 +163,13 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
         # Taking requests takes this worker out of the crawl's idle set (none without a dataset run).
         scheduler.worker = run.run_id if run is not None else ""
         scheduler.idle_key = CrawlKeys.from_settings(crawler.settings).idle
+        scheduler.crawler = crawler
         return scheduler
 
     def open(self, spider: Spider) -> None:
         self._buffer: deque[Request] = deque()
         self._scheduled: list[tuple[Request, str | None]] = []
+        self._poll = LoopingCall(self._take_while_idle)
         # scrapy-redis 0.9.1 announces a resumed queue with Spider.log(), which Scrapy 2.19 deprecates.
         with warnings.catch_warnings():
             warnings.filterwarnings(
@@ -167,6 +178,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             super().open(spider)
 
     def close(self, reason: str) -> None:
+        if self._poll.running:
+            self._poll.stop()
         self._flush()
         if self._buffer:
             self.queue.push_back(self._buffer)
@@ -179,9 +192,24 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
 
     def has_pending_requests(self) -> bool:
         self._flush()
-        return bool(self._buffer) or len(self.queue) > 0
+        pending = bool(self._buffer) or len(self.queue) > 0
+        if not pending and not self._poll.running:
+            self._poll.start(IDLE_POLL_S, now=False)
+        return pending
+
+    def _take_while_idle(self) -> None:
+        taken = self.queue.pop_many(self.pop_batch, self.idle_key, self.worker)
+        if not taken:
+            return
+        self._poll.stop()
+        for request in taken:
+            request.meta[TAKEN_META] = True
+            self.crawler.engine.crawl(request)
 
     def enqueue_request(self, request: Request) -> bool:
+        if request.meta.pop(TAKEN_META, False):
+            self._buffer.append(request)
+            return True
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
         self._scheduled.append((request, fingerprint))
         return True
@@ -204,6 +232,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
             self._buffer.extend(self.queue.pop_many(self.pop_batch, self.idle_key, self.worker))
         if not self._buffer:
             return None
+        if self._poll.running:
+            self._poll.stop()
         if self.stats:
             self.stats.inc_value(stat_keys.SCHEDULER_DEQUEUED)
         return self._buffer.popleft()

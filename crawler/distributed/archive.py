@@ -13,7 +13,10 @@ version; the loser's item is dropped as a duplicate. The claim also goes to the 
 are rolled back (:func:`roll_back_dead`), except those whose row its part files (``part-<run_id>-*``) do
 hold, so a rerun fetches exactly what it lost. Records and claims are written and read in this module only.
 Near duplicates are a soft flag: they are looked up in the dataset as loaded at start plus this worker's own
-additions (the local index), not across workers.
+additions (the local index), not across workers. So is ``in``, the known-articles middleware's question for each
+link (one Redis round trip a link otherwise): "known" means known at this worker's start or archived by it, as
+in a local run, and a link to an article another worker fetched in this crawl is dropped by the shared
+dupefilter instead (which also keeps list pages from stopping on articles that are new to this very crawl).
 """
 
 from __future__ import annotations
@@ -113,7 +116,7 @@ class RedisArchive:
         return int(self.client.hlen(self.keys.archive_ids))
 
     def __contains__(self, article_id: object) -> bool:
-        return isinstance(article_id, str) and bool(self.client.hexists(self.keys.archive_ids, article_id))
+        return article_id in self.local
 
     def latest(self, article_id: str) -> Latest | None:
         record = self.client.hget(self.keys.archive_ids, article_id)
