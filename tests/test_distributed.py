@@ -215,6 +215,13 @@ def test_claims_are_atomic_and_a_dead_workers_uncommitted_claims_roll_back(
     assert first.lookup("n9", ["cc" * 32]) == (None, "n3")
     assert first.lookup("n9", ["ee" * 32, "cc" * 32]) == (None, "n3")
     assert first.lookup("n9", ["ee" * 32]) == (None, None)
+    # Neither the id nor the text was known: the lookup claimed version 1, which add then confirms.
+    with pytest.raises(ClaimLostError):
+        second.add("n9", 1, "ff" * 32, 0)
+    first.add("n9", 1, "ee" * 32, 0)
+    assert first.latest("n9") == second.latest("n9") and "n9" in first
+    assert roll_back_dead(redis_client, keys, pafs.LocalFileSystem(), str(tmp_path), "run-a") == (1, 0)
+    assert first.latest("n9") is None and first.find_hash("ee" * 32) is None
 
 
 # ---- crawls -------------------------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ version; the loser's item is dropped as a duplicate. The claim also goes to the 
 (``"<record>|<previous record>"``) until its row is in a committed part file; a dead worker's pending claims
 are rolled back (:func:`roll_back_dead`), except those whose row its part files (``part-<run_id>-*``) do
 hold, so a rerun fetches exactly what it lost. Records and claims are written and read in this module only.
+
+``lookup`` (the dedupe pipeline's questions for one item, one round trip) claims version 1 in the same script
+when it finds neither the article nor its text: the pipeline's next call is then ``add`` of that very version
+and text, which costs no second round trip. A claim that ``add`` never confirms (no such path today) is an
+uncommitted claim like any other: rolled back when the worker closes, or by the next crawl if it dies.
 Near duplicates are a soft flag: they are looked up in the dataset as loaded at start plus this worker's own
 additions (the local index), not across workers. So is ``in``, the known-articles middleware's question for each
 link (one Redis round trip a link otherwise): "known" means known at this worker's start or archived by it, as
@@ -44,6 +49,7 @@ from pipelines.fingerprint import ArticleDropped
 DUPLICATE_REASON = "duplicate"
 DUPLICATE_CONTENT_REASON = "duplicate_content"
 _CLAIMED, _VERSION_TAKEN, _TEXT_TAKEN = 1, 0, -1
+_FIRST_VERSION = 1  # pipelines.dedupe.FIRST_VERSION, the version a claim of a new article is for
 RECORD_SEPARATOR = ":"
 CLAIM_SEPARATOR = "|"
 SEED_BATCH = 10_000
@@ -64,6 +70,25 @@ redis.call('HSET', ids, article_id, claim)
 redis.call('HSETNX', hashes, hash, article_id)
 redis.call('HSET', pending, article_id, claim .. '{CLAIM_SEPARATOR}' .. (current or ''))
 return {_CLAIMED}
+"""
+
+
+# The lookup, and the claim of version 1 when neither the id nor any of the texts is known.
+_LOOKUP = f"""
+local ids, hashes, pending = KEYS[1], KEYS[2], KEYS[3]
+local article_id = ARGV[1]
+local record = redis.call('HGET', ids, article_id)
+if record then return {{record, false}} end
+for i = 2, #ARGV do
+  local owner = redis.call('HGET', hashes, ARGV[i])
+  if owner then return {{false, owner}} end
+end
+if #ARGV < 2 then return {{false, false}} end
+local claim = '1{RECORD_SEPARATOR}' .. ARGV[2]
+redis.call('HSET', ids, article_id, claim)
+redis.call('HSETNX', hashes, ARGV[2], article_id)
+redis.call('HSET', pending, article_id, claim .. '{CLAIM_SEPARATOR}')
+return {{false, false, {_CLAIMED}}}
 """
 
 
@@ -96,6 +121,9 @@ class RedisArchive:
         self.run_id = run_id
         self.local = local
         self._claim = client.register_script(_CLAIM)
+        self._lookup = client.register_script(_LOOKUP)
+        # (article_id, content_hash) of version 1 claimed by the last lookup and not yet added.
+        self._claimed: tuple[str, str] | None = None
 
     @classmethod
     def open(cls, fs: pafs.FileSystem, root: str, run_id: str, settings: Any) -> RedisArchive:
@@ -127,15 +155,16 @@ class RedisArchive:
         return None if owner is None else str(owner)
 
     def lookup(self, article_id: str, content_hashes: Sequence[str]) -> tuple[Latest | None, str | None]:
-        """Every question in one round trip (the claim in ``add`` checks the answers again, atomically)."""
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.hget(self.keys.archive_ids, article_id)
-            for content_hash in content_hashes:
-                pipe.hget(self.keys.archive_hashes, content_hash)
-            record, *owners = pipe.execute()
+        """Every question in one round trip (the claim in ``add`` checks the answers again, atomically); a new
+        article with a new text (the first of ``content_hashes``) is claimed at version 1 in it."""
+        record, owner, *claimed = self._lookup(
+            keys=[self.keys.archive_ids, self.keys.archive_hashes, self.keys.pending(self.run_id)],
+            args=[article_id, *content_hashes],
+        )
+        self._claimed = (article_id, content_hashes[0]) if claimed else None
         if record is not None:
             return _latest(record), None
-        return None, next((str(owner) for owner in owners if owner is not None), None)
+        return None, None if owner is None else str(owner)
 
     def near_duplicate(
         self, simhash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, exclude: str | None = None
@@ -144,6 +173,10 @@ class RedisArchive:
 
     def add(self, article_id: str, version: int, content_hash: str, simhash: int) -> None:
         """Claim ``(article_id, version)``; ClaimLostError (a drop) when another worker was first."""
+        if version == _FIRST_VERSION and self._claimed == (article_id, content_hash):
+            self._claimed = None  # claimed by the lookup
+            self.local.add(article_id, version, content_hash, simhash)
+            return
         outcome = int(
             self._claim(
                 keys=[self.keys.archive_ids, self.keys.archive_hashes, self.keys.pending(self.run_id)],
