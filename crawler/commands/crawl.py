@@ -7,6 +7,10 @@ A user's mistake that stops the crawl at start (a spider argument, a setting the
 output, a held lock: :data:`MISTAKES`) is one line on stderr, ``scrapy: error: <what is wrong>``, not a
 traceback; the traceback is logged at DEBUG only (``-s LOG_LEVEL=DEBUG``). Anything else that stops the crawl at
 start is a bug and keeps its traceback.
+
+An import (``-a warc=...``) of the ``articles`` spider runs on every core (``WARC_PROCESSES``), in the capture
+engine of ``scrapy rebuild`` (:mod:`crawler.rebuild`) instead of Scrapy's: same dataset, stats, manifest, lock and
+exit statuses. With a feed export (``-o``/``-O``, which only Scrapy's engine writes) it stays in Scrapy's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from twisted.python.failure import Failure
 from crawler.config import SettingError
 from crawler.distributed import keys as distributed
 from crawler.extensions.run import RUN_FAILED_EXIT, ComponentClassError, RunLifecycle, exit_status
+from crawler.rebuild.command import import_captures
 from crawler.spiders.options import SpiderArgumentError
 from pipelines.dataset.lock import DatasetLockedError, RemoteWithoutRedisError
 from pipelines.dataset.storage import OutputNotWritableError
@@ -47,12 +52,19 @@ MISTAKES: tuple[type[Exception], ...] = (
 
 logger = logging.getLogger(__name__)
 
+# The spider whose ``-a warc=`` import the capture engine runs.
+IMPORTING_SPIDER = "articles"
+
 
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("scrapy crawl takes exactly one spider name")
         assert self.crawler_process is not None
+        assert self.settings is not None
+        if _is_import(args[0], opts.spargs) and not self.settings.getdict("FEEDS"):
+            self.exitcode = import_captures(self.settings, opts.spargs)
+            return
         crawler = self._create_crawler(args[0])
         outcome = StartOutcome()
         outcome.watch(self.crawler_process.crawl(crawler, **opts.spargs))
@@ -110,6 +122,10 @@ class StartOutcome:
             logger.debug("The crawl did not start", exc_info=error)
         else:
             logger.error("The crawl did not start", exc_info=error)
+
+
+def _is_import(spider: str, arguments: dict[str, Any]) -> bool:
+    return spider == IMPORTING_SPIDER and bool(str(arguments.get("warc") or "").strip())
 
 
 def mistake_behind(error: BaseException | None) -> Exception | None:

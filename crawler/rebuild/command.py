@@ -12,6 +12,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.config import SettingError
 from crawler.extensions.health import HealthConfigError
+from crawler.extensions.run import ComponentClassError
 from crawler.rebuild.engine import (
     RUN_FAILED_EXIT,
     ArchiveUnreadableError,
@@ -20,7 +21,7 @@ from crawler.rebuild.engine import (
     run_captures,
 )
 from crawler.spiders.options import CrawlOptions, SpiderArgumentError
-from pipelines.dataset.lock import DatasetLockedError
+from pipelines.dataset.lock import DatasetLockedError, RemoteWithoutRedisError
 from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.parquet import ParquetConfigError
 
@@ -34,6 +35,8 @@ START_ERRORS: tuple[type[Exception], ...] = (
     HealthConfigError,
     EngineConfigError,
     DatasetLockedError,
+    RemoteWithoutRedisError,
+    ComponentClassError,
     OutputNotWritableError,
     ArchiveUnreadableError,
     FileNotFoundError,

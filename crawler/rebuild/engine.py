@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -104,6 +105,8 @@ class EngineConfig:
     max_fallback_ratio: float
     max_disagreement_ratio: float
     stats_json: str | None
+    # The settings the dataset lock is built from (DATASET_LOCK_CLASS and its own), as a crawl's lock is.
+    lock_settings: BaseSettings = field(default_factory=BaseSettings, compare=False)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> EngineConfig:
@@ -116,6 +119,7 @@ class EngineConfig:
             max_fallback_ratio=ratios["HEALTH_MAX_FALLBACK_RATIO"],
             max_disagreement_ratio=ratios["HEALTH_MAX_DISAGREEMENT_RATIO"],
             stats_json=settings.get("STATS_JSON"),
+            lock_settings=settings,
         )
 
 
@@ -186,7 +190,7 @@ class DatasetRun:
         self.run_id = new_run_id()
         self.fs, self.root = storage.resolve(config.parquet.uri)
         self.stats = Stats()
-        self.lock: WriterLock = open_lock(self.fs, self.root, self.run_id)
+        self.lock: WriterLock = open_lock(self.fs, self.root, self.run_id, config.lock_settings)
         self.manifest: RunManifest | None = None
         self._buffer: dict[str, list[ArticleItem]] = defaultdict(list)
         self._buffered = 0
@@ -197,6 +201,8 @@ class DatasetRun:
         self.before_flush: Callable[[], None] | None = None
         self._started = time.monotonic()
         self._cpu_started = time.process_time()
+        # CPU seconds of the pages this process read itself (inline), not the sequential stage's.
+        self.inline_cpu = 0.0
 
     def open(self) -> None:
         try:
@@ -354,10 +360,9 @@ class DatasetRun:
         self.stats["finish_time"] = datetime.now(UTC)
         self.stats["elapsed_time_seconds"] = time.monotonic() - self._started
         self.stats[keys.REBUILD_PROCESSES] = self.config.processes
-        # One process does the pages' work inline: the sequential stage's share is the rest.
-        own = time.process_time() - self._cpu_started
-        inline = self.stats.get(keys.REBUILD_WORKER_CPU, 0.0) if self.config.processes <= 1 else 0.0
-        self.stats[keys.REBUILD_MAIN_CPU] = own - inline
+        # The pages read inline (all of them with one process) are the workers' share: the sequential stage's
+        # is the rest.
+        self.stats[keys.REBUILD_MAIN_CPU] = time.process_time() - self._cpu_started - self.inline_cpu
 
     def _dump_stats(self) -> None:
         if self.config.stats_json:
@@ -428,6 +433,8 @@ class Sequence:
         stats = self.run.stats
         stats.inc(keys.WARC_CAPTURES_READ)
         stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + result.cpu_seconds
+        if result.pid == os.getpid():
+            self.run.inline_cpu += result.cpu_seconds
         if result.article_id is not None:
             stats.inc(keys.ARTICLE_PAGES)
             seen = self.pending_urls.pop(result.article_id, [])

@@ -9,6 +9,7 @@ checks, same counters.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,8 +54,10 @@ class PageResult:
     failure_detail: str | None = None
     drop: Drop | None = None
     byline_issue: str | None = None
-    # CPU seconds its reading took in the worker process (``rebuild/worker_cpu_seconds``).
+    # CPU seconds its reading took in the worker process (``rebuild/worker_cpu_seconds``), and which process it
+    # was (the caller's own, when it read the page inline).
     cpu_seconds: float = 0.0
+    pid: int = field(default_factory=os.getpid)
 
     @property
     def fallback(self) -> bool:

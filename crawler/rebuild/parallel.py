@@ -2,7 +2,9 @@
 
 Results come back in input order, whatever the number of processes, and at most ``2 * processes`` chunks are
 read ahead, so memory does not grow with the input (``multiprocessing.Pool.imap`` would read all of it ahead).
-One process means no pool at all: the work runs inline, in the caller's process.
+One process means no pool at all: the work runs inline, in the caller's process. With more, the caller also works
+inline until the first worker is up: a worker takes a second or so to start (a fresh interpreter importing the
+extraction code), a share of a rebuild's time that no second core would otherwise shorten.
 
 Workers are started by a fork server, not forked from the caller: the caller holds pyarrow's threads, and a
 process forked from a threaded one may deadlock.
@@ -53,12 +55,15 @@ def ordered_map(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        # A task per worker starts the fork server and the workers (a second or so: the imports) while the caller
-        # produces the first chunk (reading the captures' order), not after; the pool spawns one per task.
-        for _ in range(processes):
-            pool.submit(os.getpid)
+        # A task per worker starts the fork server and the workers while the caller produces the first chunk
+        # (reading the captures' order), not after; the pool spawns one per task.
+        started = [pool.submit(os.getpid) for _ in range(processes)]
         pending: deque[Future[list[Out]]] = deque()
         for chunk in chunks:
+            # Inline only before the first chunk is sent: its results then come before any sent chunk's.
+            if not pending and not any(future.done() for future in started):
+                yield from work(chunk)
+                continue
             pending.append(pool.submit(work, chunk))
             if len(pending) >= processes * CHUNKS_AHEAD_PER_PROCESS:
                 yield from pending.popleft().result()
