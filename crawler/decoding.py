@@ -106,7 +106,8 @@ _COMMON_HANZI = (
     "，。、：；！？“”（）《》「」…—"
 )
 _COMMON_HANZI_RE = re.compile(f"[{_COMMON_HANZI}]")
-_NON_ASCII_RE = re.compile("[^\x00-\x7f]")
+_NON_ASCII_BYTE_RE = re.compile(rb"[\x80-\xff]")
+_FIT_SAMPLE_BYTES = 8192
 
 
 def decode_page(body: bytes, content_type: str | None = None) -> str:
@@ -178,11 +179,17 @@ def _decodes(body: bytes, codec: str) -> bool:
 def _fit(body: bytes, codec: str) -> float:
     """How well ``codec`` reads ``body``: the share of its non-ASCII characters that are common Chinese
     characters, less the undecodable ones. A Western codec reads anything: it gets a fixed prior that
-    Chinese read with the right codec passes and Chinese or Latin text read with the wrong one does not."""
+    Chinese read with the right codec passes and Chinese or Latin text read with the wrong one does not.
+    Judged on a sample from the first non-ASCII byte on: a few thousand characters tell the share as well as
+    the whole page, and detection reads the page once per candidate codec."""
     if codec in _SINGLE_BYTE_WESTERN:
         return WESTERN_PRIOR
-    text = body.decode(codec, errors="replace")
-    non_ascii = len(_NON_ASCII_RE.findall(text))
+    first = _NON_ASCII_BYTE_RE.search(body)
+    if first is None:
+        return 0.0
+    text = body[first.start() : first.start() + _FIT_SAMPLE_BYTES].decode(codec, errors="replace")
+    # Counted without building a list of matches: len() less the ASCII ones, and subn's count.
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
     if non_ascii == 0:
         return 0.0
-    return (len(_COMMON_HANZI_RE.findall(text)) - text.count(REPLACEMENT_CHARACTER)) / non_ascii
+    return (_COMMON_HANZI_RE.subn("", text)[1] - text.count(REPLACEMENT_CHARACTER)) / non_ascii

@@ -309,10 +309,11 @@ def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
 
 
 def _totals(blocks: list[Block]) -> Totals:
-    """[text weight, link text weight] of every element that holds a block: the blocks are summed per parent
-    first, so each parent's sum climbs the tree once (a menu's hundred items share one parent)."""
+    """[text weight, link text weight] of every element that holds a block. The sums climb the tree one level
+    at a time, merged at each level: a page's paths meet a few levels up, so each ancestor is added to about
+    once per level instead of once per parent below it (a third of the steps of climbing from each parent)."""
     totals: Totals = {}
-    by_parent: dict[Element, list[float]] = {}
+    level: dict[Element, list[float]] = {}
     for block in blocks:
         element = block.element
         own = totals.get(element)
@@ -321,26 +322,31 @@ def _totals(blocks: list[Block]) -> Totals:
         else:
             own[0] += block.weight
             own[1] += block.link_weight
-        parent = element.getparent()
-        if parent is None:
-            continue
-        pending = by_parent.get(parent)
-        if pending is None:
-            by_parent[parent] = [block.weight, block.link_weight]
-        else:
-            pending[0] += block.weight
-            pending[1] += block.link_weight
-    for parent, (weight, link_weight) in by_parent.items():
-        node: Element | None = parent
-        while node is not None:
+        _add_to_parent(level, element, block.weight, block.link_weight)
+    while level:
+        above: dict[Element, list[float]] = {}
+        for node, (weight, link_weight) in level.items():
             total = totals.get(node)
             if total is None:
                 totals[node] = [weight, link_weight]
             else:
                 total[0] += weight
                 total[1] += link_weight
-            node = node.getparent()
+            _add_to_parent(above, node, weight, link_weight)
+        level = above
     return totals
+
+
+def _add_to_parent(level: dict[Element, list[float]], element: Element, weight: float, link: float) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    pending = level.get(parent)
+    if pending is None:
+        level[parent] = [weight, link]
+    else:
+        pending[0] += weight
+        pending[1] += link
 
 
 def _initial(element: Element) -> float:
