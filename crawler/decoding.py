@@ -67,6 +67,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_BOM_PREFIXES = tuple(bom for bom, _ in _BOMS)
 # Labels whose codec is too narrow for what pages labelled so really hold (WHATWG maps them the same way).
 _WIDER = {
     "gb2312": "gb18030",
@@ -120,6 +121,19 @@ def decode_page(body: bytes, content_type: str | None = None) -> str:
         return body.decode(UTF8)
     except UnicodeDecodeError:
         return body.decode(page_encoding(body, content_type), errors="replace")
+
+
+def page_markup(body: bytes, content_type: str | None = None) -> str | bytes:
+    """The page for an HTML parser told "utf-8": its own bytes when they are UTF-8 without a byte order mark
+    (decode_page reads those as UTF-8 whatever the page declares, so the parser reads the same text and the
+    text is not encoded back to bytes), else decode_page's text."""
+    if not body.startswith(_BOM_PREFIXES):
+        try:
+            body.decode(UTF8)
+        except UnicodeDecodeError:
+            return decode_page(body, content_type)
+        return body
+    return decode_page(body, content_type)
 
 
 def page_encoding(body: bytes, content_type: str | None = None) -> str:

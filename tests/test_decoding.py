@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from crawler.decoding import declared_encodings, decode_page, decode_problem, page_encoding
+from crawler.decoding import declared_encodings, decode_page, decode_problem, page_encoding, page_markup
 
 SIMPLIFIED = "大纪元记者报导：今天北京的天气很好，人们都出门去公园散步，孩子们在草地上玩耍。"
 TRADITIONAL = "大紀元記者報導：今天臺北的天氣很好，人們都出門去公園散步，孩子們在草地上玩耍。"
@@ -95,3 +95,19 @@ def test_unknown_and_non_text_labels_are_ignored() -> None:
 def test_empty_and_ascii_pages() -> None:
     assert decode_page(b"") == ""
     assert decode_page(b"<p>plain ascii</p>", "text/html; charset=gbk") == "<p>plain ascii</p>"
+
+
+def test_page_markup_keeps_utf8_bytes_and_decodes_the_rest() -> None:
+    html = page(SIMPLIFIED, '<meta charset="gb2312">')
+    # UTF-8 whatever the page declares: the bytes themselves, for a parser told "utf-8".
+    assert page_markup(html.encode("utf-8")) == html.encode("utf-8")
+    assert page_markup(codecs.BOM_UTF8 + html.encode("utf-8")) == html
+    assert page_markup(html.encode("gbk")) == html
+
+
+def test_a_long_undeclared_page_is_detected_from_its_first_chinese_text() -> None:
+    # The codec is judged on a sample from the first non-ASCII byte: a long ASCII head does not hide the text.
+    head = "<script>var menu = 1;</script>" * 2000
+    html = page(TRADITIONAL * 40, head)
+    assert decode_page(html.encode("big5")) == html
+    assert decode_page(html.encode("gbk")) == html

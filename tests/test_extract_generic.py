@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from crawler.decoding import decode_page
+from crawler.decoding import decode_page, page_markup
 from crawler.extract import MissingField, NotAnArticle, extract, extract_page
 from crawler.extract.generic import extract_generic, read_generic
 from crawler.extract.generic.article import url_article_id
@@ -320,3 +320,30 @@ def test_a_small_box_in_the_articles_markup_is_no_second_post() -> None:
     )
     fields = read_generic(page, "https://news.example.com/council")
     assert fields.body_text.startswith("The council voted")
+
+
+@pytest.mark.parametrize("page", ARTICLE_CASES)
+def test_a_pages_bytes_read_as_its_text(page: str) -> None:
+    raw = (GENERIC / f"{page}.html").read_bytes()
+    url = expected(page)["_fetched_url"]
+    assert read_generic(page_markup(raw), url) == read_generic(decode_page(raw), url)
+
+
+@pytest.mark.parametrize(
+    "trail",
+    [
+        '<ol itemscope itemtype="https://schema.org/BreadcrumbList">',
+        '<ol aria-label="Breadcrumb">',
+        '<ol class="crumbs">',
+    ],
+)
+def test_a_marked_up_trail_gives_the_categories_from_text_or_bytes(trail: str) -> None:
+    text = "The council voted on Tuesday to extend the program, which pays for repairs in older buildings. "
+    html = (
+        f"<html><head><title>Council</title></head><body><div>{trail}<li><a href='/'>Home</a></li>"
+        "<li><a href='/news/'>News</a></li><li><a href='/news/local/'>Local</a></li></ol></div>"
+        f"<article><p>{text * 3}</p><p>{text * 3}</p></article></body></html>"
+    )
+    url = "https://news.example.com/news/local/council"
+    for markup in (html, html.encode("utf-8")):
+        assert read_generic(markup, url).categories == ["News", "Local"]

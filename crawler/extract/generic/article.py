@@ -36,7 +36,7 @@ from crawler.extract.generic.dates import CHINA, Found, dates_in, month_in, pars
 from crawler.extract.generic.language import page_language
 from crawler.extract.generic.lead import split_lead
 from crawler.extract.generic.metadata import PageMeta, read_meta
-from crawler.extract.generic.taxonomy import categories_in_lines
+from crawler.extract.generic.taxonomy import categories_in_lines, marked_trail_possible
 from crawler.extract.images import web_url
 from crawler.extract.model import Article, Image
 from crawler.extract.text import normalize_line
@@ -115,11 +115,13 @@ class GenericPage:
         return "".join(_line_html(line) for line in self.lines)
 
 
-def parse_page(html: str) -> Element:
+def parse_page(html: str | bytes) -> Element:
+    """The page's tree from its text, or from its UTF-8 bytes (crawler.decoding.page_markup)."""
     try:
         # Control characters pass through libxml2's HTML parser; text is normalized line by line later and
         # body_html is rebuilt from that text, so none reaches the output. Lone surrogates cannot be UTF-8.
-        root = etree.fromstring(html.encode("utf-8", errors="replace"), _PARSER)
+        markup = html if isinstance(html, bytes) else html.encode("utf-8", errors="replace")
+        root = etree.fromstring(markup, _PARSER)
     except (etree.LxmlError, ValueError) as exc:
         raise NotAnArticle(f"unparsable document: {exc}") from exc
     if root is None:
@@ -127,10 +129,11 @@ def parse_page(html: str) -> Element:
     return root
 
 
-def read_generic(html: str, url: str) -> GenericPage:
-    """The fields of the article on ``html``; NotAnArticle when nothing on it reads like one."""
+def read_generic(html: str | bytes, url: str) -> GenericPage:
+    """The fields of the article on ``html`` (the page's text, or its UTF-8 bytes: page_markup); NotAnArticle
+    when nothing on it reads like one."""
     root = parse_page(html)
-    meta = read_meta(root, url)
+    meta = read_meta(root, url, marked_trail_possible=marked_trail_possible(html))
     strip_furniture(root)
     content = find_content(root)
     if content is None:

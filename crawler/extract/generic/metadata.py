@@ -72,7 +72,9 @@ class PageMeta:
     site_names: frozenset[str] = frozenset()
 
 
-def read_meta(root: Element, url: str) -> PageMeta:
+def read_meta(root: Element, url: str, *, marked_trail_possible: bool = True) -> PageMeta:
+    """``marked_trail_possible``: whether the page's markup may hold a microdata or ARIA breadcrumb trail
+    (taxonomy.marked_trail_possible); when not, that part of the search is skipped."""
     tags: dict[str, list[Element]] = {tag: [] for tag in _TAGS}
     for element in root.iter(*_TAGS):
         tags[element.tag].append(element)
@@ -96,7 +98,7 @@ def read_meta(root: Element, url: str) -> PageMeta:
     meta.updated = [*_ld_values(ld, "dateModified"), *(metas[key] for key in UPDATED_KEYS if key in metas)]
     meta.authors = _authors(tags["a"], metas, ld)
     meta.section = declared_section(all_metas, ld)
-    meta.categories = categories_from(root, ld_items, meta.title)
+    meta.categories = categories_from(root, ld_items, meta.title, marked_trail_possible=marked_trail_possible)
     meta.tags = [tag for tag in tags_from(all_metas, ld, tags["a"]) if tag not in meta.site_names]
     return meta
 

@@ -21,12 +21,17 @@ TAG_META_KEYS = ("article:tag", "og:article:tag")
 KEYWORD_META_KEYS = ("news_keywords", "keywords")
 # A marked-up breadcrumb trail: schema.org microdata or ARIA, or a class or id naming one. The XPath tests
 # attribute nodes only (testing every element's attributes costs three times as much) and narrows the
-# candidates cheaply ("rumb", "osition", "ocation"); _TRAIL_MARK_RE decides.
-_TRAIL_MARKS = etree.XPath(
+# candidates cheaply ("rumb", "osition", "ocation"); _TRAIL_MARK_RE decides. Each attribute searched costs a
+# walk of the tree: microdata and ARIA trails are searched only on pages whose markup has their words.
+_CLASS_AND_ID_MARKS = (
     "//@class[contains(., 'rumb') or contains(., 'osition') or contains(., 'ocation')]"
     " | //@id[contains(., 'rumb') or contains(., 'osition') or contains(., 'ocation')]"
-    " | //@itemtype[contains(., 'BreadcrumbList')] | //@aria-label[contains(., 'readcrumb')]"
 )
+_TRAIL_MARKS = etree.XPath(_CLASS_AND_ID_MARKS)
+_ALL_TRAIL_MARKS = etree.XPath(
+    f"{_CLASS_AND_ID_MARKS} | //@itemtype[contains(., 'BreadcrumbList')] | //@aria-label[contains(., 'readcrumb')]"
+)
+_TRAIL_WORDS = ("BreadcrumbList", "readcrumb")
 _TRAIL_MARK_RE = re.compile(r"crumb|(?<![a-z])(?:position|location|cur_?pos)(?![a-z])", re.I)
 _LINKS = etree.XPath(".//a")
 _BREADCRUMB_LIST = "BreadcrumbList"
@@ -77,13 +82,26 @@ def declared_section(metas: dict[str, list[str]], ld: dict[str, Any]) -> str | N
     return next((cleaned for value in declared if (cleaned := normalize_line(value))), None)
 
 
-def categories_from(root: Element, ld_items: Iterable[dict[str, Any]], title: str | None) -> list[str]:
+def marked_trail_possible(markup: str | bytes) -> bool:
+    """Whether the page's markup (text or bytes) has the words of a microdata or ARIA breadcrumb trail."""
+    if isinstance(markup, bytes):
+        return any(word.encode("ascii") in markup for word in _TRAIL_WORDS)
+    return any(word in markup for word in _TRAIL_WORDS)
+
+
+def categories_from(
+    root: Element,
+    ld_items: Iterable[dict[str, Any]],
+    title: str | None,
+    *,
+    marked_trail_possible: bool = True,
+) -> list[str]:
     """The breadcrumb trail's steps between the home page and the article: JSON-LD first, else a
     marked-up trail of links."""
     for item in ld_items:
         if _is_type(item, _BREADCRUMB_LIST):
             return _steps(_ld_trail(item), title)
-    for mark in _TRAIL_MARKS(root):
+    for mark in (_ALL_TRAIL_MARKS if marked_trail_possible else _TRAIL_MARKS)(root):
         element = mark.getparent()
         if mark.attrname in ("class", "id") and not _TRAIL_MARK_RE.search(mark):
             continue
