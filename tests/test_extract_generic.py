@@ -347,3 +347,10 @@ def test_a_marked_up_trail_gives_the_categories_from_text_or_bytes(trail: str) -
     url = "https://news.example.com/news/local/council"
     for markup in (html, html.encode("utf-8")):
         assert read_generic(markup, url).categories == ["News", "Local"]
+
+
+def test_a_posts_posted_by_line_names_its_poster() -> None:
+    assert authors_in(["由海姑娘张贴 @ 2005-06-14 03:25:55 (370)"]) == ["海姑娘"]
+    assert authors_in(["由 ggjj88 張貼於 2005-06-14"]) == ["ggjj88"]
+    # In a sentence 由…张贴 says who put a notice up, no byline.
+    assert authors_in(["这份通知由市政府张贴在公告栏上。"]) == []

@@ -87,11 +87,14 @@ _EDITOR_RE = re.compile(
 _CAPTION_RE = re.compile(r"^\s*[（(【\[]?\s*(?:图|圖)(?:为|為|爲|片|說|说|\s*[:：/／）)】\]])")
 _PLAIN_EDITOR_RE = re.compile(rf"(?<![任責责主])(?:编辑|編輯)\s*[:：︰]\s*(?P<names>{_NAMES})")
 _POSTED_BY_RE = re.compile(r"(?:^|[\s》」】\]）)])(?P<names>[^\s\]】)）《》「」]{2,20})\s+(?:发表于|發表於)")
+# 由某某张贴 @ 2005-06-14 03:25:55: a blog's or forum's "posted by" under each post.
+_POSTED_VIA_RE = re.compile(r"(?:^|[\s》」】\]）)])由\s*(?P<names>[^\s@]{2,20}?)\s*(?:张贴|張貼)")
 _EDITOR_HINT_RE = re.compile(r"[编編]")
 _LABEL_HINT_RE = re.compile(r"[记記作文执執通撰实實译譯整]")
 LABELLED = 3
 _HINTED_FORMS = (
     (re.compile(r"发表|發表"), _POSTED_BY_RE, 2),
+    (re.compile(r"张贴|張貼"), _POSTED_VIA_RE, 2),
     (re.compile(r"[（(\[【]"), _BRACKETED_RE, 1),
     (re.compile(r"[摄攝]"), _CREDIT_RE, 1),
 )
