@@ -153,3 +153,20 @@ def test_the_lists_are_walked_after_a_feed_only_on_a_gap(
     assert urls(out) == ([f"{SITE}/gb/"] if walked else [])
     assert crawler.stats.get_value("discovery/feed_gaps") == (1 if walked else None)
     assert all(FEED_META not in request.meta for request in out)
+
+
+def test_a_page_linking_an_article_twice_yields_one_request_that_keeps_both_links(tmp_path: Path) -> None:
+    crawler = started(tmp_path)
+    spider = crawler.spider
+    assert isinstance(spider, ArticlesSpider)
+    links = [f"{SITE}/gb/21/12/30/n{n}.htm" for n in (100, 300, 100)]
+    links.append("http://www.epochtimes.com/gb/21/12/30/n300.htm")
+    items = "".join(f'<li><a href="{url}">{index}</a></li>' for index, url in enumerate(links))
+    body = f'<html><body><ul class="post_list">{items}</ul></body></html>'.encode()
+    url = f"{SITE}/gb/nsc413.htm"
+    page = HtmlResponse(url, body=body, encoding="utf-8", request=Request(url))
+    out = passed(crawler, spider.parse_list(page, ListRef("gb", "nsc413", 1)))
+    assert urls(out) == [links[1]], "the settled n100 is dropped, n300 requested once"
+    assert crawler.stats.get_value("articles/skipped/known") == 2, "counted once per link, as before"
+    spider.request_scheduled(out[0])
+    assert spider.pending_urls["n300"] == [links[1], links[3]], "the second link is one of its alternate URLs"

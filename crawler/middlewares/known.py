@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 LISTED_META = "known_listed"
 # On the list walk that follows a feed: the feed's article ids, newest first.
 FEED_META = "known_feed"
+# On an article request: the page's other links to the same article (their public URLs), which the spider folds
+# into one request; a settled article counts once per link, as when each link was a request.
+LINKS_META = "article_links"
 
 
 class RefreshPolicy(Protocol):
@@ -87,7 +90,7 @@ class KnownArticlesMiddleware:
         if article is None or REFRESH_META in request.meta:
             return False  # refresh checks re-read known articles on purpose
         if self.settled(article):
-            self._stats().inc_value(keys.SKIPPED_KNOWN)
+            self._stats().inc_value(keys.SKIPPED_KNOWN, 1 + len(request.meta.get(LINKS_META, ())))
             return True
         self.requested.add(article.article_id)
         return False

@@ -8,6 +8,7 @@ home, list, article) feeds discovery: any link to an article is followed, wherev
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
@@ -68,6 +69,8 @@ LINK_META = "article_link"
 # Request meta of a home page request once scheduled (its retries are the same walk).
 WALKED_META = "lists_walk"
 GONE_REASONS = frozenset({"http_404", "http_410"})
+# Links whose parse the spider remembers: a few list pages' worth, a few hundred kilobytes.
+LINK_CACHE_SIZE = 4096
 
 
 def failure_reason(failure: Failure) -> str:
@@ -109,6 +112,9 @@ class ArticlesSpider(scrapy.Spider):
         self.feed_paths = DEFAULT_FEEDS
         # Editions whose home page (and so their lists) has been requested (scheduled): feeds trigger the walk once.
         self.lists_walked: set[str] = set()
+        # The same links come back page after page (an article's picture and title, related blocks, every list
+        # page's navigation): each is parsed once while it keeps coming, in bounded memory.
+        self._site_article = functools.lru_cache(maxsize=LINK_CACHE_SIZE)(self._site_article_uncached)
 
     async def start(self) -> AsyncIterator[scrapy.Request | ArticleItem]:
         if self.options.warc:
@@ -277,11 +283,13 @@ class ArticlesSpider(scrapy.Spider):
         )  # popped: a retry or redirect of the request is no new request
         if link is not None:
             ref: ArticleRef = request.cb_kwargs["ref"]
+            links = [link, *request.meta.pop(known.LINKS_META, ())]
             if ref.article_id in self.requested_ids:
-                self._note_variant(ref.article_id, link)
+                for url in links:
+                    self._note_variant(ref.article_id, url)
                 raise IgnoreRequest(f"{ref.article_id} already requested")
             self.requested_ids.add(ref.article_id)
-            self.pending_urls[ref.article_id] = [link]
+            self.pending_urls[ref.article_id] = list(dict.fromkeys(links))
             self.crawler.stats.inc_value(keys.REQUESTED)
         elif request.callback == self.parse_home and not request.meta.get(WALKED_META):
             edition = request.cb_kwargs["edition"]
@@ -326,20 +334,37 @@ class ArticlesSpider(scrapy.Spider):
         )
 
     def _site_articles(self, urls: Iterable[str]) -> list[tuple[str, ArticleRef]]:
-        """The links that point to an article of the site (or of the replica being crawled)."""
-        return [
-            (url, article)
-            for url in urls
-            if is_site_url(url, self.options.site) and (article := parse_article_url(url)) is not None
-        ]
+        """The links that point to an article of the site (or of the replica being crawled): each link's public
+        URL (``_public_variant``) and its article."""
+        return [found for url in urls if (found := self._site_article(url)) is not None]
+
+    def _site_article_uncached(self, url: str) -> tuple[str, ArticleRef] | None:
+        if not is_site_url(url, self.options.site):
+            return None
+        article = parse_article_url(url)
+        return None if article is None else (_public_variant(url), article)
 
     def _article_requests(
         self, articles: list[tuple[str, ArticleRef]], related: bool = False
     ) -> Iterator[scrapy.Request]:
-        for url, article in articles:
-            request = self._article_request(url, article, related)
-            if request is not None:
-                yield request
+        """One request per article of the page, in page order. A list page links each article twice (picture
+        and title): the second link rides on the first request (``known.LINKS_META``) instead of being a request
+        of its own that Scrapy's middlewares and scheduler would carry only for it to be dropped as a duplicate
+        when scheduled (the crawl's costliest waste, one such request per article)."""
+        requests: dict[str, scrapy.Request] = {}
+        for variant, article in articles:
+            if not self._in_date_range(article.url_date):
+                self.crawler.stats.inc_value(keys.SKIPPED_OUT_OF_RANGE)
+                continue
+            if article.article_id in self.requested_ids:
+                self._note_variant(article.article_id, variant)
+                continue
+            first = requests.get(article.article_id)
+            if first is None:
+                requests[article.article_id] = self._article_request(variant, article, related)
+            else:
+                first.meta.setdefault(known.LINKS_META, []).append(variant)
+        yield from requests.values()
 
     def _list_request(self, ref: ListRef, max_page: int | None = None) -> scrapy.Request:
         url = f"{self.options.site}{list_page_path(ref.edition, ref.channel, ref.page)}"
@@ -352,14 +377,7 @@ class ArticlesSpider(scrapy.Spider):
             priority=LIST_PRIORITY,
         )
 
-    def _article_request(self, url: str, ref: ArticleRef, related: bool = False) -> scrapy.Request | None:
-        if not self._in_date_range(ref.url_date):
-            self.crawler.stats.inc_value(keys.SKIPPED_OUT_OF_RANGE)
-            return None
-        variant = _public_variant(url)
-        if ref.article_id in self.requested_ids:
-            self._note_variant(ref.article_id, variant)
-            return None
+    def _article_request(self, variant: str, ref: ArticleRef, related: bool) -> scrapy.Request:
         meta: dict[str, Any] = {LINK_META: variant}
         if related:
             meta[RELATED_META] = True

@@ -26,7 +26,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from pipelines.dataset.layout import part_files
-from pipelines.dataset.simhash import hamming_distance, to_unsigned
+from pipelines.dataset.simhash import to_unsigned
 from pipelines.dataset.storage import resolve
 
 INDEX_SCHEMA = pa.schema(
@@ -182,10 +182,14 @@ class _Frozen:
 
     def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
         """The lowest article number within ``max_distance`` of ``simhash`` (an unsigned fingerprint)."""
+        if self.numbers.size == 0:
+            return None  # a first crawl: no numpy call per item for an empty archive
         if max_distance <= BANDED_MAX_DISTANCE:
             candidates = self.bands.candidates(simhash)
         else:
             candidates = self.bands.everyone()
+        if candidates.size == 0:
+            return None
         distances = np.bitwise_count(self.simhashes[candidates] ^ np.uint64(simhash))
         hits = candidates[distances <= max_distance]
         excluded = self.position(exclude) if exclude is not None else None
@@ -222,11 +226,14 @@ class _Overlay:
                 candidates |= self.by_band[band].get(key, set())
         else:
             candidates = set(self.entries)
-        hits = (
+        entries = self.entries
+        # The distance inline (both fingerprints are unsigned here, see ``ArchiveIndex.add``): this runs for every
+        # candidate of every item, and texts of one site share enough shingles for hundreds of candidates each.
+        hits = [
             n
             for n in candidates
-            if n != exclude and hamming_distance(self.entries[n].simhash, simhash) <= max_distance
-        )
+            if (entries[n].simhash ^ simhash).bit_count() <= max_distance and n != exclude
+        ]
         return min(hits, default=None)
 
 
