@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -15,6 +15,7 @@ from lxml import etree
 
 from crawler.extract import Article, ExtractionError, extract
 from crawler.extract.body import ALLOWED_TAGS
+from crawler.extract.images import web_url
 from crawler.extract.text import normalize_line, normalize_text
 
 PAGES = Path(__file__).parent / "pages"
@@ -182,3 +183,35 @@ def test_cli_decodes_a_gbk_page_by_its_meta_charset(tmp_path: Path) -> None:
     result = run_cli(URL, page)
     assert result.returncode == 0, result.stderr
     assert "强烈台风周三过境" in result.stdout
+
+
+def urljoined(value: str, base_url: str) -> str | None:
+    """What ``web_url`` means: the value made absolute by urljoin, kept when it is a plain http(s) URL."""
+    try:
+        absolute = urljoin(base_url, value.strip())
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"[\x00-\x1f\x7f]", absolute):
+        return None
+    return absolute
+
+
+URL_STARTS = st.sampled_from(["", "http://", "https://", "HTTP://", "ftp://", "//", "/", "javascript:"])
+URL_HOSTS = st.sampled_from(["", "a", "www.epochtimes.com", "127.0.0.1:8080", "a:", "[::1]", "点.com", "a b"])
+URL_PIECES = st.sampled_from(
+    ["/", "?", "#", ";", "..", ".", "a", "Z9", "-", "%20", " ", "\t", "\n", "=", "&", "点", "\x00", "~", "@", ":"]
+)  # fmt: skip
+LINKS = st.builds(
+    lambda *parts: "".join(parts), URL_STARTS, URL_HOSTS, st.lists(URL_PIECES, max_size=8).map("".join)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(LINKS, st.sampled_from([URL, "http://127.0.0.1:8080/gb/", ""]))
+@example("https://i.epochtimes.com/assets/uploads/2026/10/id1-600x400.jpg", URL)
+@example("https://www.epochtimes.com/gb/a.htm?", URL)
+@example("https://www.epochtimes.com/gb/a.htm#", URL)
+@example("https://www.epochtimes.com/gb/a.htm;p?q=1", URL)
+def test_a_link_is_made_absolute_as_urljoin_makes_it(value: str, base_url: str) -> None:
+    assert web_url(value, base_url) == urljoined(value, base_url)

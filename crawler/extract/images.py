@@ -17,6 +17,12 @@ _IMAGE_EXTENSION_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)$", re.IGNOR
 _SIZE_SUFFIX_RE = re.compile(r"-\d+x\d+(?=\.[A-Za-z0-9]+$)")
 _TRAILING_CREDIT_RE = re.compile(r"^(.*?)\s*(?:（([^（）]*)）|\(([^()]*)\))$", re.DOTALL)
 _CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+# An absolute http(s) URL that urljoin and urlsplit give back as it is (a lowercase scheme, a host of letters,
+# digits, dots and hyphens, a port, a path and a non-empty query of URL characters; no params, no fragment): what
+# nearly every link and image of the site is, taken as it is (urljoin was a sixth of an extraction's time).
+_PLAIN_WEB_URL_RE = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?(?:\?[A-Za-z0-9\-._~!$&'()*+,=:@%/?]+)?"
+)
 
 _LINK_HREFS = etree.XPath("descendant-or-self::a/@href")
 _NOSCRIPT_SRCS = etree.XPath(".//noscript//img/@src")
@@ -27,8 +33,11 @@ _FIGCAPTION = etree.XPath(".//figcaption")
 
 def web_url(value: str, base_url: str) -> str | None:
     """``value`` made absolute against the page; None unless it is a plain http(s) URL."""
+    candidate = value.strip()
+    if _PLAIN_WEB_URL_RE.fullmatch(candidate):
+        return candidate
     try:
-        absolute = urljoin(base_url, value.strip())
+        absolute = urljoin(base_url, candidate)
         parts = urlsplit(absolute)
     except ValueError:
         return None
