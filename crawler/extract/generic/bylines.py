@@ -118,6 +118,14 @@ _NOT_NAMES = frozenset(
 # A byline's labels open no name: [作者简介] is a link to the author's profile, 记者节 a holiday.
 _LABEL_WORD_RE = re.compile(r"作者|记者|記者|编辑|編輯|来源|來源|责任|責任|发布|發布|通讯员|通訊員")
 _MAX_NAME_CHARS = 4
+# Compiled once: patterns built in a call go through re's cache, which other code on the page's way evicts.
+_HAN_ONLY_RE = re.compile(rf"[{_HAN}]+")
+_HAN_RUN_RE = re.compile(rf"[{_HAN}]{{4,}}")
+_SHORT_HAN_NAME_RE = re.compile(rf"[{_HAN}]{{2,3}}")
+_REPORTER_PREFIX_RE = re.compile(r"^(?:记者|記者)")
+_LATIN_BYLINE_END_RE = re.compile(r"\s+(?:in|for|at|from|on)\s+|\s*[|•·]\s*|\s*\d")
+_LATIN_NAME_SPLIT_RE = re.compile(r"\s*,\s*|\s+and\s+|\s*&\s*")
+_LIST_SEPARATORS = tuple("、，,和与與及")
 _MAX_LATIN_NAME = 40
 _SHORT_LINE = 60
 _HEAD_CHARS = 80
@@ -152,7 +160,7 @@ def line_byline(line: str) -> tuple[list[str], int]:
     if len(line) > _HEAD_CHARS + _TAIL_CHARS:
         line = f"{line[:_HEAD_CHARS]} | {line[-_TAIL_CHARS:]}"
     nickname = _NICKNAME_RE.search(line)
-    if nickname and not re.fullmatch(rf"[{_HAN}]+", nickname.group("nick")):
+    if nickname and not _HAN_ONLY_RE.fullmatch(nickname.group("nick")):
         return [nickname.group("nick")], LABELLED
     names = _labelled_names(line) if _LABEL_HINT_RE.search(line) else []
     if names:
@@ -234,10 +242,11 @@ def _names(group: str, *, reported: bool = False) -> list[str]:
     parts = [part for part in _NAME_SPLIT_RE.split(group.strip()) if part]
     if reported and parts:
         last = parts[-1]
-        listed = re.search(rf"[、，,和与與及]\s*{re.escape(last)}$", group.strip()) is not None
+        # 王明宇、林书平伦敦报导: the last word is itself listed after a separator, so it is a name.
+        listed = group.strip()[: -len(last)].rstrip().endswith(_LIST_SEPARATORS)
         if len(parts) > 1 and not listed and _PLACE_SUFFIX_RE.sub("", last) == last:
             parts.pop()
-        elif re.fullmatch(rf"[{_HAN}]{{4,}}", last) and _PLACE_SUFFIX_RE.sub("", last) == last:
+        elif _HAN_RUN_RE.fullmatch(last) and _PLACE_SUFFIX_RE.sub("", last) == last:
             parts[-1] = last[: _SHORT_NAME if len(last) == _SHORT_NAME * 2 else _SHORT_NAME + 1]
     return [name for name in map(_clean_name, parts) if name]
 
@@ -246,21 +255,21 @@ def _clean_name(raw: str) -> str | None:
     name = raw.strip()
     while True:
         stripped = _AGENCY_RE.sub("", name)
-        stripped = re.sub(r"^(?:记者|記者)", "", stripped)
+        stripped = _REPORTER_PREFIX_RE.sub("", stripped)
         if stripped == name:
             break
         name = stripped
     name = _PLACE_SUFFIX_RE.sub("", name).strip()
     if not name or name in _NOT_NAMES or name in _PLACES_BOTH or _LABEL_WORD_RE.match(name):
         return None
-    if re.fullmatch(rf"[{_HAN}]+", name):
+    if _HAN_ONLY_RE.fullmatch(name):
         return name if 2 <= len(name) <= _MAX_NAME_CHARS else None
     return name if len(name) <= _MAX_LATIN_NAME and not _ORGANIZATION_RE.search(name) else None
 
 
 def _latin_names(text: str) -> list[str]:
-    text = re.split(r"\s+(?:in|for|at|from|on)\s+|\s*[|•·]\s*|\s*\d", text)[0]
-    parts = [part.strip(" .") for part in re.split(r"\s*,\s*|\s+and\s+|\s*&\s*", text)]
+    text = _LATIN_BYLINE_END_RE.split(text)[0]
+    parts = [part.strip(" .") for part in _LATIN_NAME_SPLIT_RE.split(text)]
     return [
         part
         for part in parts
@@ -271,6 +280,6 @@ def _latin_names(text: str) -> list[str]:
 def standalone_name(line: str) -> str | None:
     """A line that is nothing but a Chinese name (a column's author under its title), else None."""
     text = normalize_line(line)
-    if not re.fullmatch(rf"[{_HAN}]{{2,3}}", text):
+    if not _SHORT_HAN_NAME_RE.fullmatch(text):
         return None
     return _clean_name(text)

@@ -389,7 +389,8 @@ def _with_siblings(top: Element, scores: dict[Element, float], totals: Totals) -
         if sibling is top:
             chosen.append(sibling)
             continue
-        if not isinstance(sibling.tag, str) or sibling not in totals:
+        # Only elements holding text are in totals (never a comment): tested first, without reading the tag.
+        if sibling not in totals:
             continue
         density = _density(totals, sibling)
         if scores.get(sibling, 0.0) * (1 - density) >= threshold or (

@@ -53,6 +53,7 @@ _TITLE_SEPARATORS_RE = re.compile(
     r"\s+[-–—|·•:]\s+|\s*[|｜_—–]\s*|\s*--\s*|\s*::\s*|(?<=[\u4e00-\u9fff])-(?=[\u4e00-\u9fff])"
 )
 _MIN_HEADING_CHARS = 4
+_AUTHOR_SPLIT_RE = re.compile(r"\s*[,，、;；]\s*|\s+and\s+")
 _SPACED_HAN_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _MAX_SPACED_NAME = 4
 
@@ -166,7 +167,7 @@ def _authors(links: list[Element], metas: dict[str, str], ld: dict[str, Any]) ->
     for key in AUTHOR_KEYS:
         value = metas.get(key)
         if value and not value.startswith(("http://", "https://", "@")):
-            names += [part.strip() for part in re.split(r"\s*[,，、;；]\s*|\s+and\s+", value) if part.strip()]
+            names += [part.strip() for part in _AUTHOR_SPLIT_RE.split(value) if part.strip()]
     if not names:
         names = [line_of(element) for element in links if element.get("rel") == "author"]
     return [name for name in dict.fromkeys(map(_joined_han_name, names)) if name and len(name) <= 60]
