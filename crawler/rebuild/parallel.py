@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,17 +56,48 @@ def ordered_map(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        # A task per worker starts the fork server and the workers while the caller produces the first chunk
-        # (reading the captures' order), not after; the pool spawns one per task.
-        started = [pool.submit(os.getpid) for _ in range(processes)]
-        pending: deque[Future[list[Out]]] = deque()
-        for chunk in chunks:
-            # Inline only before the first chunk is sent: its results then come before any sent chunk's.
-            if not pending and not any(future.done() for future in started):
-                yield from work(chunk)
-                continue
-            pending.append(pool.submit(work, chunk))
-            if len(pending) >= processes * CHUNKS_AHEAD_PER_PROCESS:
+        starter = _Starter(pool, processes)
+        try:
+            pending: deque[Future[list[Out]]] = deque()
+            for chunk in chunks:
+                # Inline only before the first chunk is sent: its results then come before any sent chunk's.
+                if not pending and not starter.ready():
+                    yield from work(chunk)
+                    continue
+                pending.append(pool.submit(work, chunk))
+                if len(pending) >= processes * CHUNKS_AHEAD_PER_PROCESS:
+                    yield from pending.popleft().result()
+            while pending:
                 yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+        finally:
+            starter.join()
+
+
+class _Starter:
+    """Starts the workers in a thread: starting one waits until the fork server has imported the extraction code
+    (a second or so), which the caller spends reading the captures' order and pages inline instead."""
+
+    def __init__(self, pool: ProcessPoolExecutor, processes: int) -> None:
+        self._pool = pool
+        self._processes = processes
+        self._started: list[Future[int]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="start-workers", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            # A task per worker: the pool spawns one per task.
+            for _ in range(self._processes):
+                self._started.append(self._pool.submit(os.getpid))
+        except BaseException as error:  # raised in the caller's thread by ready()
+            self._error = error
+
+    def ready(self) -> bool:
+        """Whether a worker is up (a worker that could not start raises here)."""
+        if self._error is not None:
+            raise self._error
+        return any(future.done() for future in list(self._started))
+
+    def join(self) -> None:
+        self._thread.join()
