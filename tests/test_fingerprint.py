@@ -3,12 +3,13 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import numpy as np
 import opencc
 import pytest
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.test import get_crawler
 
-from pipelines.dataset.simhash import hamming_distance, simhash
+from pipelines.dataset.simhash import _majority_bits, hamming_distance, simhash
 from pipelines.fingerprint import ArticleDropped, FingerprintPipeline, fingerprint_item, text_fingerprints
 from tests.archive_data import BEIJING, SAMPLE_BODY, SAMPLE_TITLE, sample_item
 
@@ -103,3 +104,14 @@ def test_simhash_is_a_signed_int64() -> None:
     assert any(v < 0 for v in values)
     assert simhash("") == 0
     assert simhash("短") != 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 254, 255, 256, 511, 1000, 5003])
+def test_each_fingerprint_bit_is_the_majority_of_the_shingle_hashes(count: int) -> None:
+    rng = np.random.default_rng(count)
+    hashes = rng.integers(0, 1 << 64, size=count, dtype=np.uint64)
+    # A bit set in every hash (a counter of 255 or more) and lopsided bits (majorities near the half).
+    hashes |= np.uint64(1)
+    hashes[: count // 3] |= np.uint64(0xFF00000000000000)
+    expected = sum(1 << bit for bit in range(64) if 2 * sum(int(h) >> bit & 1 for h in hashes) > count)
+    assert _majority_bits(hashes) == expected

@@ -21,6 +21,9 @@ _MIX_SHIFT_1, _MIX_MUL_1 = np.uint64(30), np.uint64(0xBF58476D1CE4E5B9)
 _MIX_SHIFT_2, _MIX_MUL_2 = np.uint64(27), np.uint64(0x94D049BB133111EB)
 _MIX_SHIFT_3 = np.uint64(31)
 
+# A byte counter holds up to 255.
+_ROWS_PER_BYTE_COUNTER = 255
+
 U64Array = npt.NDArray[np.uint64]
 
 
@@ -74,9 +77,16 @@ def _mix(keys: U64Array) -> U64Array:
 
 
 def _majority_bits(hashes: U64Array) -> int:
-    """Bit i of the fingerprint is set when more than half of the shingle hashes have bit i set."""
+    """Bit i of the fingerprint is set when more than half of the shingle hashes have bit i set.
+
+    Each hash's bits are unpacked to a byte each, and the bytes summed eight at a time as 64-bit words (eight byte
+    counters in one addition), 255 hashes at a time so that no counter carries into the next.
+    """
     as_bytes = hashes.astype("<u8").view(np.uint8).reshape(-1, FINGERPRINT_BITS // 8)
-    bits = np.unpackbits(as_bytes, axis=1, bitorder="little")
-    ones = bits.sum(axis=0, dtype=np.int64)
+    bits = np.unpackbits(as_bytes, axis=1, bitorder="little").view("<u8")
+    ones = np.zeros(FINGERPRINT_BITS, dtype=np.int64)
+    for start in range(0, bits.shape[0], _ROWS_PER_BYTE_COUNTER):
+        counters = bits[start : start + _ROWS_PER_BYTE_COUNTER].sum(axis=0, dtype="<u8")
+        ones += counters.view(np.uint8)
     majority = np.packbits(ones * 2 > hashes.size, bitorder="little")
     return int.from_bytes(majority.tobytes(), "little")
