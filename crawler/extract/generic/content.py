@@ -279,7 +279,8 @@ def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> 
         if block is None:
             block = blocks[owner] = Block(owner)
         chars = len(text)
-        wide = (len(text.encode("utf-8", errors="replace")) - chars) * 0.5
+        # lxml's text is valid UTF-8 (no lone surrogate): encoded without an error handler.
+        wide = (len(text.encode()) - chars) * 0.5
         weight = wide + 0.4 * (chars - wide - text.count(" ") - text.count("\n"))
         block.weight += weight
         block.parts.append(text)
@@ -322,31 +323,29 @@ def _totals(blocks: list[Block]) -> Totals:
         else:
             own[0] += block.weight
             own[1] += block.link_weight
-        _add_to_parent(level, element, block.weight, block.link_weight)
+        level[element] = [block.weight, block.link_weight]
+    # Each level's sums go to the parents; a block inside another block was added to its own total above.
     while level:
         above: dict[Element, list[float]] = {}
         for node, (weight, link_weight) in level.items():
+            parent = node.getparent()
+            if parent is None:
+                continue
+            pending = above.get(parent)
+            if pending is None:
+                above[parent] = [weight, link_weight]
+            else:
+                pending[0] += weight
+                pending[1] += link_weight
+        for node, (weight, link_weight) in above.items():
             total = totals.get(node)
             if total is None:
                 totals[node] = [weight, link_weight]
             else:
                 total[0] += weight
                 total[1] += link_weight
-            _add_to_parent(above, node, weight, link_weight)
         level = above
     return totals
-
-
-def _add_to_parent(level: dict[Element, list[float]], element: Element, weight: float, link: float) -> None:
-    parent = element.getparent()
-    if parent is None:
-        return
-    pending = level.get(parent)
-    if pending is None:
-        level[parent] = [weight, link]
-    else:
-        pending[0] += weight
-        pending[1] += link
 
 
 def _initial(element: Element) -> float:

@@ -31,7 +31,8 @@ _TRAIL_MARKS = etree.XPath(_CLASS_AND_ID_MARKS)
 _ALL_TRAIL_MARKS = etree.XPath(
     f"{_CLASS_AND_ID_MARKS} | //@itemtype[contains(., 'BreadcrumbList')] | //@aria-label[contains(., 'readcrumb')]"
 )
-_TRAIL_WORDS = ("BreadcrumbList", "readcrumb")
+# In both "BreadcrumbList" and "breadcrumb": one search of the page.
+_TRAIL_WORD = "readcrumb"
 _TRAIL_MARK_RE = re.compile(r"crumb|(?<![a-z])(?:position|location|cur_?pos)(?![a-z])", re.I)
 _LINKS = etree.XPath(".//a")
 _BREADCRUMB_LIST = "BreadcrumbList"
@@ -85,8 +86,8 @@ def declared_section(metas: dict[str, list[str]], ld: dict[str, Any]) -> str | N
 def marked_trail_possible(markup: str | bytes) -> bool:
     """Whether the page's markup (text or bytes) has the words of a microdata or ARIA breadcrumb trail."""
     if isinstance(markup, bytes):
-        return any(word.encode("ascii") in markup for word in _TRAIL_WORDS)
-    return any(word in markup for word in _TRAIL_WORDS)
+        return _TRAIL_WORD.encode("ascii") in markup
+    return _TRAIL_WORD in markup
 
 
 def categories_from(
