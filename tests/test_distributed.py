@@ -394,6 +394,9 @@ def test_crawlstate_shows_the_crawl_and_refuses_a_reset_while_a_worker_lives(
     state = CrawlState(settings)
     assert "seeded by:        run-a" in state.lines()
     assert "live workers:     1 run-a" in state.lines()
+    assert "idle workers:     -" in state.lines()
+    redis_client.sadd(keys.idle, "run-a")
+    assert "idle workers:     run-a" in state.lines()
     with pytest.raises(WorkersAliveError, match="run-a"):
         state.reset(archive=False)
     assert redis_client.get(keys.seeded) == "run-a"

@@ -45,6 +45,7 @@ class CrawlState:
         return [
             f"seeded by:        {client.get(keys.seeded) or '-'!s}",
             f"live workers:     {len(alive)} {' '.join(alive)}",
+            f"idle workers:     {' '.join(w for w in alive if client.sismember(keys.idle, w)) or '-'}",
             f"dead workers:     {' '.join(dead_workers(client, keys)) or '-'}",
             f"queued requests:  {client.zcard(keys.requests)}",
             f"seen requests:    {client.scard(keys.dupefilter)}",
