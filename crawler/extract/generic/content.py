@@ -149,8 +149,7 @@ Totals = dict[Element, list[float]]
 
 def find_content(root: Element) -> Content | None:
     """The article text of a page already stripped of furniture; None when nothing reads like an article."""
-    runs = _runs(root)
-    blocks = list({run.block.element: run.block for run in runs}.values())
+    runs, blocks = _runs(root)
     scores, totals = _score(blocks)
     if not scores:
         return None
@@ -224,13 +223,14 @@ def _bodies(root: Element) -> list[Element]:
     return [body] if body is not None else _BODIES(root)
 
 
-def _runs(root: Element) -> list[Run]:
-    """The page's text nodes under <body> in order, each with its block; whitespace-only ones left out."""
+def _runs(root: Element) -> tuple[list[Run], list[Block]]:
+    """The page's text nodes under <body> in order, each with its block (whitespace-only ones left out), and
+    the blocks in the order of their first text."""
     runs: list[Run] = []
     blocks: dict[Element, Block] = {}
     for body in _bodies(root):
         _body_runs(body, blocks, runs)
-    return runs
+    return runs, list(blocks.values())
 
 
 def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> None:
