@@ -2,8 +2,9 @@
 
 Each round crawls a fresh dataset with every pipeline, replays the exact URLs it fetched (from nginx's access
 log) with the bare spider, then reruns the crawl over the unchanged site. The server's own ceiling (wrk, at the
-crawl's concurrency) is reported beside them. The last round's dataset gives the output shape before and
-after `scrapy compact`.
+crawl's concurrency) is reported beside them, and the CPU each crawl process used per page (start-up included):
+on a machine shared with other work, pages/s follow the load while CPU per page barely does. The last round's
+dataset gives the output shape before and after `scrapy compact`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from pathlib import Path
 
 import pyarrow.dataset as pads
 
-from bench.crawls import QUIET_SETTINGS, CrawlRun, compact, crawl_articles, run_scrapy
+from bench.crawls import QUIET_SETTINGS, CrawlRun, children_cpu_seconds, compact, crawl_articles, run_scrapy
 from bench.figures import Figure, Target, measured, single
 from bench.server import WRK_PACKAGE, StaticServer, ensure_installed, export_for_crawl, nginx
 from tests.replica.site import Site
 
 ARTICLES = 5_000
 REPETITIONS = 3
-MIN_THROUGHPUT_RATIO = 0.9
+# Issue 16: half the bare crawl in one process (0.9 was out of reach of one process, see the README).
+MIN_THROUGHPUT_RATIO = 0.5
 MAX_RERUN_REQUEST_SHARE = 0.02
 WRK_SECONDS = 3
 WRK_THREADS = 1
@@ -42,6 +44,17 @@ class Round:
     full: CrawlRun
     bare: CrawlRun
     rerun: CrawlRun
+    # CPU seconds of the full and the bare crawl's process.
+    full_cpu: float
+    bare_cpu: float
+
+    @property
+    def full_ms_per_page(self) -> float:
+        return 1000 * self.full_cpu / self.full.responses
+
+    @property
+    def bare_ms_per_page(self) -> float:
+        return 1000 * self.bare_cpu / self.bare.responses
 
 
 def run() -> list[Figure]:
@@ -60,12 +73,16 @@ def run() -> list[Figure]:
 def _round(server: StaticServer, scratch: Path, index: int) -> Round:
     dataset = scratch / f"dataset-{index}"
     offset = server.log_offset()
+    cpu = children_cpu_seconds()
     full = crawl_articles(server.base, dataset)
+    full_cpu = children_cpu_seconds() - cpu
     fetched = [path for path in server.paths_since(offset) if path != ROBOTS_PATH]
     url_file = scratch / f"urls-{index}.txt"
     url_file.write_text("".join(f"{server.base}{path}\n" for path in fetched), encoding="utf-8")
+    cpu = children_cpu_seconds()
     bare = run_scrapy(["runspider", str(BARE_SPIDER), "-a", f"urls={url_file}"], {"ITEM_PIPELINES": "{}"})
-    return Round(full, bare, crawl_articles(server.base, dataset))
+    bare_cpu = children_cpu_seconds() - cpu
+    return Round(full, bare, crawl_articles(server.base, dataset), full_cpu, bare_cpu)
 
 
 def _wrk(url: str) -> float:
@@ -90,6 +107,13 @@ def _throughput(rounds: list[Round], ceiling: list[float]) -> list[Figure]:
             [r.full.pages_per_second / r.bare.pages_per_second for r in rounds],
             "ratio",
             Target(">=", MIN_THROUGHPUT_RATIO),
+        ),
+        measured("bare crawl, CPU per page", [r.bare_ms_per_page for r in rounds], "ms"),
+        measured("full crawl, CPU per page", [r.full_ms_per_page for r in rounds], "ms"),
+        measured(
+            "bare / full crawl CPU per page (the pages/s ratio on an idle core)",
+            [r.bare_ms_per_page / r.full_ms_per_page for r in rounds],
+            "ratio",
         ),
     ]
 
