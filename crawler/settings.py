@@ -74,6 +74,8 @@ EXTRACT_CROSSCHECK_MIN_F1 = 0.8
 
 FEED_EXPORT_ENCODING = "utf-8"
 
+# Scrapy's, without a shim that cost more than the stats themselves (crawler/extensions/corestats.py).
+STATS_CLASS = "crawler.extensions.corestats.StatsCollector"
 EXTENSIONS = {
     # Scrapy's own fails an assertion when a crawl closes without having opened (crawler/extensions/corestats.py).
     "scrapy.extensions.corestats.CoreStats": None,
