@@ -369,7 +369,8 @@ def _set_people(page: GenericPage, meta: PageMeta, content: Content) -> None:
     nearby = [*before, *lines[:_OPENING_LINES], *lines[-6:], *content.after[:_BYLINE_WINDOW]]
     editors = editors_in([*lines[-6:], *content.after[:_BYLINE_WINDOW], *before])
     page.editor = editors[0] if editors else None
-    authors = [name for name in authors_in(nearby) if name not in editors]
+    # The lines around the text are normalized lines (content._lines).
+    authors = [name for name in authors_in(nearby, normalized=True) if name not in editors]
     if not authors:
         authors = [
             name for name in map(standalone_name, _after_title(lines[:_OPENING_LINES], page.title)) if name

@@ -133,14 +133,14 @@ _SHORT_NAME = 2
 _TAIL_CHARS = 40
 
 
-def authors_in(lines: list[str]) -> list[str]:
+def authors_in(lines: list[str], *, normalized: bool = False) -> list[str]:
     """The names of the page's bylines among ``lines`` (its lines around the text): those of the most
     explicit form found (a labelled byline beats a poster's name, which beats a bracketed or photo credit),
-    in order, once each."""
+    in order, once each. ``normalized``: the lines are normalize_line's already (not normalized again)."""
     best: list[str] = []
     best_strength = 0
     for line in lines:
-        names, strength = line_byline(line)
+        names, strength = _byline(line if normalized else normalize_line(line))
         if not names or strength < best_strength:
             continue
         if strength > best_strength:
@@ -156,7 +156,11 @@ def line_authors(line: str) -> list[str]:
 def line_byline(line: str) -> tuple[list[str], int]:
     """Names a single line gives as its authors and how explicit the form is (0 when it is no byline).
     Of a long line (a paragraph that opens or closes with its byline) only the ends are read."""
-    line = normalize_line(line)
+    return _byline(normalize_line(line))
+
+
+def _byline(line: str) -> tuple[list[str], int]:
+    """line_byline of a normalized line."""
     if len(line) > _HEAD_CHARS + _TAIL_CHARS:
         line = f"{line[:_HEAD_CHARS]} | {line[-_TAIL_CHARS:]}"
     nickname = _NICKNAME_RE.search(line)
