@@ -112,6 +112,9 @@ ROBOTS_RESPONSES = "robotstxt/response_count"
 OPENED_CRAWL = "distributed/opened_crawl"
 SCHEDULER_ENQUEUED = "scheduler/enqueued/redis"
 SCHEDULER_DEQUEUED = "scheduler/dequeued/redis"
+# Requests the shared dupefilter turned away: the key Scrapy's own dupefilter counts them under in a local run
+# (scrapy-redis's logs them without counting).
+DUPEFILTER_FILTERED = "dupefilter/filtered"
 # Seconds the worker waited on an empty shared queue before closing (its fixed cost at the end of a crawl).
 IDLE_SECONDS = "distributed/idle_seconds"
 

@@ -20,11 +20,13 @@ import pyarrow.fs as pafs
 import pytest
 import redis
 from scrapy import Request, Spider
+from scrapy.exceptions import DontCloseSpider
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 from crawler import settings as project
 from crawler import stats as stats_keys
-from crawler.distributed.addon import ArticleDupeFilter, DistributedMode
+from crawler.distributed.addon import ArticleDupeFilter, CloseWhenIdle, DistributedMode
 from crawler.distributed.archive import ClaimLostError, RedisArchive, roll_back_dead
 from crawler.distributed.coordination import CoordinationConfig, RedisWriterLock, live_workers
 from crawler.distributed.keys import CrawlKeys
@@ -438,6 +440,47 @@ def test_the_crawl_is_finished_when_the_queue_is_empty_and_every_live_worker_idl
         second.release()
         first.release()
     assert not redis_client.smembers(keys.idle)
+
+
+class IdleWatch(CloseWhenIdle):
+    """The extension of a worker whose registry is ``lock`` (a real one; its crawl writes no dataset here)."""
+
+    def __init__(self, lock: RedisWriterLock) -> None:
+        super().__init__(get_crawler(Spider), max_idle=3600)
+        self.lock = lock
+
+    def _registry(self) -> RedisWriterLock:
+        return self.lock
+
+
+def test_an_idle_worker_is_idle_again_after_taking_a_request_that_never_got_a_response(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    """Taking requests leaves the idle set; a request the engine took and a downloader middleware ignored gives
+    no signal that the worker was busy. Its next idle call must put it back, or the others wait for it."""
+    settings = Settings({"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": keys.prefix})
+    first, second = (
+        RedisWriterLock.for_run(pafs.LocalFileSystem(), str(tmp_path), run_id, settings)
+        for run_id in ("run-a", "run-b")
+    )
+    first.acquire()
+    first.startup_done()
+    second.acquire()
+    try:
+        watch = IdleWatch(first)
+        with pytest.raises(DontCloseSpider):
+            watch.spider_idle()
+        queue = SharedQueue(redis.Redis.from_url(redis_url), Spider("s"), keys.requests)
+        queue.push(Request("http://127.0.0.1:1/gb/nsc413.htm"))
+        assert len(queue.pop_many(8, keys.idle, "run-a")) == 1
+        assert not second.crawl_finished(), "run-a holds a request"
+        with pytest.raises(DontCloseSpider):
+            watch.spider_idle()
+        second.set_idle(True)
+        assert second.crawl_finished()
+    finally:
+        second.release()
+        first.release()
 
 
 @pytest.mark.slow

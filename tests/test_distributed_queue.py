@@ -140,6 +140,7 @@ def test_the_scheduler_puts_back_what_it_buffered_when_it_closes(redis_url: str,
     assert all(request is not None for request in taken)
     assert len(scheduler) == 10
     assert crawler.stats.get_value("scheduler/enqueued/redis") == 12
+    assert crawler.stats.get_value("dupefilter/filtered") == 1, "counted as Scrapy's dupefilter counts it"
     scheduler.close("finished")
     left = queue(redis_url, spider, keys).pop_many(100)
     assert len(left) == 10

@@ -147,7 +147,7 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
     ``engine.crawl``, which also wakes it up; such a request goes straight to the local buffer.
 
     ``enqueue_request`` therefore accepts every request: one already seen by the crawl is dropped when its
-    batch goes to Redis (logged and counted by the dupefilter, as scrapy-redis does), without Scrapy's
+    batch goes to Redis (logged, and counted as ``dupefilter/filtered`` as in a local run), without Scrapy's
     ``request_dropped`` signal, which nothing here listens to."""
 
     pop_batch: int = DEFAULT_POP_BATCH
@@ -225,6 +225,8 @@ class SharedScheduler(Scheduler):  # type: ignore[misc]
                 self.df.log(request, self.spider)
         if self.stats:
             self.stats.inc_value(stat_keys.SCHEDULER_ENQUEUED, sum(queued))
+            if not all(queued):
+                self.stats.inc_value(stat_keys.DUPEFILTER_FILTERED, len(queued) - sum(queued))
 
     def next_request(self) -> Request | None:
         self._flush()
@@ -277,8 +279,10 @@ class CloseWhenIdle:
         registry = self._registry()
         if self._idle_since is None:
             self._idle_since = now
-            if registry is not None:
-                registry.set_idle(True)
+        # Each time, not only the first: requests the engine's own heartbeat took out of the queue (which left
+        # the idle set) and that never reached a response (a downloader middleware ignored them) call no busy().
+        if registry is not None:
+            registry.set_idle(True)
         idle = now - self._idle_since
         finished = registry is not None and registry.crawl_finished()
         if idle < self.max_idle and not finished:
