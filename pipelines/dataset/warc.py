@@ -13,6 +13,7 @@ import fcntl
 import glob
 import heapq
 import io
+import logging
 import os
 import zlib
 from collections.abc import Iterator
@@ -26,11 +27,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
 from pipelines.dataset import storage, wayback
+
+logger = logging.getLogger(__name__)
 
 # Captures live next to the dataset by default: output/articles -> output/warc, s3://b/articles -> s3://b/warc.
 DEFAULT_FOLDER = "warc"
@@ -368,7 +372,7 @@ def records(uri: str) -> Iterator[tuple[int, Any]]:
     with _open(uri) as stream:
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
             stream.seek(0)
-            for offset, member in _members(stream):
+            for offset, member in _members(stream, uri):
                 for record in _parse_member(member):
                     yield offset, record
             return
@@ -387,17 +391,36 @@ _READ_BYTES = 1 << 16
 _WARC_VERSIONS = ("WARC/1.1", "WARC/1.0", "WARC/0.17", "WARC/0.18")
 _HTTP_RECORD_TYPES = ("response", "request", "revisit")
 _HTTP_SCHEMES = ("http:", "https:")
+# What warcio skips as blank lines between records.
+_BLANK = b" \t\r\n"
 
 
 class _Unusual(Exception):
     """A record the fast reader leaves to warcio."""
 
 
-def _members(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """The offset and decompressed bytes of each gzip member from the stream's position."""
+def _members(stream: IO[bytes], uri: str) -> Iterator[tuple[int, bytes]]:
+    """The offset and decompressed bytes of each gzip member from the stream's position.
+
+    Blank lines between or after members (files joined with newlines) are given as they are, for warcio to read
+    as it does (an empty record); a last member cut short (a download that stopped) is left out with a warning,
+    never read as a shorter record.
+    """
     offset = stream.tell()
     pending = stream.read(_READ_BYTES)
     while pending:
+        blank = b""
+        while pending and not (start := pending.lstrip(_BLANK)):
+            blank += pending
+            pending = stream.read(_READ_BYTES)
+        if pending:
+            blank += pending[: len(pending) - len(start)]
+            pending = start
+        if blank:
+            yield offset, blank
+            offset += len(blank)
+        if not pending:
+            return
         inflater = zlib.decompressobj(_GZIP_WBITS)
         parts, consumed = [], 0
         while True:
@@ -409,7 +432,8 @@ def _members(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             consumed += len(pending)
             pending = stream.read(_READ_BYTES)
             if not pending:
-                raise OSError(f"truncated gzip member at offset {offset}")
+                logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
+                return
         yield offset, b"".join(parts)
         offset += consumed
         if not pending:
@@ -417,12 +441,16 @@ def _members(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 def _parse_member(member: bytes) -> list[Any]:
-    """The records of one decompressed member (one, for a gzip-per-record file), their headers only: warcio's
-    iteration consumes a record's payload when it moves on."""
+    """The record of one decompressed member, its headers only (warcio's iteration consumes a record's payload
+    when it moves on). A member of several records (a gzip of a whole file) is refused as warcio refuses it: its
+    records' offsets could not be read back."""
     try:
         return [_FastRecord.parse(member)]
     except _Unusual:
-        return list(ArchiveIterator(io.BytesIO(member), no_record_parse=False))
+        records = list(ArchiveIterator(io.BytesIO(member), no_record_parse=False))
+    if len(records) > 1:
+        raise ArchiveLoadFailed(ArchiveIterator.GZIP_ERR_MSG.format("warc/arc", "WARC/ARC"))
+    return records
 
 
 class _Headers:
@@ -579,7 +607,10 @@ def read_capture(uri: str, offset: int) -> Capture:
         stream.seek(offset)
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
             stream.seek(offset)
-            _, member = next(_members(stream))
+            whole = next(_members(stream, uri), None)
+            if whole is None:
+                raise OSError(f"{uri}: no whole record at offset {offset}")
+            member = whole[1]
             try:
                 record: Any = _FastRecord.parse(member)
             except _Unusual:
