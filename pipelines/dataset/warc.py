@@ -23,10 +23,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import brotli  # type: ignore[import-untyped]  # no stubs; a dependency of Scrapy
 import pyarrow as pa
 import pyarrow.fs as pafs
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import BufferedReader
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_datetime
@@ -625,10 +626,26 @@ def capture_of(record: Any, ref: CaptureRef) -> Capture:
     http = record.http_headers
     status = int(http.get_statuscode() or 0) if http is not None else 0
     headers = [(str(k), str(v)) for k, v in (http.headers if http is not None else [])]
-    body = record.content_stream().read()
+    body = _payload(record)
     if wayback.unwrap(_raw_target(record)) is not None:
         body = wayback.unrewrite(body)
     return Capture(ref, target_uri(record), status, headers, body)
+
+
+def _payload(record: Any) -> bytes:
+    """The record's payload with its transfer and content encodings undone, as warcio's ``content_stream`` does,
+    except brotli: warcio 1.8 sets an attribute Brotli 1.2's decompressor does not have (AttributeError)."""
+    http = record.http_headers
+    if http is None or (http.get_header("Content-Encoding") or "").lower() != "br":
+        return bytes(record.content_stream().read())
+    stream = record.raw_stream
+    if http.get_header("Transfer-Encoding") == "chunked":
+        stream = ChunkedDataReader(stream)
+    data = bytes(stream.read())
+    try:
+        return bytes(brotli.decompress(data))
+    except brotli.error:
+        return data  # as warcio treats a payload its decoder refuses: not encoded after all
 
 
 def read_captures(uris: list[str], keep: RecordFilter, after: CaptureRef | None = None) -> Iterator[Capture]:
