@@ -244,15 +244,7 @@ def _cut_last_record(path: Path, keep_fraction: float) -> Path:
     return cut
 
 
-@pytest.mark.parametrize(
-    "gzip_per_record",
-    [
-        True,
-        pytest.param(
-            False, marks=pytest.mark.xfail(strict=True, reason="shortened body (review-to-rebuild #4)")
-        ),
-    ],
-)
+@pytest.mark.parametrize("gzip_per_record", [True, False])
 def test_a_truncated_last_record_is_left_out_and_the_others_read(
     tmp_path: Path, gzip_per_record: bool
 ) -> None:

@@ -369,18 +369,35 @@ def scan(uri: str, file_index: int, keep: RecordFilter) -> Iterator[_Entry]:
 
 def records(uri: str) -> Iterator[tuple[int, Any]]:
     """Each record of the file with its offset: a gzip-per-record file (what WARC writers make) member by member
-    (:func:`_members`, :func:`_parse_member`), anything else by warcio."""
+    (:func:`_members`, :func:`_parse_member`), anything else by warcio.
+
+    A record whose block the file ends inside (a download cut short) is left out with a warning, never read with
+    a shorter body: warcio's records are judged once its iteration has moved past them (and drained them).
+    """
     with _open(uri) as stream:
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
             stream.seek(0)
             for offset, member in _members(stream, uri):
                 for record in _parse_member(member):
-                    yield offset, record
+                    yield from _unless_cut(uri, offset, record)
             return
         stream.seek(0)
         records = ArchiveIterator(stream, no_record_parse=False)
+        held: tuple[int, Any] | None = None
         for record in records:
-            yield records.get_record_offset(), record
+            if held is not None:
+                yield from _unless_cut(uri, *held)
+            held = (records.get_record_offset(), record)
+        if held is not None:
+            yield from _unless_cut(uri, *held)
+
+
+def _unless_cut(uri: str, offset: int, record: Any) -> Iterator[tuple[int, Any]]:
+    """``(offset, record)``, unless warcio's reading of the record (drained) ended before its Content-Length."""
+    if getattr(record, "raw_stream", None) is not None and getattr(record.raw_stream, "limit", 0) > 0:
+        logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
+        return
+    yield offset, record
 
 
 # Reading gzip-per-record files with zlib and the headers with plain string operations costs a fifth of reading
