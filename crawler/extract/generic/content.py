@@ -97,15 +97,10 @@ class Block:
     parts: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Run:
-    """One text node: the block it belongs to, whether it sits in a link, whether a line break precedes it."""
-
-    text: str
-    block: Block
-    in_link: bool
-    after_break: bool
-    weight: float
+# One text node: (its text, its block, whether it sits in a link, whether a line break precedes it, its text
+# weight). A tuple, not a class: a page has hundreds, and building a tuple costs a fraction of a call to a
+# class's __init__ (the text walk is the extractor's hottest loop).
+Run = tuple[str, Block, bool, bool, float]
 
 
 @dataclass(slots=True)
@@ -286,7 +281,7 @@ def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> 
         block.parts.append(text)
         if in_link:
             block.link_weight += weight
-        runs.append(Run(text, block, in_link, after_break, weight))
+        runs.append((text, block, in_link, after_break, weight))
 
 
 def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
@@ -407,9 +402,10 @@ def _inside(runs: list[Run], roots: list[Element], totals: Totals) -> list[bool]
     noise_limit = NOISE_SHARE * sum(_weight(totals, root) for root in roots)
     verdicts: dict[Element, bool] = dict.fromkeys(roots, True)
     out = []
-    for run in runs:
-        verdict = verdicts.get(run.block.element)
-        out.append(_kept(run.block.element, verdicts, totals, noise_limit) if verdict is None else verdict)
+    for _text, block, _in_link, _after_break, _run_weight in runs:
+        element = block.element
+        verdict = verdicts.get(element)
+        out.append(_kept(element, verdicts, totals, noise_limit) if verdict is None else verdict)
     return out
 
 
@@ -455,19 +451,19 @@ def _lines(runs: list[Run]) -> list[Line]:
     current: Line | None = None
     block: Block | None = None
     parts: list[str] = []
-    for run in runs:
-        if current is None or run.block is not block or run.after_break:
+    for text, run_block, in_link, after_break, weight in runs:
+        if current is None or run_block is not block or after_break:
             if current is not None:
                 current.text = "".join(parts)
                 lines.append(current)
-            block = run.block
+            block = run_block
             tag = block.element.tag if isinstance(block.element.tag, str) else "p"
             current = Line("", tag)
             parts = []
-        parts.append(run.text)
-        current.weight += run.weight
-        if run.in_link:
-            current.link_weight += run.weight
+        parts.append(text)
+        current.weight += weight
+        if in_link:
+            current.link_weight += weight
     if current is not None:
         current.text = "".join(parts)
         lines.append(current)
