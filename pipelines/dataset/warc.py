@@ -384,7 +384,7 @@ def records(uri: str) -> Iterator[tuple[int, Any]]:
         stream.seek(0)
         records = ArchiveIterator(stream, no_record_parse=False)
         held: tuple[int, Any] | None = None
-        for record in records:
+        for record in _until_unreadable(uri, records):
             if held is not None:
                 yield from _unless_cut(uri, *held)
             held = (records.get_record_offset(), record)
@@ -392,11 +392,34 @@ def records(uri: str) -> Iterator[tuple[int, Any]]:
             yield from _unless_cut(uri, *held)
 
 
+def _until_unreadable(uri: str, records: ArchiveIterator) -> Iterator[Any]:
+    """warcio's records up to one it fails on (a file cut in a record's headers: warcio 1.8 fails with an
+    AttributeError on a response record cut before its target URI). warcio cannot find a record after one it
+    cannot parse, so the rest of the file is left out, with a warning saying where."""
+    while True:
+        try:
+            yield next(records)
+        except StopIteration:
+            return
+        except (ArchiveLoadFailed, AttributeError) as error:
+            logger.warning(
+                "%s: no record can be read from offset %d on (%s); left out", uri, records.offset, error
+            )
+            return
+
+
 def _unless_cut(uri: str, offset: int, record: Any) -> Iterator[tuple[int, Any]]:
-    """``(offset, record)``, unless warcio's reading of the record (drained) ended before its Content-Length."""
-    if getattr(record, "raw_stream", None) is not None and getattr(record.raw_stream, "limit", 0) > 0:
-        logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
-        return
+    """``(offset, record)``, unless warcio's reading of the record (drained) ended before its Content-Length, or
+    the file ended before or inside that header (mandatory in WARC; warcio reads an empty one as 0). Blank lines,
+    which warcio gives as a record without a version line, are passed on as warcio gives them. (The fast reader's
+    records are whole: it reads only what ``_FastRecord.parse`` checked.)"""
+    raw = getattr(record, "raw_stream", None)
+    if raw is not None:
+        length = str(record.rec_headers.get_header("Content-Length") or "").strip()
+        lengthless = record.format == "warc" and bool(record.rec_headers.protocol) and not length.isdigit()
+        if lengthless or getattr(raw, "limit", 0) > 0:
+            logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
+            return
     yield offset, record
 
 
