@@ -27,7 +27,7 @@ from scrapy.settings import Settings
 from crawler import stats as keys
 from crawler.rebuild.engine import EngineConfig, run_captures
 from crawler.spiders.options import CrawlOptions
-from tests.crawling import PROJECT_ROOT, CrawlResult, crawl, scrapy
+from tests.crawling import PROJECT_ROOT, CrawlResult, crawl, scrapy, start_crawl
 from tests.replica.testing import serve_replica
 from tests.test_warc import ONE_AT_A_TIME
 
@@ -246,3 +246,49 @@ def test_an_import_runs_on_every_core_and_in_scrapys_engine_only_with_a_feed_exp
     assert keys.REBUILD_PROCESSES not in through_scrapy.stats
     assert rows(part_files(tmp_path / "cores")) == rows(part_files(tmp_path / "scrapy"))
     assert _decisions(on_every_core.stats) == _decisions(through_scrapy.stats)
+
+
+def test_a_sigterm_stops_an_import_as_a_crawl_stops_what_was_read_committed_and_the_lock_released(
+    captures: Captures, tmp_path: Path
+) -> None:
+    target = tmp_path / "stopped"
+    settings = {"WARC_PROCESSES": "2", "PARQUET_FLUSH_ROWS": "40"}
+    process = start_crawl(
+        captures.site,
+        args={"warc": captures.spec},
+        settings={**settings, "PARQUET_URI": target, "LOG_LEVEL": "INFO"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while not _committed(target):
+        assert time.monotonic() < deadline and process.poll() is None, "nothing committed before the end"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, log = process.communicate(timeout=KILL_WAIT_SECONDS)
+    assert process.returncode == 1, log[-3000:]
+    assert "Received SIGTERM" in log
+    assert "Traceback" not in log
+    (manifest_path,) = (target / "_runs").glob("*.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["status"] == "interrupted"
+    stopped_rows = rows(part_files(target))
+    assert len(stopped_rows) == manifest["items_written"] > 0
+    # The lock was released and the rest is read by the same import again: the rows of one uninterrupted import.
+    again = crawl(captures.site, target, args={"warc": captures.spec}, settings=settings)
+    assert again.returncode == 0, again.log[-3000:]
+    whole = crawl(captures.site, tmp_path / "whole", args={"warc": captures.spec}, settings=settings)
+    assert whole.returncode == 0, whole.log[-3000:]
+    assert len(stopped_rows) < len(rows(part_files(tmp_path / "whole")))
+    assert rows(part_files(target)) == rows(part_files(tmp_path / "whole"))
+
+
+def _committed(dataset: Path) -> bool:
+    for path in (dataset / "_runs").glob("*.json"):
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("items_written", 0) > 0:
+                return True
+        except (OSError, ValueError):
+            pass
+    return False

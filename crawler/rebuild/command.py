@@ -58,4 +58,7 @@ def import_captures(settings: BaseSettings, arguments: dict[str, Any]) -> int:
         logger.debug("The import did not start", exc_info=error)
         print(f"scrapy: error: {' '.join(str(error).split())}", file=sys.stderr)
         return RUN_FAILED_EXIT
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: the run closed as interrupted (rows read so far committed), as a crawl's does.
+        return RUN_FAILED_EXIT
     return outcome.exit_status

@@ -16,6 +16,8 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -164,7 +166,8 @@ def run_captures(
     run = DatasetRun(config, options)
     run.open()
     try:
-        Sequence(run, config.max_distance, checkpoint).read(options, resume)
+        with StopSignal().installed() as stop:
+            Sequence(run, config.max_distance, checkpoint, stop=stop).read(options, resume)
     except ArchiveUnreadableError as error:
         run.stats[keys.ARCHIVE_ERROR] = str(error)
         run.close(ARCHIVE_UNREADABLE)
@@ -179,6 +182,35 @@ def run_captures(
         run.close(ERROR_REASON)
         raise
     return run.close(FINISHED_REASON)
+
+
+class StopSignal:
+    """Ctrl-C or SIGTERM (a service manager stopping the run) asks the read to stop at the next page, never in the
+    middle of a flush, so the run closes as a crawl's does on either: what was read is committed, the manifest
+    says interrupted, the lock is released."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignal]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signal handlers belong to the main thread; elsewhere the caller stops the run
+            return
+        previous = {number: signal.signal(number, self._request) for number in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _request(self, number: int, _frame: Any) -> None:
+        if self.requested:  # a second one: stop now
+            raise KeyboardInterrupt
+        logger.info("Received %s, stopping after the page being read", signal.Signals(number).name)
+        self.requested = True
 
 
 class DatasetRun:
@@ -311,11 +343,12 @@ class DatasetRun:
                 self.manifest.write(self.fs, self.root, self.stats)
 
     def close(self, reason: str) -> Outcome:
-        """Last flush (a finished read only), health verdict, final manifest, lock released, stats written."""
+        """Last flush (a finished or interrupted read, as a crawl's exporter flushes at close), health verdict,
+        final manifest, lock released, stats written."""
         if self.manifest is None:
             return Outcome(dict(self.stats), None)
         try:
-            if reason == FINISHED_REASON:
+            if reason in (FINISHED_REASON, INTERRUPTED_REASON):
                 try:
                     self.flush()
                 except (OSError, pa.ArrowException) as error:
@@ -383,6 +416,7 @@ class Sequence:
     # article_id -> URLs it was seen under so far, until its page is read (the spider's pending_urls).
     pending_urls: dict[str, list[str]] = field(default_factory=dict)
     backfill: Backfill = field(default_factory=Backfill)
+    stop: StopSignal = field(default_factory=StopSignal)
 
     def read(self, options: CrawlOptions, resume: Resume | None = None) -> None:
         self._load_archive()
@@ -430,6 +464,8 @@ class Sequence:
         return ordered_map(work, chunked(refs, CHUNK_PAGES), self.run.config.processes)
 
     def take(self, result: PageResult) -> None:
+        if self.stop.requested:
+            raise KeyboardInterrupt
         stats = self.run.stats
         stats.inc(keys.WARC_CAPTURES_READ)
         stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + result.cpu_seconds

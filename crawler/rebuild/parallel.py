@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -55,7 +56,7 @@ def ordered_map(
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_leave_signals) as pool:
         starter = _Starter(pool, processes)
         try:
             pending: deque[Future[list[Out]]] = deque()
@@ -71,6 +72,13 @@ def ordered_map(
                 yield from pending.popleft().result()
         finally:
             starter.join()
+
+
+def _leave_signals() -> None:
+    """Ctrl-C (the whole process group) and SIGTERM are the caller's to act on: it stops sending work and waits for
+    the chunks under way, rather than the workers dying mid-chunk with a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class _Starter:
