@@ -236,11 +236,11 @@ def test_importing_older_captures_into_an_archive_inserts_them_as_the_scrapy_imp
 def test_an_import_runs_on_every_core_and_in_scrapys_engine_only_with_a_feed_export(
     captures: Captures, tmp_path: Path
 ) -> None:
-    on_every_core = crawl(
-        captures.site, tmp_path / "cores", args={"warc": captures.spec}, settings={"WARC_PROCESSES": "2"}
-    )
+    settings = {"WARC_PROCESSES": "2", "PROGRESS_INTERVAL": "0.05"}
+    on_every_core = crawl(captures.site, tmp_path / "cores", args={"warc": captures.spec}, settings=settings)
     assert on_every_core.returncode == 0, on_every_core.log[-3000:]
     assert on_every_core.stats[keys.REBUILD_PROCESSES] == 2
+    assert "Progress: " in on_every_core.log  # as a crawl logs it, every PROGRESS_INTERVAL
     through_scrapy = through_scrapys_engine(captures.site, tmp_path / "scrapy", captures.spec)
     assert through_scrapy.returncode == 0, through_scrapy.log[-3000:]
     assert keys.REBUILD_PROCESSES not in through_scrapy.stats

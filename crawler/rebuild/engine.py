@@ -31,9 +31,9 @@ import pyarrow as pa
 from scrapy.settings import BaseSettings
 
 from crawler import stats as keys
-from crawler.config import positive_int
+from crawler.config import positive_int, seconds_or_off
 from crawler.extensions.health import evaluate, health_limits
-from crawler.extensions.progress import summary_lines
+from crawler.extensions.progress import COUNTERS, progress_line, summary_lines
 from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
@@ -107,6 +107,8 @@ class EngineConfig:
     max_fallback_ratio: float
     max_disagreement_ratio: float
     stats_json: str | None
+    # Seconds between two progress lines in the log (PROGRESS_INTERVAL, as a crawl's); 0: none.
+    progress_interval: float = 60.0
     # The settings the dataset lock is built from (DATASET_LOCK_CLASS and its own), as a crawl's lock is.
     lock_settings: BaseSettings = field(default_factory=BaseSettings, compare=False)
 
@@ -121,6 +123,7 @@ class EngineConfig:
             max_fallback_ratio=ratios["HEALTH_MAX_FALLBACK_RATIO"],
             max_disagreement_ratio=ratios["HEALTH_MAX_DISAGREEMENT_RATIO"],
             stats_json=settings.get("STATS_JSON"),
+            progress_interval=seconds_or_off(settings, "PROGRESS_INTERVAL", 60.0),
             lock_settings=settings,
         )
 
@@ -167,7 +170,8 @@ def run_captures(
     run.open()
     try:
         with StopSignal().installed() as stop:
-            Sequence(run, config.max_distance, checkpoint, stop=stop).read(options, resume)
+            progress = Progress(config.progress_interval)
+            Sequence(run, config.max_distance, checkpoint, stop=stop, progress=progress).read(options, resume)
     except ArchiveUnreadableError as error:
         run.stats[keys.ARCHIVE_ERROR] = str(error)
         run.close(ARCHIVE_UNREADABLE)
@@ -182,6 +186,27 @@ def run_captures(
         run.close(ERROR_REASON)
         raise
     return run.close(FINISHED_REASON)
+
+
+class Progress:
+    """The crawl's progress line (``crawler.extensions.progress``) every ``interval`` seconds, checked as pages are
+    taken: a long import or rebuild says how far it is, as a crawl does."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = time.monotonic()
+        self._previous: dict[str, int] = {}
+
+    def tick(self, stats: dict[str, Any]) -> None:
+        if self.interval <= 0:
+            return
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        minutes = (now - self._last) / 60
+        logger.info("Progress: %s", progress_line(stats, self._previous, minutes))
+        self._previous = {key: int(stats.get(key, 0)) for _, key in COUNTERS}
+        self._last = now
 
 
 class StopSignal:
@@ -417,6 +442,7 @@ class Sequence:
     pending_urls: dict[str, list[str]] = field(default_factory=dict)
     backfill: Backfill = field(default_factory=Backfill)
     stop: StopSignal = field(default_factory=StopSignal)
+    progress: Progress = field(default_factory=lambda: Progress(0.0))
 
     def read(self, options: CrawlOptions, resume: Resume | None = None) -> None:
         self._load_archive()
@@ -466,6 +492,7 @@ class Sequence:
     def take(self, result: PageResult) -> None:
         if self.stop.requested:
             raise KeyboardInterrupt
+        self.progress.tick(self.run.stats)
         stats = self.run.stats
         stats.inc(keys.WARC_CAPTURES_READ)
         stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + result.cpu_seconds
