@@ -10,7 +10,8 @@ start is a bug and keeps its traceback.
 
 An import (``-a warc=...``) of the ``articles`` spider runs on every core (``WARC_PROCESSES``), in the capture
 engine of ``scrapy rebuild`` (:mod:`crawler.rebuild`) instead of Scrapy's: same dataset, stats, manifest, lock and
-exit statuses. With a feed export (``-o``/``-O``, which only Scrapy's engine writes) it stays in Scrapy's.
+exit statuses. With a feed export (``-o``/``-O``) or item pipelines of a user's own, which only Scrapy's engine
+writes and runs, it stays in Scrapy's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import BaseSettings
+from scrapy.utils.conf import build_component_list
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -54,6 +57,13 @@ logger = logging.getLogger(__name__)
 
 # The spider whose ``-a warc=`` import the capture engine runs.
 IMPORTING_SPIDER = "articles"
+# The item pipelines (crawler/settings.py, in order) whose work the capture engine does itself.
+ENGINE_PIPELINES = (
+    "pipelines.fingerprint.FingerprintPipeline",
+    "pipelines.backfill.BackfillPipeline",
+    "pipelines.dedupe.DedupePipeline",
+    "pipelines.parquet.ParquetPipeline",
+)
 
 
 class Command(ScrapyCrawlCommand):
@@ -62,7 +72,7 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("scrapy crawl takes exactly one spider name")
         assert self.crawler_process is not None
         assert self.settings is not None
-        if _is_import(args[0], opts.spargs) and not self.settings.getdict("FEEDS"):
+        if runs_in_capture_engine(args[0], opts.spargs, self.settings):
             self.exitcode = import_captures(self.settings, opts.spargs)
             return
         crawler = self._create_crawler(args[0])
@@ -124,8 +134,19 @@ class StartOutcome:
             logger.error("The crawl did not start", exc_info=error)
 
 
-def _is_import(spider: str, arguments: dict[str, Any]) -> bool:
-    return spider == IMPORTING_SPIDER and bool(str(arguments.get("warc") or "").strip())
+def runs_in_capture_engine(spider: str, arguments: dict[str, Any], settings: BaseSettings) -> bool:
+    """An import (``-a warc=``) whose whole work the capture engine does: no feed export and no item pipeline but
+    the project's (only Scrapy's engine writes feeds and runs a user's own pipelines)."""
+    if spider != IMPORTING_SPIDER or not str(arguments.get("warc") or "").strip():
+        return False
+    return not settings.getdict("FEEDS") and _pipelines(settings) == list(ENGINE_PIPELINES)
+
+
+def _pipelines(settings: BaseSettings) -> list[str]:
+    return [
+        item if isinstance(item, str) else f"{item.__module__}.{item.__qualname__}"
+        for item in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
+    ]
 
 
 def mistake_behind(error: BaseException | None) -> Exception | None:
