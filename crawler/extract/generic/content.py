@@ -9,7 +9,6 @@ nearly as well, is the article; inside it, link lists, share bars and "related" 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -62,7 +61,9 @@ MAX_LINE_LINK_DENSITY = 0.5
 MAX_CONTAINER_LINK_DENSITY = 0.55
 SIBLING_SHARE = 0.25
 LONG_SIBLING_WEIGHT = 40
-ANCESTOR_LEVELS = 4
+# A block's score goes to its container (a paragraph's is its parent) whole, then to three more levels up: a
+# half, a sixth, a ninth.
+_LEVEL_DIVIDERS = (1, 2, 6, 9)
 NOISE_SHARE = 0.5
 # Another container like the best one (same tag and class) scoring at least this share of it is an entry too.
 TWIN_SHARE = 0.5
@@ -295,12 +296,13 @@ def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
         element = block.element
         punctuation = len(_PUNCTUATION_RE.findall("".join(block.parts)))
         points = (1 + punctuation + min(weight / 100, 3)) * (1 - link_weight / weight)
-        chain = [element, *itertools.islice(element.iterancestors(), ANCESTOR_LEVELS)]
-        start = 1 if element.tag in PARAGRAPH_TAGS else 0
-        for level, node in enumerate(chain[start : start + ANCESTOR_LEVELS]):
-            divider = 1 if level == 0 else (2 if level == 1 else level * 3)
+        node: Element | None = element.getparent() if element.tag in PARAGRAPH_TAGS else element
+        for divider in _LEVEL_DIVIDERS:
+            if node is None:
+                break
             score = scores.get(node)
             scores[node] = (_initial(node) if score is None else score) + points / divider
+            node = node.getparent()
     return scores, totals
 
 
@@ -401,11 +403,16 @@ def _inside(runs: list[Run], roots: list[Element], totals: Totals) -> list[bool]
     # A container named like furniture that holds most of the text is the article after all.
     noise_limit = NOISE_SHARE * sum(_weight(totals, root) for root in roots)
     verdicts: dict[Element, bool] = dict.fromkeys(roots, True)
+    # Most blocks are outside the roots: a lookup in the roots' elements tells them apart without climbing
+    # from each to the top of the page.
+    within = {element for root in roots for element in root.iter()}
     out = []
     for _text, block, _in_link, _after_break, _run_weight in runs:
         element = block.element
         verdict = verdicts.get(element)
-        out.append(_kept(element, verdicts, totals, noise_limit) if verdict is None else verdict)
+        if verdict is None:
+            verdict = element in within and _kept(element, verdicts, totals, noise_limit)
+        out.append(verdict)
     return out
 
 
