@@ -1,5 +1,6 @@
 """Which ``scrapy crawl`` runs in the capture engine (on every core) rather than Scrapy's: an import of the
-``articles`` spider whose whole work the engine does (no feed export, only the project's item pipelines)."""
+``articles`` spider whose whole work the engine does (no feed export, only the project's item pipelines, the local
+dataset lock)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,11 @@ def test_a_feed_export_or_a_users_own_pipeline_keeps_an_import_in_scrapys_engine
     assert not runs_in_capture_engine("articles", IMPORT, project(ITEM_PIPELINES=own))
     dropped = {"pipelines.dedupe.DedupePipeline": None}
     assert not runs_in_capture_engine("articles", IMPORT, project(ITEM_PIPELINES=dropped))
+
+
+def test_the_distributed_mode_or_another_lock_keeps_an_import_in_scrapys_engine() -> None:
+    """Distributed workers claim versions in Redis: an import beside them must too, which only Scrapy's engine
+    (the add-on's components) does."""
+    assert not runs_in_capture_engine("articles", IMPORT, project(REDIS_URL="redis://127.0.0.1:6379/0"))
+    lock = "crawler.distributed.coordination.RedisWriterLock"
+    assert not runs_in_capture_engine("articles", IMPORT, project(DATASET_LOCK_CLASS=lock))

@@ -11,7 +11,7 @@ start is a bug and keeps its traceback.
 An import (``-a warc=...``) of the ``articles`` spider runs on every core (``WARC_PROCESSES``), in the capture
 engine of ``scrapy rebuild`` (:mod:`crawler.rebuild`) instead of Scrapy's: same dataset, stats, manifest, lock and
 exit statuses. With a feed export (``-o``/``-O``) or item pipelines of a user's own, which only Scrapy's engine
-writes and runs, it stays in Scrapy's.
+writes and runs, or in the distributed mode (``REDIS_URL``: versions claimed in Redis), it stays in Scrapy's.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ from twisted.python.failure import Failure
 
 from crawler.config import SettingError
 from crawler.distributed import keys as distributed
-from crawler.extensions.run import RUN_FAILED_EXIT, ComponentClassError, RunLifecycle, exit_status
+from crawler.extensions.run import (
+    LOCK_CLASS_SETTING,
+    RUN_FAILED_EXIT,
+    ComponentClassError,
+    RunLifecycle,
+    exit_status,
+)
 from crawler.rebuild.command import import_captures
 from crawler.spiders.options import SpiderArgumentError
 from pipelines.dataset.lock import DatasetLockedError, RemoteWithoutRedisError
@@ -136,8 +142,11 @@ class StartOutcome:
 
 def runs_in_capture_engine(spider: str, arguments: dict[str, Any], settings: BaseSettings) -> bool:
     """An import (``-a warc=``) whose whole work the capture engine does: no feed export and no item pipeline but
-    the project's (only Scrapy's engine writes feeds and runs a user's own pipelines)."""
+    the project's (only Scrapy's engine writes feeds and runs a user's own pipelines), and the local dataset lock
+    (the distributed mode's versions are claimed in Redis, which only its Scrapy components do)."""
     if spider != IMPORTING_SPIDER or not str(arguments.get("warc") or "").strip():
+        return False
+    if settings.get(distributed.REDIS_URL_SETTING) or settings.get(LOCK_CLASS_SETTING):
         return False
     return not settings.getdict("FEEDS") and _pipelines(settings) == list(ENGINE_PIPELINES)
 

@@ -109,8 +109,6 @@ class EngineConfig:
     stats_json: str | None
     # Seconds between two progress lines in the log (PROGRESS_INTERVAL, as a crawl's); 0: none.
     progress_interval: float = 60.0
-    # The settings the dataset lock is built from (DATASET_LOCK_CLASS and its own), as a crawl's lock is.
-    lock_settings: BaseSettings = field(default_factory=BaseSettings, compare=False)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> EngineConfig:
@@ -124,7 +122,6 @@ class EngineConfig:
             max_disagreement_ratio=ratios["HEALTH_MAX_DISAGREEMENT_RATIO"],
             stats_json=settings.get("STATS_JSON"),
             progress_interval=seconds_or_off(settings, "PROGRESS_INTERVAL", 60.0),
-            lock_settings=settings,
         )
 
 
@@ -247,7 +244,7 @@ class DatasetRun:
         self.run_id = new_run_id()
         self.fs, self.root = storage.resolve(config.parquet.uri)
         self.stats = Stats()
-        self.lock: WriterLock = open_lock(self.fs, self.root, self.run_id, config.lock_settings)
+        self.lock: WriterLock = open_lock(self.fs, self.root, self.run_id)
         self.manifest: RunManifest | None = None
         self._buffer: dict[str, list[ArticleItem]] = defaultdict(list)
         self._buffered = 0
