@@ -201,3 +201,25 @@ def test_near_duplicate_matches_a_brute_force_scan(
     query = flip_bits(fingerprints[pick % len(fingerprints)], *flips)
     close = [i for i, f in zip(ids, fingerprints, strict=True) if hamming_distance(f, query) <= max_distance]
     assert index.near_duplicate(query, max_distance) == (close[0] if close else None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    additions=st.lists(st.tuples(st.integers(1, 8), UINT64), min_size=1, max_size=40),
+    flips=st.lists(st.integers(0, 63), max_size=6),
+    max_distance=st.integers(0, 8),
+    pick=st.integers(0, 39),
+)
+def test_a_later_version_in_the_run_replaces_its_fingerprint(
+    additions: list[tuple[int, int]], flips: list[int], max_distance: int, pick: int
+) -> None:
+    """Versions added in one run (an import's captures over the years): only each article's latest text is
+    matched, like a scan of the latest fingerprints."""
+    index = ArchiveIndex.empty()
+    latest: dict[int, int] = {}
+    for version, (number, fingerprint) in enumerate(additions, start=1):
+        index.add(f"n{number}", version, digest(f"{number}-{version}"), to_signed(fingerprint))
+        latest[number] = fingerprint
+    query = flip_bits(additions[pick % len(additions)][1], *flips)
+    close = sorted(n for n, f in latest.items() if hamming_distance(f, query) <= max_distance)
+    assert index.near_duplicate(query, max_distance) == (f"n{close[0]}" if close else None)

@@ -211,29 +211,35 @@ class _Overlay:
 
     entries: dict[int, _Added] = field(default_factory=dict)
     by_hash: dict[int, int] = field(default_factory=dict)
-    by_band: tuple[dict[int, set[int]], ...] = field(default_factory=lambda: tuple({} for _ in range(BANDS)))
+    # For each band, band key -> (fingerprint, number) of the entries in that bucket: the fingerprint beside the
+    # number, so that a candidate costs no lookup (texts of one site share enough shingles for hundreds of
+    # candidates an item, and this runs for every item).
+    by_band: tuple[dict[int, list[tuple[int, int]]], ...] = field(
+        default_factory=lambda: tuple({} for _ in range(BANDS))
+    )
 
     def add(self, number: int, entry: _Added) -> None:
+        previous = self.entries.get(number)
+        if previous is not None:
+            # A later version in the same run: its fingerprint replaces the earlier one in the buckets.
+            for band, key in enumerate(_band_keys(previous.simhash)):
+                self.by_band[band][key].remove((previous.simhash, number))
         self.entries[number] = entry
         self.by_hash[entry.hash_key] = min(number, self.by_hash.get(entry.hash_key, number))
         for band, key in enumerate(_band_keys(entry.simhash)):
-            self.by_band[band].setdefault(key, set()).add(number)
+            self.by_band[band].setdefault(key, []).append((entry.simhash, number))
 
     def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
-        if max_distance <= BANDED_MAX_DISTANCE:
-            candidates: set[int] = set()
-            for band, key in enumerate(_band_keys(simhash)):
-                candidates |= self.by_band[band].get(key, set())
+        """Both fingerprints are unsigned here (see ``ArchiveIndex.add``), so their distance needs no mask."""
+        if max_distance > BANDED_MAX_DISTANCE:
+            buckets = [[(entry.simhash, n) for n, entry in self.entries.items()]]
         else:
-            candidates = set(self.entries)
-        entries = self.entries
-        # The distance inline (both fingerprints are unsigned here, see ``ArchiveIndex.add``): this runs for every
-        # candidate of every item, and texts of one site share enough shingles for hundreds of candidates each.
-        hits = [
-            n
-            for n in candidates
-            if (entries[n].simhash ^ simhash).bit_count() <= max_distance and n != exclude
-        ]
+            buckets = [self.by_band[band].get(key, []) for band, key in enumerate(_band_keys(simhash))]
+        hits: list[int] = []
+        for bucket in buckets:
+            hits += [
+                n for other, n in bucket if (other ^ simhash).bit_count() <= max_distance and n != exclude
+            ]
         return min(hits, default=None)
 
 
