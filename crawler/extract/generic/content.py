@@ -241,6 +241,8 @@ def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> 
     pop = stack.pop
     # The open element's (owner, in a link); None outside the body.
     state: tuple[Element, bool] | None = None
+    add_run = runs.append
+    block_of = blocks.get
     for event, element in etree.iterwalk(body, events=("start", "end")):
         if event == "start":
             tag = element.tag
@@ -271,7 +273,7 @@ def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> 
         text = " " + node if spaced else node
         spaced = False
         owner, in_link = state
-        block = blocks.get(owner)
+        block = block_of(owner)
         if block is None:
             block = blocks[owner] = Block(owner)
         chars = len(text)
@@ -282,7 +284,7 @@ def _body_runs(body: Element, blocks: dict[Element, Block], runs: list[Run]) -> 
         block.parts.append(text)
         if in_link:
             block.link_weight += weight
-        runs.append((text, block, in_link, after_break, weight))
+        add_run((text, block, in_link, after_break, weight))
 
 
 def _score(blocks: list[Block]) -> tuple[dict[Element, float], Totals]:
@@ -313,13 +315,9 @@ def _totals(blocks: list[Block]) -> Totals:
     totals: Totals = {}
     level: dict[Element, list[float]] = {}
     for block in blocks:
+        # One block per element: its own sums start its total.
         element = block.element
-        own = totals.get(element)
-        if own is None:
-            totals[element] = [block.weight, block.link_weight]
-        else:
-            own[0] += block.weight
-            own[1] += block.link_weight
+        totals[element] = [block.weight, block.link_weight]
         level[element] = [block.weight, block.link_weight]
     # Each level's sums go to the parents; a block inside another block was added to its own total above.
     while level:
@@ -334,13 +332,14 @@ def _totals(blocks: list[Block]) -> Totals:
             else:
                 pending[0] += weight
                 pending[1] += link_weight
-        for node, (weight, link_weight) in above.items():
+        # A level's lists are read once, before the totals change: a new total takes its list, not a copy.
+        for node, sums in above.items():
             total = totals.get(node)
             if total is None:
-                totals[node] = [weight, link_weight]
+                totals[node] = sums
             else:
-                total[0] += weight
-                total[1] += link_weight
+                total[0] += sums[0]
+                total[1] += sums[1]
         level = above
     return totals
 

@@ -182,7 +182,8 @@ def _is_type(item: dict[str, Any], kind: str) -> bool:
 
 
 def _rel_tags(links: Iterable[Element]) -> list[str]:
-    return [line_of(link) for link in links if "tag" in (link.get("rel") or "").lower().split()]
+    # Most of a page's links have no rel: those are passed over before any string work.
+    return [line_of(link) for link in links if (rel := link.get("rel")) and "tag" in rel.lower().split()]
 
 
 def _split_keywords(value: str) -> list[str]:
