@@ -237,3 +237,13 @@ def test_href_scan_reads_every_quoting_and_entities() -> None:
         "http://127.0.0.1:1/gb/26/1/2/n2.htm",
         "https://www.epochtimes.com/gb/26/1/2/n3.htm?a=1&b=2",
     ]
+
+
+def test_href_scan_wants_a_word_boundary_before_the_name() -> None:
+    html = """<a xhref="/gb/26/1/2/n1.htm" _href=/gb/26/1/2/n2.htm data-href=/gb/26/1/2/n3.htm>
+    <b xhref="x href=/gb/26/1/2/n4.htm">é href=/gb/26/1/2/n5.htm éhref=/gb/26/1/2/n6.htm"""
+    assert page.article_links(html, "http://127.0.0.1:1/gb/") == [
+        "http://127.0.0.1:1/gb/26/1/2/n3.htm",
+        "http://127.0.0.1:1/gb/26/1/2/n4.htm",
+        "http://127.0.0.1:1/gb/26/1/2/n5.htm",
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html as html_module
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -34,8 +35,11 @@ TAB_CHANNEL_ATTRIBUTE = "slugid"
 # raise later on.
 HREF_PATH_RE = re.compile(r"^(?:(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[A-Za-z0-9.:@%_~+-]*)?(/[^?#]*)")
 # An href attribute, quoted either way or bare. No leading `<a` context on purpose: with it, a hostile page of
-# unclosed tags would make each attempt scan to the end of the page.
-HREF_ATTRIBUTE_RE = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+# unclosed tags would make each attempt scan to the end of the page. Matched where HREF_START_RE finds the
+# name and the character before it is no word character (a `\bhref` pattern, same matches, kept the regex
+# engine from searching for the name: 3 times slower on an article page, the crawl's costliest regex).
+HREF_ATTRIBUTE_RE = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+HREF_START_RE = re.compile("href", re.IGNORECASE)
 PAGE_NUMBER_RE = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*$")
 
 HTML_PARSER = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True)
@@ -190,11 +194,26 @@ def article_links(html: str, page_url: str) -> list[str]:
     and walk, and linear too."""
     origin = _origin(page_url)
     links = []
-    for quoted, single, bare in HREF_ATTRIBUTE_RE.findall(html):
-        resolved = _resolve(html_module.unescape(quoted or single or bare), page_url, origin)
+    for href in _href_values(html):
+        resolved = _resolve(html_module.unescape(href), page_url, origin)
         if resolved is not None and ARTICLE_PATH_RE.match(resolved[1]):
             links.append(resolved[0])
     return links
+
+
+def _href_values(html: str) -> Iterator[str]:
+    """The value of every href attribute (a word boundary before its name), in page order."""
+    position = 0
+    while (name := HREF_START_RE.search(html, position)) is not None:
+        start = name.start()
+        before = html[start - 1] if start else ""
+        attribute = None if before.isalnum() or before == "_" else HREF_ATTRIBUTE_RE.match(html, start)
+        if attribute is None:
+            position = start + 1
+            continue
+        quoted, single, bare = attribute.groups(default="")
+        yield quoted or single or bare
+        position = attribute.end()
 
 
 def _resolve(href: str, page_url: str, origin: str) -> tuple[str, str] | None:
