@@ -23,7 +23,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import brotli  # type: ignore[import-untyped]  # no stubs; a dependency of Scrapy
+import brotli  # type: ignore[import-untyped]  # no stubs
 import pyarrow as pa
 import pyarrow.fs as pafs
 from warcio.archiveiterator import ArchiveIterator
@@ -360,6 +360,20 @@ def capture_date(record: Any) -> datetime:
     return wayback.capture_time(wayback.unwrap(_raw_target(record)), _record_date(record))
 
 
+@dataclass(frozen=True, slots=True)
+class Damaged:
+    """In place of what a damaged file does not let us read: a record it ends inside (``cut``, a download that
+    stopped) or the rest of a file no record can be read from (``unreadable``). The record filter counts it as a
+    record of that type (``warc/skipped/record_cut``, ``record_unreadable``); nothing of it is read."""
+
+    rec_type: str
+    http_headers: None = None
+
+
+CUT = Damaged("cut")
+UNREADABLE = Damaged("unreadable")
+
+
 def scan(uri: str, file_index: int, keep: RecordFilter) -> Iterator[_Entry]:
     """The entries of one file's records that ``keep`` accepts."""
     for offset, record in records(uri):
@@ -372,13 +386,27 @@ def records(uri: str) -> Iterator[tuple[int, Any]]:
     (:func:`_members`, :func:`_parse_member`), anything else by warcio.
 
     A record whose block the file ends inside (a download cut short) is left out with a warning, never read with
-    a shorter body: warcio's records are judged once its iteration has moved past them (and drained them).
+    a shorter body: warcio's records are judged once its iteration has moved past them (and drained them). Such a
+    record, and the rest of a file that cannot be read, is given as :class:`Damaged`, to be counted.
     """
     with _open(uri) as stream:
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
             stream.seek(0)
             for offset, member in _members(stream, uri):
-                for record in _parse_member(member):
+                if member is None:
+                    yield offset, CUT
+                    return
+                try:
+                    parsed = _parse_member(member)
+                except ArchiveLoadFailed:
+                    logger.warning(
+                        "%s: a gzip of the whole file, not one gzip member per record (offsets cannot be read "
+                        "back): left out; `warcio recompress` makes a readable copy",
+                        uri,
+                    )
+                    yield offset, UNREADABLE
+                    return
+                for record in parsed:
                     yield from _unless_cut(uri, offset, record)
             return
         stream.seek(0)
@@ -387,9 +415,11 @@ def records(uri: str) -> Iterator[tuple[int, Any]]:
         for record in _until_unreadable(uri, records):
             if held is not None:
                 yield from _unless_cut(uri, *held)
-            held = (records.get_record_offset(), record)
+            held = (records.offset if record is UNREADABLE else records.get_record_offset(), record)
         if held is not None:
             yield from _unless_cut(uri, *held)
+        if held is None or held[1] is not UNREADABLE:
+            yield from _unless_whole(uri, stream, records.offset)
 
 
 def _until_unreadable(uri: str, records: ArchiveIterator) -> Iterator[Any]:
@@ -405,7 +435,17 @@ def _until_unreadable(uri: str, records: ArchiveIterator) -> Iterator[Any]:
             logger.warning(
                 "%s: no record can be read from offset %d on (%s); left out", uri, records.offset, error
             )
+            yield UNREADABLE
             return
+
+
+def _unless_whole(uri: str, stream: IO[bytes], end: int) -> Iterator[tuple[int, Any]]:
+    """A cut record where warcio's iteration ended before the end of the file: warcio ends quietly on a record cut
+    inside its WARC headers (no blank line after them), leaving its bytes unread."""
+    stream.seek(end)
+    if stream.read(_READ_BYTES).strip(_BLANK):
+        logger.warning("%s: the record at offset %d is cut short; left out", uri, end)
+        yield end, CUT
 
 
 def _unless_cut(uri: str, offset: int, record: Any) -> Iterator[tuple[int, Any]]:
@@ -419,6 +459,7 @@ def _unless_cut(uri: str, offset: int, record: Any) -> Iterator[tuple[int, Any]]
         lengthless = record.format == "warc" and bool(record.rec_headers.protocol) and not length.isdigit()
         if lengthless or getattr(raw, "limit", 0) > 0:
             logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
+            yield offset, CUT
             return
     yield offset, record
 
@@ -440,12 +481,12 @@ class _Unusual(Exception):
     """A record the fast reader leaves to warcio."""
 
 
-def _members(stream: IO[bytes], uri: str) -> Iterator[tuple[int, bytes]]:
+def _members(stream: IO[bytes], uri: str) -> Iterator[tuple[int, bytes | None]]:
     """The offset and decompressed bytes of each gzip member from the stream's position.
 
     Blank lines between or after members (files joined with newlines) are given as they are, for warcio to read
-    as it does (an empty record); a last member cut short (a download that stopped) is left out with a warning,
-    never read as a shorter record.
+    as it does (an empty record); a last member cut short (a download that stopped) is given as ``None``, with a
+    warning, never read as a shorter record.
     """
     offset = stream.tell()
     pending = stream.read(_READ_BYTES)
@@ -474,6 +515,7 @@ def _members(stream: IO[bytes], uri: str) -> Iterator[tuple[int, bytes]]:
             pending = stream.read(_READ_BYTES)
             if not pending:
                 logger.warning("%s: the record at offset %d is cut short; left out", uri, offset)
+                yield offset, None
                 return
         yield offset, b"".join(parts)
         offset += consumed
@@ -648,10 +690,9 @@ def read_capture(uri: str, offset: int) -> Capture:
         stream.seek(offset)
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
             stream.seek(offset)
-            whole = next(_members(stream, uri), None)
-            if whole is None:
+            _, member = next(_members(stream, uri), (offset, None))
+            if member is None:
                 raise OSError(f"{uri}: no whole record at offset {offset}")
-            member = whole[1]
             try:
                 record: Any = _FastRecord.parse(member)
             except _Unusual:
