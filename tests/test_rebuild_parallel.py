@@ -157,12 +157,15 @@ def test_a_bad_number_of_processes_is_one_line_naming_the_setting(
     assert "Traceback" not in done.log
 
 
-def test_a_killed_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninterrupted_rows(
-    captures: Captures, tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_stopped_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninterrupted_rows(
+    captures: Captures, tmp_path: Path, stop: signal.Signals
 ) -> None:
+    """Killed, or stopped by SIGTERM (which ends it at a page, as a crawl: one line, exit 1), after a checkpoint:
+    the same command resumes it."""
     small_flushes = {"PARQUET_FLUSH_ROWS": "40"}
     whole = rebuild(captures, tmp_path / "whole", 2, small_flushes)
-    target = tmp_path / "killed"
+    target = tmp_path / "stopped"
     settings = {
         "WARC_URI": captures.spec,
         "PARQUET_URI": str(target),
@@ -179,7 +182,8 @@ def test_a_killed_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninter
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -187,15 +191,26 @@ def test_a_killed_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninter
         while not _has_checkpoint(target):
             assert time.monotonic() < deadline and process.poll() is None, "no checkpoint before the end"
             time.sleep(0.05)
+        # SIGKILL kills the workers too, as a crash of the machine would (orphans would hold stderr open);
+        # SIGTERM goes to the rebuild alone, as a service manager sends it.
+        if stop == signal.SIGKILL:
+            os.killpg(process.pid, stop)
+        else:
+            os.kill(process.pid, stop)
+        _, log = process.communicate(timeout=KILL_WAIT_SECONDS)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    if stop == signal.SIGTERM:
+        assert process.returncode == 1, log[-3000:]
+        assert "rebuild: interrupted; the same command resumes it" in log
+        assert "Traceback" not in log
     marker = json.loads((target / "_rebuild.json").read_text(encoding="utf-8"))
     assert marker["status"] == "running"
     again = scrapy(["rebuild", "-a", f"site={captures.site}"], settings)
     assert again.returncode == 0, again.log[-3000:]
     assert "resuming after" in again.log
-    # The captures up to the checkpoint were not read again, and the rows are those of a run never killed.
+    # The captures up to the checkpoint were not read again, and the rows are those of a run never stopped.
     assert again.stats["warc/captures_read"] < whole.stats["warc/captures_read"]
     assert rows(part_files(target)) == rows(part_files(tmp_path / "whole"))
 

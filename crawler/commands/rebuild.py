@@ -78,6 +78,10 @@ class Command(ScrapyCommand):
         except STOPPED_AT_START as error:
             self._fail(str(error))
             return
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: the engine stopped at a page and closed the run as interrupted.
+            self._fail(f"interrupted; the same command resumes it ({root} is its target until it finishes)")
+            return
         if not outcome.finished:
             self.exitcode = RUN_FAILED_EXIT
             return

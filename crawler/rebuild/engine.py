@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -445,11 +445,14 @@ class Sequence:
         self._load_archive()
         if resume is not None:
             self.pending_urls = {article_id: list(urls) for article_id, urls in resume.variants.items()}
-        for result in self._pages(options, resume.after if resume is not None else None):
-            flushes = self.run.flushes
-            self.take(result)
-            if self.checkpoint is not None and self.run.flushes != flushes:
-                self._checkpoint(result.capture)
+        # Closed here, not whenever the generator is collected, so that a stopped read (SIGTERM) has shut the
+        # worker pool down before the run closes and the process exits.
+        with contextlib.closing(self._pages(options, resume.after if resume is not None else None)) as pages:
+            for result in pages:
+                flushes = self.run.flushes
+                self.take(result)
+                if self.checkpoint is not None and self.run.flushes != flushes:
+                    self._checkpoint(result.capture)
 
     def _checkpoint(self, after: warc.CaptureRef) -> None:
         """Every capture up to ``after`` has its rows committed (the flush it triggered wrote all it took)."""
@@ -475,7 +478,9 @@ class Sequence:
         self.run.stats[keys.ARCHIVE_ARTICLES_AT_START] = len(self.index)
         self.run.before_flush = self._insert_held
 
-    def _pages(self, options: CrawlOptions, after: warc.CaptureRef | None) -> Iterator[PageResult]:
+    def _pages(
+        self, options: CrawlOptions, after: warc.CaptureRef | None
+    ) -> Generator[PageResult, None, None]:
         def keep(record: Any) -> bool:
             reason = capture_skip_reason(record, options.site)
             if reason is not None:

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TypeVar
@@ -44,7 +44,7 @@ def chunked(items: Iterable[In], size: int) -> Iterator[list[In]]:
 
 def ordered_map(
     work: Callable[[list[In]], list[Out]], chunks: Iterable[list[In]], processes: int
-) -> Iterator[Out]:
+) -> Generator[Out, None, None]:
     """``work`` applied to each chunk, in ``processes`` worker processes (inline for one); results in order.
 
     ``work`` must be a module-level function (it is sent to the workers by name). An exception in a worker is
