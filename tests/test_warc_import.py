@@ -88,9 +88,11 @@ def test_a_wget_mirror_imports_every_article_equal_to_the_truth(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def public_corpus(request: pytest.FixtureRequest) -> list[Path]:
-    """Warcat's example WARC files, downloaded from PyPI once into pytest's cache folder (never committed)."""
-    cache = Path(request.config.cache.mkdir("warcat-corpus"))
+def public_corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Warcat's example WARC files, downloaded from PyPI once into pytest's cache folder (never committed), or
+    into this session's temporary folder when the cache is off (``-p no:cacheprovider``)."""
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = Path(cache_plugin.mkdir("warcat-corpus")) if cache_plugin else tmp_path_factory.mktemp("warcat")
     folder = cache / CORPUS_FOLDER
     if not folder.is_dir():
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 CHINA = timezone(timedelta(hours=8))
 MIN_YEAR = 1990
@@ -161,7 +161,3 @@ def _found(year: int, month: int, day: int, clock: tuple[int, int, int] | None, 
     except ValueError:
         return None
     return Found(value, clock is not None, start)
-
-
-def as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
