@@ -1,4 +1,5 @@
-"""`python -m bench [NAME...]`: runs every `bench/bench_<name>.py` (or the named ones), prints one table,
+"""`python -m bench [NAME...]`: runs every `bench/bench_<name>.py` (or the named ones), each in a process of its
+own, prints one table,
 replaces those modules' figures in `bench/results.json` (the others keep their last figures) and appends the
 run to `bench/history.jsonl` (see `bench/__init__.py` for the module contract)."""
 
@@ -7,7 +8,9 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -20,6 +23,8 @@ PREFIX = "bench_"
 RESULTS = Path(__file__).with_name("results.json")
 HISTORY = Path(__file__).with_name("history.jsonl")
 _VERDICTS = {True: "met", False: "MISSED", None: ""}
+# How the parent runs one module in a child process (:func:`run_isolated`).
+CHILD_FLAG = "--child"
 
 
 def module_names() -> list[str]:
@@ -37,6 +42,18 @@ def run_module(name: str) -> list[Figure]:
     figures: list[Figure] = module.run()
     print(f"[bench] {name}: {len(figures)} figures in {time.perf_counter() - started:.0f} s", flush=True)
     return figures
+
+
+def run_isolated(name: str) -> list[Figure]:
+    """:func:`run_module` in a process of its own: a module measured after others would inherit their heap (the
+    garbage collector's work grows with it) and their imports, which slows some code more than other."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "figures.json"
+        done = subprocess.run([sys.executable, "-m", "bench", CHILD_FLAG, name, str(out)], check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench module {name} exited with status {done.returncode}")
+        figures: list[Figure] = json.loads(out.read_text(encoding="utf-8"))
+        return figures
 
 
 def format_value(value: float) -> str:
@@ -70,6 +87,10 @@ def record(figures: dict[str, list[Figure]], results: Path = RESULTS, history: P
 
 def main(argv: Sequence[str] | None = None) -> int:
     requested = list(sys.argv[1:] if argv is None else argv)
+    if requested[:1] == [CHILD_FLAG]:
+        _, name, out = requested
+        Path(out).write_text(json.dumps(run_module(name), ensure_ascii=False), encoding="utf-8")
+        return 0
     available = module_names()
     unknown = sorted(set(requested) - set(available))
     if unknown:
@@ -81,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: list[str] = []
     for name in requested or available:
         try:
-            figures[name] = run_module(name)
+            figures[name] = run_isolated(name)
         except Exception:
             traceback.print_exc()
             failed.append(name)
