@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -409,18 +410,30 @@ def test_crawlstate_shows_the_crawl_and_refuses_a_reset_while_a_worker_lives(
         CrawlState(Settings())
 
 
-def test_the_crawl_is_finished_when_the_queue_is_empty_and_every_live_worker_idle(
-    redis_url: str, keys: CrawlKeys, tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def two_workers(
+    redis_url: str, keys: CrawlKeys, root: Path
+) -> Iterator[tuple[RedisWriterLock, RedisWriterLock]]:
+    """The registries of two live workers of one crawl, ``run-a`` (started first) and ``run-b``."""
     settings = Settings({"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": keys.prefix})
     first, second = (
-        RedisWriterLock.for_run(pafs.LocalFileSystem(), str(tmp_path), run_id, settings)
+        RedisWriterLock.for_run(pafs.LocalFileSystem(), str(root), run_id, settings)
         for run_id in ("run-a", "run-b")
     )
     first.acquire()
     first.startup_done()
     second.acquire()
     try:
+        yield first, second
+    finally:
+        second.release()
+        first.release()
+
+
+def test_the_crawl_is_finished_when_the_queue_is_empty_and_every_live_worker_idle(
+    redis_url: str, keys: CrawlKeys, tmp_path: Path
+) -> None:
+    with two_workers(redis_url, keys, tmp_path) as (first, second):
         redis_client = client(redis_url)
         first.set_idle(True)
         assert not first.crawl_finished(), "run-b is busy: it may still add requests"
@@ -436,9 +449,6 @@ def test_the_crawl_is_finished_when_the_queue_is_empty_and_every_live_worker_idl
         second.set_idle(False)
         redis_client.delete(keys.heartbeat("run-b"))
         assert first.crawl_finished(), "a busy worker whose heartbeat expired is dead: it adds nothing"
-    finally:
-        second.release()
-        first.release()
     assert not redis_client.smembers(keys.idle)
 
 
@@ -458,15 +468,7 @@ def test_an_idle_worker_is_idle_again_after_taking_a_request_that_never_got_a_re
 ) -> None:
     """Taking requests leaves the idle set; a request the engine took and a downloader middleware ignored gives
     no signal that the worker was busy. Its next idle call must put it back, or the others wait for it."""
-    settings = Settings({"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": keys.prefix})
-    first, second = (
-        RedisWriterLock.for_run(pafs.LocalFileSystem(), str(tmp_path), run_id, settings)
-        for run_id in ("run-a", "run-b")
-    )
-    first.acquire()
-    first.startup_done()
-    second.acquire()
-    try:
+    with two_workers(redis_url, keys, tmp_path) as (first, second):
         watch = IdleWatch(first)
         with pytest.raises(DontCloseSpider):
             watch.spider_idle()
@@ -478,9 +480,6 @@ def test_an_idle_worker_is_idle_again_after_taking_a_request_that_never_got_a_re
             watch.spider_idle()
         second.set_idle(True)
         assert second.crawl_finished()
-    finally:
-        second.release()
-        first.release()
 
 
 @pytest.mark.slow
