@@ -25,7 +25,6 @@ from typing import Any
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
-from scrapy.utils.conf import build_component_list
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -37,6 +36,7 @@ from crawler.extensions.run import (
     ComponentClassError,
     RunLifecycle,
     exit_status,
+    pipeline_names,
 )
 from crawler.rebuild.command import import_captures
 from crawler.spiders.options import SpiderArgumentError
@@ -148,14 +148,7 @@ def runs_in_capture_engine(spider: str, arguments: dict[str, Any], settings: Bas
         return False
     if settings.get(distributed.REDIS_URL_SETTING) or settings.get(LOCK_CLASS_SETTING):
         return False
-    return not settings.getdict("FEEDS") and _pipelines(settings) == list(ENGINE_PIPELINES)
-
-
-def _pipelines(settings: BaseSettings) -> list[str]:
-    return [
-        item if isinstance(item, str) else f"{item.__module__}.{item.__qualname__}"
-        for item in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-    ]
+    return not settings.getdict("FEEDS") and pipeline_names(settings) == list(ENGINE_PIPELINES)
 
 
 def mistake_behind(error: BaseException | None) -> Exception | None:

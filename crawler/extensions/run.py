@@ -108,12 +108,16 @@ def open_lock(
     return lock_class(settings).for_run(fs, root, run_id, settings, stats)
 
 
-def _writes_dataset(settings: BaseSettings) -> bool:
-    names = (
+def pipeline_names(settings: BaseSettings) -> list[str]:
+    """The item pipelines the crawl runs, in order, by import path (a class given as an object included)."""
+    return [
         item if isinstance(item, str) else f"{item.__module__}.{item.__qualname__}"
         for item in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-    )
-    return EXPORTER in names
+    ]
+
+
+def _writes_dataset(settings: BaseSettings) -> bool:
+    return EXPORTER in pipeline_names(settings)
 
 
 class RunLifecycle:
