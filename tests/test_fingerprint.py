@@ -82,6 +82,23 @@ def test_content_hash_covers_title_and_body() -> None:
     assert fingerprint_item(sample_item(body_text=SAMPLE_BODY + "补充。")).content_hash != base.content_hash
 
 
+def test_content_hash_ignores_every_whitespace_character() -> None:
+    # Pinned: the hash of the sample, and of the same text with every kind of Unicode whitespace (ideographic
+    # and no-break spaces, the line separator, the information separators) added or taken away.
+    base = text_fingerprints(SAMPLE_TITLE, SAMPLE_BODY).content_hash
+    assert base == "ed92c6dd540fdbaacafd41a7a0493417330e6b9709c54a6c656d6d6a58d6d0f4"
+    spaces = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+    assert {"\u3000", "\xa0", "\u2028", "\x1c"} <= set(spaces)
+    spaced_body = spaces.join(SAMPLE_BODY[i : i + 7] for i in range(0, len(SAMPLE_BODY), 7))
+    # A title is one line: the first line break ends it.
+    title = f"{spaces.replace(chr(10), '')}{SAMPLE_TITLE}"
+    assert text_fingerprints(title, spaced_body).content_hash == base
+    assert (
+        text_fingerprints(SAMPLE_TITLE.replace(" ", ""), SAMPLE_BODY.replace("\n", "")).content_hash == base
+    )
+    assert text_fingerprints(SAMPLE_TITLE, f"{SAMPLE_BODY}\u200b").content_hash != base  # not a space
+
+
 def test_simhash_is_deterministic() -> None:
     # Pinned: a change of shingling or hashing changes every fingerprint in the archive.
     assert simhash(SAMPLE_BODY) == -7559298446787549563
