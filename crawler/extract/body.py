@@ -9,22 +9,21 @@ from html import escape
 from lxml import etree
 
 from crawler.extract.byline import Opening, split_opening
-from crawler.extract.dom import Element, drop_keeping_tail, has_class, is_element, visible_text
+from crawler.extract.dom import Element, drop_keeping_tail, has_token, is_element, visible_text
 from crawler.extract.editor import editor_name, strip_end_marker
 from crawler.extract.images import figure_image, image_url, unique_images, web_url
 from crawler.extract.model import Image
-from crawler.extract.text import normalize_line
+from crawler.extract.text import normalize_lines
 
-_NOISE = etree.XPath(
-    ".//header | .//aside | .//div[@id='below_article_ad'] | .//div[@id='recommend_post']"
-    " | .//twitter-widget | .//script | .//style | .//iframe | .//ins"
-    f" | .//div[{has_class('share')}] | .//comment() | .//processing-instruction()"
-)
+# Noise: these elements, div#below_article_ad, div#recommend_post, div.share, comments and processing
+# instructions, found by one walk (an XPath union of them cost more than the rest of the body's reading).
+_NOISE_TAGS = ("header", "aside", "twitter-widget", "script", "style", "iframe", "ins")
+_NOISE_DIV_IDS = frozenset({"below_article_ad", "recommend_post"})
+_DIV = "div"
 TEXT_BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4"})
 FIGURE_TAG = "figure"
 # Text blocks are not looked for inside these: a nested block is its outer block's text, a figure's is caption.
 _BLOCK_BARRIERS = TEXT_BLOCK_TAGS | {FIGURE_TAG}
-_FIGURES = etree.XPath(".//figure")
 # Captions repeat what the image shows; noscript holds lazy-image fallbacks, not text.
 _NOT_BODY_TEXT = frozenset({"figure", "figcaption", "noscript"})
 
@@ -57,7 +56,8 @@ class Body:
 def read_body(container: Element, base_url: str) -> Body:
     """Everything the body yields; ``container`` is cleaned of noise in place."""
     remove_noise(container)
-    lines = [line for line in map(block_line, text_blocks(container)) if line]
+    texts = [visible_text(block, _NOT_BODY_TEXT) for block in text_blocks(container)]
+    lines = [line for line in normalize_lines(texts) if line]
     opening = split_opening(lines[0]) if lines else Opening("")
     lines[:1] = [opening.rest]
     editor = pop_editor(lines)
@@ -69,14 +69,21 @@ def read_body(container: Element, base_url: str) -> Body:
         dateline=opening.dateline,
         authors=opening.authors,
         editor=editor,
-        images=unique_images(figure_image(figure, base_url) for figure in _FIGURES(container)),
+        images=unique_images(
+            figure_image(figure, base_url) for figure in container.iterdescendants(FIGURE_TAG)
+        ),
         byline_issue=opening.byline_issue,
     )
 
 
 def remove_noise(container: Element) -> None:
-    for node in _NOISE(container):
+    candidates = container.iterdescendants(*_NOISE_TAGS, _DIV, etree.Comment, etree.ProcessingInstruction)
+    for node in [node for node in candidates if node.tag != _DIV or _is_noise_div(node)]:
         drop_keeping_tail(node)
+
+
+def _is_noise_div(div: Element) -> bool:
+    return div.get("id") in _NOISE_DIV_IDS or has_token(div, "class", "share")
 
 
 def text_blocks(container: Element) -> list[Element]:
@@ -96,10 +103,6 @@ def _collect_blocks(element: Element, blocks: list[Element]) -> None:
             blocks.append(child)
         elif child.tag != FIGURE_TAG and is_element(child):
             _collect_blocks(child, blocks)
-
-
-def block_line(block: Element) -> str:
-    return normalize_line(visible_text(block, _NOT_BODY_TEXT))
 
 
 def pop_editor(lines: list[str]) -> str | None:

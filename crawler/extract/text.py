@@ -18,12 +18,39 @@ _REPLACEMENTS = {
 _REPLACED_RE = re.compile(f"[{_ZERO_WIDTH}\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 # Whitespace, newlines and control characters: any run of them becomes one space, in a single pass.
 _SPACES_RE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f\x00-\x08\x0b-\x1f\x7f-\x9f]+")
+# Where _SPACES_RE's class and str.split's whitespace differ: control characters that are not str.isspace, and
+# the three str.isspace characters outside the class. A text without them is collapsed by str.split and join,
+# several times faster than a regex substitution on CJK text, with the same result.
+_SPLIT_DIFFERS_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u1680\u2028\u2029]")
+# Joins the lines of an article for one normalization pass: a private-use character is neither space nor
+# replaced, and NFC composes nothing across it, so the pass gives each line what it would give it alone.
+_LINE_SEPARATOR = "\ue000"
 
 
 def normalize_line(text: str) -> str:
     """One line: NFC, no zero-width or control characters, ASCII alphanumerics, single spaces, stripped."""
-    text = _REPLACED_RE.sub(_replacement, unicodedata.normalize("NFC", text))
-    return _SPACES_RE.sub(" ", text).strip()
+    return _collapse_spaces(_replace_characters(unicodedata.normalize("NFC", text))).strip()
+
+
+def normalize_lines(texts: list[str]) -> list[str]:
+    """``normalize_line`` of each text, in one pass over all of them (the per-call cost was most of a body's)."""
+    joined = _LINE_SEPARATOR.join(texts)
+    if joined.count(_LINE_SEPARATOR) != len(texts) - 1:
+        return [normalize_line(text) for text in texts]
+    normalized = _collapse_spaces(_replace_characters(unicodedata.normalize("NFC", joined)))
+    return [line.strip() for line in normalized.split(_LINE_SEPARATOR)]
+
+
+def _replace_characters(text: str) -> str:
+    # Searching first: a substitution copies the text even when nothing matches.
+    return _REPLACED_RE.sub(_replacement, text) if _REPLACED_RE.search(text) else text
+
+
+def _collapse_spaces(text: str) -> str:
+    """Every run of spaces one space; the ends may keep one (callers strip)."""
+    if _SPLIT_DIFFERS_RE.search(text) is None:
+        return " ".join(text.split())
+    return _SPACES_RE.sub(" ", text)
 
 
 def _replacement(match: re.Match[str]) -> str:
@@ -32,5 +59,4 @@ def _replacement(match: re.Match[str]) -> str:
 
 def normalize_text(text: str) -> str:
     """Multi-line text: every line normalized, empty lines dropped."""
-    lines = (normalize_line(line) for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return "\n".join(line for line in normalize_lines(text.split("\n")) if line)

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from crawler.extract.body import read_body
-from crawler.extract.dom import Element
+from crawler.extract.dom import Element, meta_value
 from crawler.extract.errors import MissingField
-from crawler.extract.fields import META_PUBLISHED_TIME, section_from, tags_from, title_from
+from crawler.extract.fields import section_from, tags_from, title_from
 from crawler.extract.images import unique_images
 from crawler.extract.model import Article, Image
 from crawler.extract.times import choose_published, parse_iso
@@ -40,8 +40,7 @@ class Parser:
 
 
 def published_meta(root: Element) -> datetime | None:
-    values = META_PUBLISHED_TIME(root)
-    return parse_iso(str(values[0])) if values else None
+    return parse_iso(meta_value(root, "property", "article:published_time"))
 
 
 def assemble(root: Element, ref: ArticleRef, fields: LayoutFields, extractor: str) -> Article:

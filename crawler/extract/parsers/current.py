@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lxml import etree
-
-from crawler.extract.dom import Element, first, has_class, line_of, news_article_ld, unique
-from crawler.extract.fields import BODY, texts
+from crawler.extract.dom import Element, first, first_with_class, has_token, line_of, news_article_ld, unique
+from crawler.extract.errors import NotAnArticle
+from crawler.extract.fields import body_of, texts
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
@@ -20,36 +19,62 @@ from crawler.extract.times import (
     visible_clock,
 )
 
-ARTICLE = etree.XPath(f"//main[@id='main']//div[{has_class('article')}]")
-# h1.title is the norm; newer pages use h1.articleTitle or a bare h1.
-TITLED_HEADING = etree.XPath(f".//h1[{has_class('title')} or {has_class('articleTitle')}]")
-ANY_HEADING = etree.XPath(".//h1")
-INFO_TIME = etree.XPath(f".//div[{has_class('info')}]//time")
-BREADCRUMBS = etree.XPath(f".//a[{has_class('breadcrumbs')}]")
-LEAD_IMAGE = etree.XPath(f".//div[{has_class('featured_image')} or {has_class('arttop')}]")
-CAPTION = etree.XPath(f".//div[{has_class('caption')}]")
+# Elements are found by walks, not XPath: one XPath call costs more than walking a whole page of this site.
+
+
+def article_of(root: Element) -> Element | None:
+    """``//main[@id='main']//div[.article]``: the first such div in document order."""
+    return next(
+        (
+            div
+            for div in root.iter("div")
+            if has_token(div, "class", "article")
+            and any(main.get("id") == "main" for main in div.iterancestors("main"))
+        ),
+        None,
+    )
+
+
+def info_time(article: Element) -> Element | None:
+    """``.//div[.info]//time``: the first time inside a div.info inside the article."""
+    for time_element in article.iterdescendants("time"):
+        for ancestor in time_element.iterancestors():
+            if ancestor is article:
+                break
+            if ancestor.tag == "div" and has_token(ancestor, "class", "info"):
+                return time_element
+    return None
+
+
+def heading_of(article: Element) -> str:
+    """h1.title is the norm; newer pages use h1.articleTitle or a bare h1."""
+    headings = list(article.iterdescendants("h1"))
+    return line_of(first_with_class(headings, "title", "articleTitle")) or line_of(first(headings))
 
 
 def matches(root: Element) -> bool:
-    return bool(ARTICLE(root))
+    return article_of(root) is not None
 
 
 def read(root: Element, base_url: str) -> LayoutFields:
-    article = ARTICLE(root)[0]
+    article = article_of(root)
+    if article is None:
+        raise NotAnArticle(f"no current-layout article: {base_url}")
     ld = news_article_ld(root)
-    time_element = first(INFO_TIME(article))
+    time_element = info_time(article)
     printed = line_of(time_element)
     modified_attr = time_element.get("datetime") if time_element is not None else None
+    breadcrumbs = [link for link in article.iterdescendants("a") if has_token(link, "class", "breadcrumbs")]
     return LayoutFields(
-        heading=line_of(first(TITLED_HEADING(article))) or line_of(first(ANY_HEADING(article))),
-        body=first(BODY(root)),
+        heading=heading_of(article),
+        body=body_of(root),
         page_times=[
             published_meta(root),
             parse_json_ld_time(_ld_time(ld, "datePublished"), visible_clock(printed)),
             parse_visible_time(printed),
         ],
         updated_at=_updated_at(ld, modified_attr),
-        categories=unique(texts(BREADCRUMBS(article))[1:]),
+        categories=unique(texts(breadcrumbs)[1:]),
         lead_image=_lead_image(article, base_url),
         json_ld=ld,
     )
@@ -67,10 +92,10 @@ def _ld_time(ld: dict[str, Any], key: str) -> str | None:
 
 
 def _lead_image(article: Element, base_url: str) -> Image | None:
-    container = first(LEAD_IMAGE(article))
+    container = first_with_class(article.iterdescendants("div"), "featured_image", "arttop")
     if container is None:
         return None
-    return image_of(container, first(CAPTION(container)), base_url)
+    return image_of(container, first_with_class(container.iterdescendants("div"), "caption"), base_url)
 
 
 PARSER = Parser("current", matches, read)

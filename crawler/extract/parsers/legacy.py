@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from crawler.extract.dom import Element, first, has_class, line_of, unique
-from crawler.extract.fields import BODY, texts
+from crawler.extract.fields import body_of, texts
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
@@ -32,7 +32,7 @@ def read(root: Element, base_url: str) -> LayoutFields:
     published_attr = time_element.get("datetime") if time_element is not None else None
     return LayoutFields(
         heading=line_of(first(HEADING(root))),
-        body=first(BODY(root)),
+        body=body_of(root),
         page_times=[
             published_meta(root),
             parse_iso(published_attr),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from crawler.extract.dom import Element, first, has_class, line_of
-from crawler.extract.fields import BODY
+from crawler.extract.fields import body_of
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
 from crawler.extract.times import parse_chinese_datetime
 
@@ -23,7 +23,7 @@ def read(root: Element, _base_url: str) -> LayoutFields:
     """No lead image on these pages, so the base URL (for image links) is not needed here."""
     return LayoutFields(
         heading=line_of(first(HEADING(root))),
-        body=first(BODY(root)),
+        body=body_of(root),
         page_times=[published_meta(root), *map(parse_chinese_datetime, map(line_of, TIME(root)))],
     )
 
