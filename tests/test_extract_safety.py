@@ -15,7 +15,7 @@ from lxml import etree
 
 from crawler.extract import Article, ExtractionError, extract
 from crawler.extract.body import ALLOWED_TAGS
-from crawler.extract.images import web_url
+from crawler.extract.images import full_size, points_to_image, web_url
 from crawler.extract.text import normalize_line, normalize_text
 
 PAGES = Path(__file__).parent / "pages"
@@ -200,7 +200,8 @@ def urljoined(value: str, base_url: str) -> str | None:
 URL_STARTS = st.sampled_from(["", "http://", "https://", "HTTP://", "ftp://", "//", "/", "javascript:"])
 URL_HOSTS = st.sampled_from(["", "a", "www.epochtimes.com", "127.0.0.1:8080", "a:", "[::1]", "点.com", "a b"])
 URL_PIECES = st.sampled_from(
-    ["/", "?", "#", ";", "..", ".", "a", "Z9", "-", "%20", " ", "\t", "\n", "=", "&", "点", "\x00", "~", "@", ":"]
+    ["/", "?", "#", ";", "..", ".", "a", "Z9", "-", "%20", " ", "\t", "\n", "=", "&", "点", "\x00", "~", "@", ":",
+     "-600x400", ".jpg", ".PNG"]
 )  # fmt: skip
 LINKS = st.builds(
     lambda *parts: "".join(parts), URL_STARTS, URL_HOSTS, st.lists(URL_PIECES, max_size=8).map("".join)
@@ -215,3 +216,28 @@ LINKS = st.builds(
 @example("https://www.epochtimes.com/gb/a.htm;p?q=1", URL)
 def test_a_link_is_made_absolute_as_urljoin_makes_it(value: str, base_url: str) -> None:
     assert web_url(value, base_url) == urljoined(value, base_url)
+
+
+@settings(max_examples=500, deadline=None)
+@given(LINKS)
+@example("https://i.epochtimes.com/assets/uploads/2026/10/id1-600x400.jpg")
+@example("https://i.epochtimes.com/a-600x400.jpg?w=1")
+@example("http://a-1x2.com")
+@example(" https://i.epochtimes.com/a.JPG\n")
+@example("https://i.epochtimes.com/a.jpg#-1x2.png")
+def test_image_urls_are_read_as_urlsplit_reads_them(value: str) -> None:
+    """The plain-URL fast paths of full_size and points_to_image give what urlsplit's parts give."""
+    try:
+        path = urlsplit(value.strip()).path
+    except ValueError:
+        path = None
+    assert points_to_image(value) == (
+        path is not None and re.search(r"\.(?:jpe?g|png|gif|webp|avif|bmp)$", path, re.I) is not None
+    )
+    url = web_url(value, URL)
+    if url is not None:
+        parts = urlsplit(url)
+        assert (
+            full_size(url)
+            == parts._replace(path=re.sub(r"-\d+x\d+(?=\.[A-Za-z0-9]+$)", "", parts.path)).geturl()
+        )

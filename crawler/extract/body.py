@@ -123,11 +123,8 @@ def clean_html(container: Element, base_url: str) -> str:
     noscript and lazy-image sources that the full-size image URL comes from.
     """
     clean = deepcopy(container)
-    originals = {
-        copied: source
-        for source, copied in zip(container.iter(), clean.iter(), strict=True)
-        if copied.tag in _ATTRIBUTED_TAGS
-    }
+    # A deep copy has the same elements in the same order.
+    originals = dict(zip(clean.iter(*_ATTRIBUTED_TAGS), container.iter(*_ATTRIBUTED_TAGS), strict=True))
     etree.strip_elements(clean, *_DROPPED_NODES, with_tail=False)
     unwrapped: set[str] = set()
     for copied in list(clean.iterdescendants()):
@@ -138,8 +135,20 @@ def clean_html(container: Element, base_url: str) -> str:
         elif copied.attrib:
             copied.attrib.clear()
     etree.strip_tags(clean, *unwrapped)
-    children = "".join(etree.tostring(child, encoding="unicode", method="html") for child in clean)
-    return (escape(clean.text or "", quote=False) + children).strip()
+    text, clean.text, clean.tail = clean.text, None, None
+    return (escape(text or "", quote=False) + _inner_html(clean)).strip()
+
+
+def _inner_html(element: Element) -> str:
+    """The serialized children of ``element`` (with their tails), from one serialization of the element
+    rather than one per child."""
+    element.attrib.clear()
+    whole = etree.tostring(element, encoding="unicode", method="html")
+    start, end = f"<{element.tag}>", f"</{element.tag}>"
+    if whole.startswith(start) and whole.endswith(end):
+        return str(whole[len(start) : -len(end)])
+    # An element the HTML serializer writes without an end tag (a void element such as img).
+    return "".join(etree.tostring(child, encoding="unicode", method="html") for child in element)
 
 
 def _set_safe_attributes(copied: Element, source: Element, base_url: str) -> None:

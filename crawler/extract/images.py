@@ -19,7 +19,8 @@ _CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
 # digits, dots and hyphens, a port, a path and a non-empty query of URL characters; no params, no fragment): what
 # nearly every link and image of the site is, taken as it is (urljoin was a sixth of an extraction's time).
 _PLAIN_WEB_URL_RE = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?(?:\?[A-Za-z0-9\-._~!$&'()*+,=:@%/?]+)?"
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?P<path>/[A-Za-z0-9\-._~!$&'()*+,=:@%/]*)?"
+    r"(?:\?[A-Za-z0-9\-._~!$&'()*+,=:@%/?]+)?"
 )
 
 NOSCRIPT = "noscript"
@@ -41,6 +42,11 @@ def web_url(value: str, base_url: str) -> str | None:
 
 
 def full_size(url: str) -> str:
+    plain = _PLAIN_WEB_URL_RE.fullmatch(url)
+    if plain is not None:
+        # urlsplit's path of a plain URL is the path group, and geturl puts the parts back as they were.
+        start, end = plain.span("path")
+        return url if start < 0 else url[:start] + _SIZE_SUFFIX_RE.sub("", url[start:end]) + url[end:]
     parts = urlsplit(url)
     return parts._replace(path=_SIZE_SUFFIX_RE.sub("", parts.path)).geturl()
 
@@ -58,7 +64,7 @@ def _candidate_urls(container: Element) -> Iterable[str]:
     """Walks in the order of, and finding what, the XPaths ``descendant-or-self::a/@href`` (to an image),
     ``.//noscript//img/@src``, ``descendant-or-self::img/@data-src`` and
     ``descendant-or-self::img[not(ancestor::noscript)]/@src`` find; walks cost less than XPath calls here."""
-    yield from _attribute_values(container.iter("a"), "href", _points_to_image)
+    yield from _attribute_values(container.iter("a"), "href", points_to_image)
     yield from _attribute_values(
         (img for img in container.iterdescendants("img") if _in_noscript_below(img, container)), "src"
     )
@@ -88,9 +94,13 @@ def _in_noscript_below(element: Element, container: Element) -> bool:
     return False
 
 
-def _points_to_image(href: str) -> bool:
+def points_to_image(href: str) -> bool:
+    stripped = href.strip()
+    plain = _PLAIN_WEB_URL_RE.fullmatch(stripped)
+    if plain is not None:
+        return _IMAGE_EXTENSION_RE.search(plain.group("path") or "") is not None
     try:
-        path = urlsplit(href.strip()).path
+        path = urlsplit(stripped).path
     except ValueError:
         return False
     return _IMAGE_EXTENSION_RE.search(path) is not None
