@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 CANONICAL_BASE = "https://www.epochtimes.com"
 SITE_HOSTS = frozenset({"www.epochtimes.com", "epochtimes.com"})
@@ -45,9 +46,17 @@ class ListRef:
     page: int
 
 
+# Links seen lately (site_article_link): an article's related links and a list's items recur from page to page.
+SITE_LINK_CACHE_SIZE = 4096
+
+
 def parse_article_url(url: str) -> ArticleRef | None:
     """The article an URL points to, whatever its scheme, host, query or fragment; None if not an article."""
-    match = ARTICLE_PATH_RE.match(urlsplit(url).path)
+    return _article_of_path(urlsplit(url).path)
+
+
+def _article_of_path(path: str) -> ArticleRef | None:
+    match = ARTICLE_PATH_RE.match(path)
     if match is None:
         return None
     edition, yy, month, day, number = match.groups()
@@ -77,11 +86,31 @@ def list_page_path(edition: str, channel: str, page: int) -> str:
 
 def is_site_url(url: str, site_base: str) -> bool:
     """True for the real site's hosts and for the crawl's own base (a replica), any scheme."""
-    parts = urlsplit(url)
+    return _is_site(urlsplit(url), site_netloc(site_base))
+
+
+def site_netloc(site_base: str) -> str:
+    """What :func:`is_site_url` compares a URL's host and port with."""
+    return urlsplit(site_base).netloc.lower()
+
+
+def _is_site(parts: SplitResult, site: str) -> bool:
     if parts.scheme not in ("http", "https"):
         return False
     host = (parts.hostname or "").lower()
-    return host in SITE_HOSTS or parts.netloc.lower() == urlsplit(site_base).netloc.lower()
+    return host in SITE_HOSTS or parts.netloc.lower() == site
+
+
+@functools.lru_cache(maxsize=SITE_LINK_CACHE_SIZE)
+def site_article_link(url: str, site: str) -> tuple[ArticleRef, str] | None:
+    """The article a link points to and the link as the public knows it (:func:`public_variant`), when it is an
+    article link of the site (:func:`is_site_url`, ``site`` from :func:`site_netloc`); else None. The three from
+    one split of the URL, and each link once while it recurs."""
+    parts = urlsplit(url)
+    ref = _article_of_path(parts.path)
+    if ref is None or not _is_site(parts, site):
+        return None
+    return ref, _public_variant(parts)
 
 
 def rebase(url: str, site_base: str) -> str:
@@ -108,7 +137,10 @@ def alternate_urls(urls: list[str], canonical: str) -> list[str]:
 
 def public_variant(url: str) -> str:
     """The URL as the public knows it: the real host (a replica's own address means the canonical one), no query."""
-    parts = urlsplit(url)
+    return _public_variant(urlsplit(url))
+
+
+def _public_variant(parts: SplitResult) -> str:
     if (parts.hostname or "").lower() in SITE_HOSTS:
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     return f"{CANONICAL_BASE}{parts.path}"

@@ -14,18 +14,23 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from scrapy.http import Response, TextResponse
+from scrapy.http import TextResponse
+from scrapy.responsetypes import responsetypes
 
 from crawler.decoding import decode_problem
 from crawler.discovery import page
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
 from crawler.items import ArticleItem
-from crawler.middlewares.capture import response_of
 from crawler.spiders.articles import GENERIC_EXTRACTOR
-from crawler.urls import ArticleRef, is_site_url, parse_article_url, public_variant
+from crawler.urls import ArticleRef, parse_article_url, site_article_link, site_netloc
 from pipelines.dataset import warc
 from pipelines.fingerprint import ArticleDropped, fingerprint_item
+
+_CONTENT_TYPE, _ETAG, _LAST_MODIFIED = "Content-Type", "Etag", "Last-Modified"
+# What decides the response class Scrapy picks (scrapy.responsetypes.from_headers).
+_TYPE_HEADERS = frozenset({_CONTENT_TYPE, "Content-Disposition"})
+_READ_HEADERS = _TYPE_HEADERS | {_ETAG, _LAST_MODIFIED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ def read_chunk(site: str, refs: list[warc.CaptureRef]) -> list[PageResult]:
     results = []
     for ref in refs:
         started = time.process_time()
-        result = read_page(warc.read_capture(ref.file, ref.offset), site)
+        result = read_page(warc.read_ref(ref), site)
         result.cpu_seconds = time.process_time() - started
         results.append(result)
     return results
@@ -77,29 +82,51 @@ def read_chunk(site: str, refs: list[warc.CaptureRef]) -> list[PageResult]:
 
 def read_page(capture: warc.Capture, site: str) -> PageResult:
     """A capture of the site's home, list or article page (``capture_skip_reason`` said so) read as the spider
-    reads it."""
-    response = response_of(capture)
-    text = response.text if isinstance(response, TextResponse) else ""
+    reads it (the response ``response_of`` builds; see :func:`_text`)."""
+    headers = _headers(capture)
+    text = _text(capture, headers)
     ref = parse_article_url(capture.url)
     if ref is None:
-        return PageResult(
-            capture.ref, capture.url, None, _variants(page.scan(text, response.url).articles, site)
-        )
-    links = (url for url in page.article_links(text, response.url) if parse_article_url(url) != ref)
-    result = PageResult(capture.ref, capture.url, ref.article_id, _variants(links, site))
-    _read_article(result, response, ref, capture.ref)
+        listed = page.scan(text or "", capture.url).articles
+        return PageResult(capture.ref, capture.url, None, _variants(listed, site))
+    related = page.article_links(text or "", capture.url)
+    result = PageResult(capture.ref, capture.url, ref.article_id, _variants(related, site, ref))
+    if text is None:
+        result.failure = "not_html"
+    else:
+        _read_article(result, capture, headers)
     return result
 
 
-def _read_article(result: PageResult, response: Response, ref: ArticleRef, capture: warc.CaptureRef) -> None:
-    if not isinstance(response, TextResponse):
-        result.failure = "not_html"
-        return
-    content_type = response.headers.get(b"Content-Type")
+def _headers(capture: warc.Capture) -> dict[str, bytes]:
+    """The captured headers the reading uses, as Scrapy's ``Headers`` gives them: names as it normalizes them
+    (``str.title``), the last value of a repeated one, values as UTF-8 bytes."""
+    found = {}
+    for name, value in capture.headers:
+        key = name.title()
+        if key in _READ_HEADERS:
+            found[key] = value.encode("utf-8")
+    return found
+
+
+def _text(capture: warc.Capture, headers: dict[str, bytes]) -> str | None:
+    """The text of the response ``response_of`` builds, None when it is no ``TextResponse`` (not HTML).
+
+    Scrapy picks the response class from Content-Type and Content-Disposition (Content-Encoding is not among the
+    captured headers, as in ``response_of``), then the URL and body; the text's encoding from Content-Type and the
+    body. So a response with those headers alone has the same class and text, without the request, the other
+    headers and ``response_of``'s full ``Headers``, most of the cost of a response here.
+    """
+    typing = {name.encode("ascii"): value for name, value in headers.items() if name in _TYPE_HEADERS}
+    cls = responsetypes.from_args(headers=typing, url=capture.url, body=capture.body)
+    if not issubclass(cls, TextResponse):
+        return None
+    return cls(url=capture.url, status=capture.status, headers=typing, body=capture.body).text
+
+
+def _read_article(result: PageResult, capture: warc.Capture, headers: dict[str, bytes]) -> None:
     try:
-        article = extract_page(
-            response.body, response.url, content_type.decode("latin-1") if content_type else None
-        )
+        article = extract_page(capture.body, capture.url, _latin1(headers.get(_CONTENT_TYPE)))
     except ExtractionError as error:
         result.failure, result.failure_detail = error.reason, str(error)
         return
@@ -110,24 +137,26 @@ def _read_article(result: PageResult, response: Response, ref: ArticleRef, captu
     result.extracted_url = article.url
     result.byline_issue = article.byline_issue
     item = ArticleItem.from_article(
-        article, crawled_at=capture.date, warc_file=capture.file, warc_offset=capture.offset
+        article, crawled_at=capture.ref.date, warc_file=capture.ref.file, warc_offset=capture.ref.offset
     )
-    item.etag, item.last_modified = _header(response, "ETag"), _header(response, "Last-Modified")
+    item.etag, item.last_modified = _latin1(headers.get(_ETAG)), _latin1(headers.get(_LAST_MODIFIED))
     try:
         result.item = fingerprint_item(item)
     except ArticleDropped as drop:
         result.drop = Drop(drop.reason, drop.detail, drop.url, drop.field)
 
 
-def _variants(urls: Iterable[str], site: str) -> list[tuple[str, str]]:
+def _variants(urls: Iterable[str], site: str, page_ref: ArticleRef | None = None) -> list[tuple[str, str]]:
+    """``(article_id, public URL)`` of each link to an article of the site, but the page's own."""
+    netloc = site_netloc(site)
     found = []
     for url in urls:
-        ref = parse_article_url(url)
-        if ref is not None and is_site_url(url, site):
-            found.append((ref.article_id, public_variant(url)))
+        link = site_article_link(url, netloc)
+        if link is not None and link[0] != page_ref:
+            found.append((link[0].article_id, link[1]))
     return found
 
 
-def _header(response: Response, name: str) -> str | None:
-    value = response.headers.get(name)
+def _latin1(value: bytes | None) -> str | None:
+    """A header value as the spider reads it (``_header``): latin-1 text, None when absent or empty."""
     return value.decode("latin-1") if value else None

@@ -686,6 +686,15 @@ def _index_of(uris: list[str], uri: str) -> int:
 
 def read_capture(uri: str, offset: int) -> Capture:
     """The response record at ``offset`` of ``uri``, with its payload decoded."""
+    return _read_capture(uri, offset, None)
+
+
+def read_ref(ref: CaptureRef) -> Capture:
+    """:func:`read_capture` of a record :func:`captures_in_order` found: its date is known, not read again."""
+    return _read_capture(ref.file, ref.offset, ref.date)
+
+
+def _read_capture(uri: str, offset: int, date: datetime | None) -> Capture:
     with _open(uri) as stream:
         stream.seek(offset)
         if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
@@ -700,7 +709,8 @@ def read_capture(uri: str, offset: int) -> Capture:
         else:
             stream.seek(offset)
             record = next(iter(ArchiveIterator(stream)))
-        return capture_of(record, CaptureRef(uri, offset, capture_date(record)))
+        # Read while the stream is open: warcio reads an uncompressed record's payload from it.
+        return capture_of(record, CaptureRef(uri, offset, capture_date(record) if date is None else date))
 
 
 def capture_of(record: Any, ref: CaptureRef) -> Capture:
@@ -708,9 +718,12 @@ def capture_of(record: Any, ref: CaptureRef) -> Capture:
     status = int(http.get_statuscode() or 0) if http is not None else 0
     headers = [(str(k), str(v)) for k, v in (http.headers if http is not None else [])]
     body = _payload(record)
-    if wayback.unwrap(_raw_target(record)) is not None:
+    raw_target = _raw_target(record)
+    replay = wayback.unwrap(raw_target)
+    if replay is not None:
         body = wayback.unrewrite(body)
-    return Capture(ref, target_uri(record), status, headers, body)
+    # target_uri(record), from the one unwrapping.
+    return Capture(ref, raw_target if replay is None else replay.url, status, headers, body)
 
 
 def _payload(record: Any) -> bytes:

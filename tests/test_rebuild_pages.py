@@ -1,0 +1,120 @@
+"""A rebuild worker reads a capture as the spider reads the response ``response_of`` builds of it, without building
+that response: the same text and class (HTML or not), the same header values, the same article links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from scrapy.http import TextResponse
+
+from crawler.middlewares.capture import response_of
+from crawler.rebuild import pages
+from crawler.urls import is_site_url, parse_article_url, public_variant, site_article_link, site_netloc
+from pipelines.dataset.warc import Capture, CaptureRef
+
+SITE = "http://127.0.0.1:8123"
+URL = f"{SITE}/gb/21/12/30/n13470319.htm"
+REF = CaptureRef("/captures/a.warc.gz", 0, datetime(2021, 12, 30, tzinfo=UTC))
+GB_PAGE = '<html><head><meta charset="gb2312"></head><body>大纪元</body></html>'.encode("gb18030")
+UTF8_PAGE = "<html><body>大纪元 <a href='/gb/21/1/2/n1.htm'>x</a></body></html>".encode()
+
+
+def capture(headers: list[tuple[str, str]], body: bytes, url: str = URL) -> Capture:
+    return Capture(REF, url, 200, headers, body)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "url"),
+    [
+        ([("Content-Type", "text/html; charset=utf-8")], UTF8_PAGE, URL),
+        ([("content-type", "text/html")], GB_PAGE, URL),  # the charset from <meta>
+        ([("Content-Type", "text/html; charset=iso-8859-1")], UTF8_PAGE, URL),  # a wrong header wins
+        # A repeated header: the last value counts, whatever the case of its name.
+        ([("Content-Type", "image/png"), ("CONTENT-TYPE", "text/html; charset=gbk")], GB_PAGE, URL),
+        ([], UTF8_PAGE, URL),  # no Content-Type: from the body
+        ([], b"\x89PNG\r\n\x1a\n\x00\x00", f"{URL}?x"),  # binary: not text
+        ([("Content-Type", "image/jpeg")], UTF8_PAGE, URL),
+        ([("Content-Type", "application/octet-stream")], UTF8_PAGE, f"{SITE}/gb/page.html"),  # from the URL
+        # No type but the attachment's name: binary bytes named .txt are text.
+        ([("Content-Disposition", 'attachment; filename="a.txt"')], b"\x89PNG\x01\x02\xff", f"{URL}?x"),
+        ([("Content-Disposition", 'attachment; filename="a.png"')], b"\x89PNG\x01\x02\xff", f"{URL}?x"),
+        ([("Content-Type", "text/xml")], b"<?xml version='1.0' encoding='big5'?><a>\xa4\xa4</a>", URL),
+        # Dropped by response_of (the body is decoded already): no influence on the class.
+        ([("Content-Encoding", "gzip"), ("Content-Type", "text/html")], UTF8_PAGE, URL),
+        ([("Content-Type", "text/html; charset=utf-16")], "<p>大纪元</p>".encode("utf-16"), URL),
+        ([("Content-Type", "text/html")], b"\xef\xbb\xbf<p>\xe5\xa4\xa7</p>", URL),  # a byte order mark
+    ],
+)
+def test_the_text_and_kind_are_those_of_the_response_scrapy_builds(
+    headers: list[tuple[str, str]], body: bytes, url: str
+) -> None:
+    page = capture(headers, body, url)
+    response = response_of(page)
+    expected = response.text if isinstance(response, TextResponse) else None
+    assert pages._text(page, pages._headers(page)) == expected
+
+
+def test_header_values_are_those_scrapy_headers_give() -> None:
+    page = capture(
+        [
+            ("ETag", 'W/"1"'),
+            ("etag", '"2"'),  # the last of a repeated header, any case
+            ("Last-Modified", "Thu, 30 Dec 2021 08:00:00 GMT"),
+            ("Content-Type", "text/html; charset=ütf"),  # non-ASCII: UTF-8 bytes, read back as latin-1
+            ("Server", "nginx"),
+        ],
+        UTF8_PAGE,
+    )
+    headers = response_of(page).headers
+    read = pages._headers(page)
+    for name in ("ETag", "Last-Modified", "Content-Type"):
+        assert read[name.title()] == headers.get(name)
+    assert pages._latin1(read["Content-Type"]) == "text/html; charset=Ã¼tf"
+    assert "Server" not in read
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{SITE}/gb/21/12/30/n13470319.htm",
+        f"{SITE}/gb/21/12/30/n13470319.htm?utm=rss#comments",
+        "https://www.epochtimes.com/b5/21/12/30/n13470319.htm",
+        "http://EpochTimes.com/gb/5/1/2/n1.htm",
+        "https://www.epochtimes.com:443/gb/5/1/2/n1.htm",
+        "http://127.0.0.1:8124/gb/21/12/30/n13470319.htm",  # another port: not the site
+        "https://other.example/gb/21/12/30/n13470319.htm",
+        "ftp://www.epochtimes.com/gb/21/12/30/n13470319.htm",
+        "https://www.epochtimes.com/gb/21/2/30/n13470319.htm",  # no such day
+        "https://www.epochtimes.com/gb/nsc413.htm",
+        f"{SITE.upper()}/gb/21/12/30/n13470319.htm",
+    ],
+)
+def test_a_site_article_link_is_what_the_three_url_functions_say(url: str) -> None:
+    ref = parse_article_url(url)
+    expected = (ref, public_variant(url)) if ref is not None and is_site_url(url, SITE) else None
+    assert site_article_link(url, site_netloc(SITE)) == expected
+    assert site_article_link(url, site_netloc(SITE)) == expected  # and again, from the cache
+
+
+def test_an_article_page_links_to_other_articles_not_to_itself() -> None:
+    body = (
+        f"<html><body><a href='{URL}#top'>self</a><a href='/gb/21/12/29/n1.htm?x=1'>one</a>"
+        "<a href='https://www.epochtimes.com/gb/21/12/29/n1.htm'>one again</a>"
+        "<a href='https://other.example/gb/21/12/29/n2.htm'>elsewhere</a></body></html>"
+    ).encode()
+    result = pages.read_page(capture([("Content-Type", "text/html; charset=utf-8")], body), SITE)
+    assert result.article_id == "n13470319"
+    assert result.variants == [
+        ("n1", "https://www.epochtimes.com/gb/21/12/29/n1.htm"),
+        ("n1", "https://www.epochtimes.com/gb/21/12/29/n1.htm"),
+    ]
+    assert result.failure is not None  # no article layout on so small a page
+
+
+def test_a_page_that_is_not_text_is_counted_as_not_html() -> None:
+    # An image at an article URL; its query keeps Scrapy from calling it HTML by the ``.htm`` of its path.
+    page = capture([("Content-Type", "image/png")], b"\x89PNG\r\n\x1a\n\x00", f"{URL}?size=2")
+    assert not isinstance(response_of(page), TextResponse)
+    result = pages.read_page(page, SITE)
+    assert (result.article_id, result.failure, result.variants) == ("n13470319", "not_html", [])
