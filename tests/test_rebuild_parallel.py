@@ -8,12 +8,14 @@ occur, and all must be decided in capture order exactly as one process decides t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from scrapy.settings import Settings
 
 from crawler import stats as keys
 from crawler.rebuild.engine import EngineConfig, run_captures
+from crawler.rebuild.parallel import Workers, chunked
 from crawler.spiders.options import CrawlOptions
 from tests.crawling import PROJECT_ROOT, CrawlResult, crawl, scrapy, start_crawl
 from tests.replica.testing import serve_replica
@@ -112,6 +115,8 @@ def test_every_number_of_processes_writes_the_same_files_as_one_and_the_rows_of_
     assert stats["articles/dropped/duplicate"] > 0
     assert stats["articles/dropped/duplicate_content"] > 0
     for n in PROCESS_COUNTS[1:]:
+        # Forked from the rebuild (parallel.may_fork): no thread of its own has started before.
+        assert f"{n} worker processes forked from this one" in runs[n].log
         assert datasets[n] == one, f"{n} processes wrote other files or rows than one"
         assert _decisions(runs[n].stats) == _decisions(stats)
 
@@ -191,15 +196,14 @@ def test_a_stopped_rebuild_resumes_after_its_checkpoint_and_ends_with_the_uninte
         while not _has_checkpoint(target):
             assert time.monotonic() < deadline and process.poll() is None, "no checkpoint before the end"
             time.sleep(0.05)
-        # SIGKILL kills the workers too, as a crash of the machine would (orphans would hold stderr open);
-        # SIGTERM goes to the rebuild alone, as a service manager sends it.
-        if stop == signal.SIGKILL:
-            os.killpg(process.pid, stop)
-        else:
-            os.kill(process.pid, stop)
+        # To the rebuild alone: SIGKILL as the kernel's out-of-memory killer sends it, SIGTERM as a service manager
+        # does. Its stderr is read to the end, which comes once the workers have ended too (they hold it): a
+        # worker left waiting for work would time this out.
+        os.kill(process.pid, stop)
         _, log = process.communicate(timeout=KILL_WAIT_SECONDS)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # no process left, as it should be
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     if stop == signal.SIGTERM:
         assert process.returncode == 1, log[-3000:]
@@ -307,3 +311,73 @@ def _committed(dataset: Path) -> bool:
         except (OSError, ValueError):
             pass
     return False
+
+
+def squares(chunk: list[int]) -> list[tuple[int, int]]:
+    """Work for worker processes: each number squared, with the process that squared it."""
+    return [(number * number, os.getpid()) for number in chunk]
+
+
+def python(script: str, *arguments: str) -> list[str]:
+    """The words a fresh interpreter prints running ``script`` (``sys.argv[1:]``: ``arguments``) from the project
+    root."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=KILL_WAIT_SECONDS,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_workers_forked_from_a_process_without_threads_of_its_own_give_the_results_in_order() -> None:
+    forked, in_order, inline = python(
+        "import os\n"
+        "from crawler.rebuild.parallel import Workers, chunked\n"
+        "def squares(chunk):\n"
+        "    return [(number * number, os.getpid()) for number in chunk]\n"
+        "with Workers(2) as workers:\n"
+        "    results = list(workers.map(squares, chunked(range(100), 8)))\n"
+        "print(workers.forked, [n for n, _ in results] == [n * n for n in range(100)],"
+        " any(pid == os.getpid() for _, pid in results))"
+    )
+    assert forked == "True"
+    assert in_order == "True"
+    assert inline == "False"  # forked at once: nothing waited for a worker to start
+
+
+def test_no_fork_with_a_thread_started_since_import_even_one_only_the_os_lists(tmp_path: Path) -> None:
+    fresh, python_thread, python_threads_only, after_parquet = python(
+        "import sys, threading\n"
+        "import pyarrow as pa, pyarrow.parquet as pq\n"
+        "from crawler.rebuild.parallel import may_fork\n"
+        "print(may_fork())\n"
+        "stop = threading.Event(); thread = threading.Thread(target=stop.wait); thread.start()\n"
+        "print(may_fork())\n"
+        "stop.set(); thread.join()\n"
+        "pq.write_table(pa.table({'n': list(range(10))}), sys.argv[1]); pq.read_table(sys.argv[1])\n"
+        "print(threading.active_count(), may_fork())",
+        str(tmp_path / "n.parquet"),
+    )
+    assert fresh == "True"
+    assert python_thread == "False"
+    # pyarrow's thread pools, started by reading Parquet: threads that only the OS lists.
+    assert python_threads_only == "1"
+    assert after_parquet == "False"
+
+
+def test_with_a_thread_running_the_fork_server_starts_the_workers_same_results() -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="other")
+    thread.start()
+    try:
+        with Workers(2) as workers:
+            results = list(workers.map(squares, chunked(range(100), 8)))
+    finally:
+        stop.set()
+        thread.join()
+    assert not workers.forked
+    assert [number for number, _ in results] == [number * number for number in range(100)]

@@ -37,7 +37,7 @@ from crawler.extensions.progress import COUNTERS, progress_line, summary_lines
 from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
-from crawler.rebuild.parallel import chunked, default_processes, ordered_map
+from crawler.rebuild.parallel import Workers, chunked, default_processes
 from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import alternate_urls
@@ -163,26 +163,30 @@ def run_captures(
     ``checkpoint`` is called after each flush with the point up to which every row is committed.
     Raises the storage errors a crawl reports at start (a held lock, unwritable output, an unreadable archive).
     """
-    run = DatasetRun(config, options)
-    run.open()
-    try:
-        with StopSignal().installed() as stop:
-            progress = Progress(config.progress_interval)
-            Sequence(run, config.max_distance, checkpoint, stop=stop, progress=progress).read(options, resume)
-    except ArchiveUnreadableError as error:
-        run.stats[keys.ARCHIVE_ERROR] = str(error)
-        run.close(ARCHIVE_UNREADABLE)
-        raise
-    except KeyboardInterrupt:
-        run.close(INTERRUPTED_REASON)
-        raise
-    except (OSError, pa.ArrowException):
-        run.close(OUTPUT_ERROR_REASON)
-        raise
-    except BaseException:
-        run.close(ERROR_REASON)
-        raise
-    return run.close(FINISHED_REASON)
+    # The workers first: forked, if at all, before the process holds the dataset lock's file, the archive or any
+    # thread of pyarrow's (parallel.may_fork).
+    with Workers(config.processes) as workers:
+        run = DatasetRun(config, options)
+        run.open()
+        try:
+            with StopSignal().installed() as stop:
+                progress = Progress(config.progress_interval)
+                sequence = Sequence(run, config.max_distance, checkpoint, stop=stop, progress=progress)
+                sequence.read(options, resume, workers)
+        except ArchiveUnreadableError as error:
+            run.stats[keys.ARCHIVE_ERROR] = str(error)
+            run.close(ARCHIVE_UNREADABLE)
+            raise
+        except KeyboardInterrupt:
+            run.close(INTERRUPTED_REASON)
+            raise
+        except (OSError, pa.ArrowException):
+            run.close(OUTPUT_ERROR_REASON)
+            raise
+        except BaseException:
+            run.close(ERROR_REASON)
+            raise
+        return run.close(FINISHED_REASON)
 
 
 class Progress:
@@ -441,13 +445,15 @@ class Sequence:
     stop: StopSignal = field(default_factory=StopSignal)
     progress: Progress = field(default_factory=lambda: Progress(0.0))
 
-    def read(self, options: CrawlOptions, resume: Resume | None = None) -> None:
+    def read(self, options: CrawlOptions, resume: Resume | None, workers: Workers) -> None:
         self._load_archive()
         if resume is not None:
             self.pending_urls = {article_id: list(urls) for article_id, urls in resume.variants.items()}
-        # Closed here, not whenever the generator is collected, so that a stopped read (SIGTERM) has shut the
-        # worker pool down before the run closes and the process exits.
-        with contextlib.closing(self._pages(options, resume.after if resume is not None else None)) as pages:
+        # Closed here, not whenever the generator is collected, so that a stopped read (SIGTERM) sends no more
+        # chunks to the workers.
+        with contextlib.closing(
+            self._pages(options, resume.after if resume is not None else None, workers)
+        ) as pages:
             for result in pages:
                 flushes = self.run.flushes
                 self.take(result)
@@ -479,7 +485,7 @@ class Sequence:
         self.run.before_flush = self._insert_held
 
     def _pages(
-        self, options: CrawlOptions, after: warc.CaptureRef | None
+        self, options: CrawlOptions, after: warc.CaptureRef | None, workers: Workers
     ) -> Generator[PageResult, None, None]:
         def keep(record: Any) -> bool:
             reason = capture_skip_reason(record, options.site)
@@ -489,7 +495,7 @@ class Sequence:
 
         refs = warc.captures_in_order(list(options.warc), keep, after)
         work = partial(read_chunk, options.site)
-        return ordered_map(work, chunked(refs, CHUNK_PAGES), self.run.config.processes)
+        return workers.map(work, chunked(refs, CHUNK_PAGES))
 
     def take(self, result: PageResult) -> None:
         if self.stop.requested:

@@ -2,25 +2,35 @@
 
 Results come back in input order, whatever the number of processes, and at most ``2 * processes`` chunks are
 read ahead, so memory does not grow with the input (``multiprocessing.Pool.imap`` would read all of it ahead).
-One process means no pool at all: the work runs inline, in the caller's process. With more, the caller also works
-inline until the first worker is up: a worker takes a second or so to start (a fresh interpreter importing the
-extraction code), a share of a rebuild's time that no second core would otherwise shorten.
+One process means no pool at all: the work runs inline, in the caller's process.
 
-Workers are started by a fork server, not forked from the caller: the caller holds pyarrow's threads, and a
-process forked from a threaded one may deadlock.
+The workers are forked from the caller when that is safe (:func:`may_fork`): at once, with the extraction code
+already imported. Otherwise a fork server starts them: a fresh interpreter importing the extraction code, a second
+or so of the second core's time (on two cores, a large share of a 2,000-capture rebuild) that the caller spends
+working inline meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
+from types import TracebackType
 from typing import TypeVar
+
+# Imported before the threads are noted below: numpy (OpenBLAS's workers) and pyarrow (jemalloc's background
+# thread) start threads when imported; see may_fork.
+import numpy  # noqa: F401
+import pyarrow  # noqa: F401
+
+logger = logging.getLogger(__name__)
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -29,6 +39,8 @@ Out = TypeVar("Out")
 CHUNKS_AHEAD_PER_PROCESS = 2
 # Modules the fork server imports once, so that each worker starts with them loaded.
 PRELOAD = ["crawler.rebuild.pages"]
+# How often a forked worker checks that the caller is alive (see _exit_with).
+CALLER_CHECK_SECONDS = 1.0
 
 
 def default_processes() -> int:
@@ -42,36 +54,109 @@ def chunked(items: Iterable[In], size: int) -> Iterator[list[In]]:
         yield chunk
 
 
-def ordered_map(
-    work: Callable[[list[In]], list[Out]], chunks: Iterable[list[In]], processes: int
-) -> Generator[Out, None, None]:
-    """``work`` applied to each chunk, in ``processes`` worker processes (inline for one); results in order.
+def _os_threads() -> frozenset[str] | None:
+    """The ids of this process's threads as the OS knows them (C libraries' threads too, which ``threading``
+    does not list); None where the OS does not tell (no ``/proc``)."""
+    try:
+        return frozenset(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
 
-    ``work`` must be a module-level function (it is sent to the workers by name). An exception in a worker is
-    raised here, at the chunk it came from.
-    """
-    if processes <= 1:
-        for chunk in chunks:
-            yield from work(chunk)
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_leave_signals) as pool:
-        starter = _Starter(pool, processes)
-        try:
-            pending: deque[Future[list[Out]]] = deque()
+
+# The threads that ran when this module was imported, if no Python thread but the main one ran then: those that
+# libraries start when imported (numpy's OpenBLAS workers, pyarrow's jemalloc background thread).
+_THREADS_AT_IMPORT = _os_threads() if threading.active_count() == 1 else None
+
+
+def may_fork() -> bool:
+    """Whether worker processes may be forked from this process now, which is safe only if no other thread can
+    hold a lock at that moment: a child inherits every lock held, locked, but not the thread that would release
+    it, and may hang on it. Safe: no thread runs but those the process had when this module was imported, the
+    ones numpy and pyarrow start when imported, which their libraries make safe across a fork (``pthread_atfork``:
+    OpenBLAS ends its workers, jemalloc holds its own locks through it; the fork server forks its workers with
+    jemalloc's thread running too). Any thread started since (pyarrow's pools once it has read Parquet,
+    Twisted's, the caller's), or an OS that does not list threads, and the fork server starts the workers
+    instead: a fixed rule, no setting, never a fork that could hang."""
+    if _THREADS_AT_IMPORT is None or threading.active_count() != 1:
+        return False
+    threads = _os_threads()
+    return threads is not None and threads <= _THREADS_AT_IMPORT
+
+
+class Workers:
+    """``processes`` worker processes for :meth:`map`, started on entering (``with``), stopped on leaving; none
+    for one process (everything inline)."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        # Whether the workers were forked from this process (else started by the fork server).
+        self.forked = False
+        self._pool: ProcessPoolExecutor | None = None
+        self._starter: _Starter | None = None
+
+    def __enter__(self) -> Workers:
+        if self.processes <= 1:
+            return self
+        self.forked = may_fork()
+        if self.forked:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_forked,
+                initargs=(os.getpid(),),
+            )
+            # The first task forks every worker, here and now: before the pool starts its own threads.
+            self._pool.submit(os.getpid)
+        else:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=context, initializer=_leave_signals
+            )
+            self._starter = _Starter(self._pool, self.processes)
+        logger.info(
+            "%d worker processes %s",
+            self.processes,
+            "forked from this one" if self.forked else "started by a fork server",
+        )
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._starter is not None:
+            self._starter.join()
+        if self._pool is not None:
+            # Chunks not started are not wanted any more (a stopped read); those under way are finished.
+            self._pool.shutdown(cancel_futures=True)
+
+    def map(
+        self, work: Callable[[list[In]], list[Out]], chunks: Iterable[list[In]]
+    ) -> Generator[Out, None, None]:
+        """``work`` applied to each chunk, in the worker processes (inline for one); results in order.
+
+        ``work`` must be a module-level function (it is sent to the workers by name). An exception in a worker
+        is raised here, at the chunk it came from.
+        """
+        pool = self._pool
+        if pool is None:
             for chunk in chunks:
-                # Inline only before the first chunk is sent: its results then come before any sent chunk's.
-                if not pending and not starter.ready():
-                    yield from work(chunk)
-                    continue
-                pending.append(pool.submit(work, chunk))
-                if len(pending) >= processes * CHUNKS_AHEAD_PER_PROCESS:
-                    yield from pending.popleft().result()
-            while pending:
+                yield from work(chunk)
+            return
+        pending: deque[Future[list[Out]]] = deque()
+        for chunk in chunks:
+            # Inline only before the first chunk is sent: its results then come before any sent chunk's.
+            if not pending and self._starter is not None and not self._starter.ready():
+                yield from work(chunk)
+                continue
+            pending.append(pool.submit(work, chunk))
+            if len(pending) >= self.processes * CHUNKS_AHEAD_PER_PROCESS:
                 yield from pending.popleft().result()
-        finally:
-            starter.join()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def _leave_signals() -> None:
@@ -79,6 +164,19 @@ def _leave_signals() -> None:
     the chunks under way, rather than the workers dying mid-chunk with a traceback each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _start_forked(caller: int) -> None:
+    _leave_signals()
+    threading.Thread(target=_exit_with, args=(caller,), name="exit-with-caller", daemon=True).start()
+
+
+def _exit_with(caller: int) -> None:
+    """End this forked worker once the caller is gone (killed): it waits for tasks on a pipe whose writing end it
+    holds too (inherited), so no end of file would ever tell it."""
+    while os.getppid() == caller:
+        time.sleep(CALLER_CHECK_SECONDS)
+    os._exit(1)
 
 
 class _Starter:
