@@ -15,6 +15,7 @@ from lxml import etree
 
 from crawler.extract import Article, ExtractionError, extract
 from crawler.extract.body import ALLOWED_TAGS
+from crawler.extract.dom import parse_document
 from crawler.extract.images import full_size, points_to_image, web_url
 from crawler.extract.text import normalize_line, normalize_text
 
@@ -241,3 +242,16 @@ def test_image_urls_are_read_as_urlsplit_reads_them(value: str) -> None:
             full_size(url)
             == parts._replace(path=re.sub(r"-\d+x\d+(?=\.[A-Za-z0-9]+$)", "", parts.path)).geturl()
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="<p>a中\n\t\x00\x01\x0b\x0c\x1f\x7f\ud800\udfff\ufffe\uffff\ufffd", max_size=20))
+@example("<p>a\x00b\ufffe</p>")
+@example("<p>\ud800\x1f</p>")
+def test_characters_xml_refuses_are_parsed_as_spaces(text: str) -> None:
+    """Whichever way parse_document removes them (bytes.translate, or the regex when a surrogate or a non-
+    character is present), the tree is that of the markup with each such character a space."""
+    markup = f"<html><body><div>{text}</div></body></html>"
+    spaced = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]", " ", markup)
+    expected = etree.tostring(etree.fromstring(spaced.encode(), etree.HTMLParser(encoding="utf-8")))
+    assert etree.tostring(parse_document(markup)) == expected

@@ -12,7 +12,7 @@ from crawler.extract.model import Article
 from crawler.extract.normalize import normalized_article
 from crawler.extract.parsers import parser_for
 from crawler.extract.parsers.base import assemble
-from crawler.urls import parse_article_url
+from crawler.urls import ArticleRef, parse_article_url
 
 
 def extract(html: str, url: str) -> Article:
@@ -24,6 +24,10 @@ def extract(html: str, url: str) -> Article:
     ref = parse_article_url(url)
     if ref is None:
         raise NotAnArticle(f"not an article URL: {url}")
+    return _extract_site(html, url, ref)
+
+
+def _extract_site(html: str, url: str, ref: ArticleRef) -> Article:
     root = parse_document(html)
     parser = parser_for(root)
     if parser is None:
@@ -40,9 +44,10 @@ def extract_page(body: bytes, url: str, content_type: str | None = None, *, gene
     for list, index and error pages, MissingField when an article lacks its title, body or publication date.
     """
     html = decode_page(body, content_type)
-    if not generic and parse_article_url(url) is not None:
+    ref = None if generic else parse_article_url(url)
+    if ref is not None:
         try:
-            return extract(html, url)
+            return _extract_site(html, url, ref)
         except (NotAnArticle, MissingField):
             pass  # not one of the site's layouts, or one its parser cannot read: read as any page
     return normalized_article(extract_generic(html, url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
 from html import escape
@@ -9,7 +10,7 @@ from html import escape
 from lxml import etree
 
 from crawler.extract.byline import Opening, split_opening
-from crawler.extract.dom import Element, drop_keeping_tail, has_token, is_element, visible_text
+from crawler.extract.dom import Element, drop_keeping_tail, has_token, is_element, text_content, visible_text
 from crawler.extract.editor import editor_name, strip_end_marker
 from crawler.extract.images import figure_image, image_url, unique_images, web_url
 from crawler.extract.model import Image
@@ -56,22 +57,21 @@ class Body:
 def read_body(container: Element, base_url: str) -> Body:
     """Everything the body yields; ``container`` is cleaned of noise in place."""
     remove_noise(container)
-    texts = [visible_text(block, _NOT_BODY_TEXT) for block in text_blocks(container)]
-    lines = [line for line in normalize_lines(texts) if line]
+    lines = [line for line in normalize_lines(block_texts(container, text_blocks(container))) if line]
     opening = split_opening(lines[0]) if lines else Opening("")
     lines[:1] = [opening.rest]
     editor = pop_editor(lines)
     if lines:
         lines[-1] = strip_end_marker(lines[-1])
+    # Decided once: clean_html's img elements in figures take their figure's URL.
+    figure_urls = {figure: image_url(figure, base_url) for figure in container.iterdescendants(FIGURE_TAG)}
     return Body(
         text="\n".join(line for line in lines if line),
-        html=clean_html(container, base_url),
+        html=clean_html(container, base_url, figure_urls),
         dateline=opening.dateline,
         authors=opening.authors,
         editor=editor,
-        images=unique_images(
-            figure_image(figure, base_url) for figure in container.iterdescendants(FIGURE_TAG)
-        ),
+        images=unique_images(figure_image(figure, url) for figure, url in figure_urls.items()),
         byline_issue=opening.byline_issue,
     )
 
@@ -105,6 +105,20 @@ def _collect_blocks(element: Element, blocks: list[Element]) -> None:
             _collect_blocks(child, blocks)
 
 
+def block_texts(container: Element, blocks: list[Element]) -> list[str]:
+    """Each block's text without captions and noscript fallbacks: one walk finds the blocks that hold any (a
+    check per block cost more than reading its text)."""
+    holding: set[Element] = set()
+    for node in container.iterdescendants(*_NOT_BODY_TEXT):
+        for ancestor in node.iterancestors():
+            if ancestor is container:
+                break
+            holding.add(ancestor)
+    return [
+        visible_text(block, _NOT_BODY_TEXT) if block in holding else text_content(block) for block in blocks
+    ]
+
+
 def pop_editor(lines: list[str]) -> str | None:
     """Remove the last editor line from ``lines`` and return its name."""
     for index in range(len(lines) - 1, -1, -1):
@@ -115,12 +129,13 @@ def pop_editor(lines: list[str]) -> str | None:
     return None
 
 
-def clean_html(container: Element, base_url: str) -> str:
+def clean_html(container: Element, base_url: str, image_urls: Mapping[Element, str | None]) -> str:
     """The body rebuilt from whitelisted tags and attributes only; other tags are unwrapped.
 
     Works on a copy with lxml's C-level strip functions: copying node by node in Python cost more than
     the rest of the extraction. Attributes are decided on the original, whose figures still hold the
-    noscript and lazy-image sources that the full-size image URL comes from.
+    noscript and lazy-image sources that the full-size image URL comes from; ``image_urls`` are those already
+    decided (``image_url``) for some of its elements.
     """
     clean = deepcopy(container)
     # A deep copy has the same elements in the same order.
@@ -131,7 +146,7 @@ def clean_html(container: Element, base_url: str) -> str:
         if copied.tag not in ALLOWED_TAGS:
             unwrapped.add(copied.tag)
         elif copied.tag in _ATTRIBUTED_TAGS:
-            _set_safe_attributes(copied, originals[copied], base_url)
+            _set_safe_attributes(copied, originals[copied], base_url, image_urls)
         elif copied.attrib:
             copied.attrib.clear()
     etree.strip_tags(clean, *unwrapped)
@@ -151,9 +166,11 @@ def _inner_html(element: Element) -> str:
     return "".join(etree.tostring(child, encoding="unicode", method="html") for child in element)
 
 
-def _set_safe_attributes(copied: Element, source: Element, base_url: str) -> None:
+def _set_safe_attributes(
+    copied: Element, source: Element, base_url: str, image_urls: Mapping[Element, str | None]
+) -> None:
     """Replace ``copied``'s attributes by the safe ones of ``source``; drop it when it is useless without."""
-    attributes = _safe_attributes(source, base_url)
+    attributes = _safe_attributes(source, base_url, image_urls)
     if attributes is None:
         drop_keeping_tail(copied)
         return
@@ -162,13 +179,16 @@ def _set_safe_attributes(copied: Element, source: Element, base_url: str) -> Non
         copied.set(name, value)
 
 
-def _safe_attributes(element: Element, base_url: str) -> dict[str, str] | None:
+def _safe_attributes(
+    element: Element, base_url: str, image_urls: Mapping[Element, str | None]
+) -> dict[str, str] | None:
     """Allowed attributes of a copied element; None when the element is useless without them."""
     if element.tag == "a":
         href = web_url(element.get("href") or "", base_url)
         return {"href": href} if href else {}
     if element.tag == "img":
-        src = image_url(_image_context(element), base_url)
+        context = _image_context(element)
+        src = image_urls[context] if context in image_urls else image_url(context, base_url)
         if src is None:
             return None
         alt = element.get("alt") or ""

@@ -7,7 +7,7 @@ from typing import Any
 
 from lxml import etree
 
-from crawler.extract.dom import Element, has_token, head_title, ld_string, line_of, meta_content, unique
+from crawler.extract.dom import Element, has_token, head_title, ld_string, lines_of, meta_content, unique
 from crawler.extract.text import normalize_line
 
 # The body container: the first element with this id or this itemprop.
@@ -50,13 +50,9 @@ def title_from(heading: str, root: Element) -> str:
     return ""
 
 
-def texts(elements: list[Element]) -> list[str]:
-    return [line_of(element) for element in elements]
-
-
 def tags_from(root: Element) -> list[str]:
     """``a[rel=tag]`` texts, else the keywords meta minus the site name."""
-    linked = unique(texts(rel_tag_links(root)))
+    linked = unique(lines_of(rel_tag_links(root)))
     if linked:
         return linked
     keywords = meta_content(root, "name", "keywords") or ""

@@ -117,15 +117,20 @@ def split_credit(caption: str) -> tuple[str | None, str | None]:
 
 
 def image_of(container: Element, caption_element: Element | None, base_url: str) -> Image | None:
-    url = image_url(container, base_url)
+    return image_with(image_url(container, base_url), caption_element)
+
+
+def image_with(url: str | None, caption_element: Element | None) -> Image | None:
+    """The image at ``url`` (None: no image) with the caption and credit of ``caption_element``."""
     if url is None:
         return None
     caption, credit = split_credit(line_of(caption_element))
     return Image(url=url, caption=caption, credit=credit)
 
 
-def figure_image(figure: Element, base_url: str) -> Image | None:
-    return image_of(figure, first(figure.iterdescendants("figcaption")), base_url)
+def figure_image(figure: Element, url: str | None) -> Image | None:
+    """A figure's image, whose URL (``image_url`` of the figure) the caller has decided."""
+    return image_with(url, first(figure.iterdescendants("figcaption")))
 
 
 def unique_images(images: Iterable[Image | None]) -> list[Image]:

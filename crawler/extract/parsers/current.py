@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from crawler.extract.dom import Element, first, first_with_class, has_token, line_of, news_article_ld, unique
+from crawler.extract.dom import (
+    Element,
+    first,
+    first_with_class,
+    has_token,
+    line_of,
+    lines_of,
+    news_article_ld,
+    unique,
+)
 from crawler.extract.errors import NotAnArticle
-from crawler.extract.fields import body_of, texts
+from crawler.extract.fields import body_of
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
@@ -74,7 +83,7 @@ def read(root: Element, base_url: str) -> LayoutFields:
             parse_visible_time(printed),
         ],
         updated_at=_updated_at(ld, modified_attr),
-        categories=unique(texts(breadcrumbs)[1:]),
+        categories=unique(lines_of(breadcrumbs)[1:]),
         lead_image=_lead_image(article, base_url),
         json_ld=ld,
     )

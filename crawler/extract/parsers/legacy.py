@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from crawler.extract.dom import Element, first, has_class, line_of, unique
-from crawler.extract.fields import body_of, texts
+from crawler.extract.dom import Element, first, has_class, line_of, lines_of, unique
+from crawler.extract.fields import body_of
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
@@ -38,7 +38,7 @@ def read(root: Element, base_url: str) -> LayoutFields:
             parse_iso(published_attr),
             parse_visible_time(line_of(time_element)),
         ],
-        categories=unique(texts(CATEGORY_LINKS(root))),
+        categories=unique(lines_of(CATEGORY_LINKS(root))),
         lead_image=_lead_image(root, base_url),
     )
 
