@@ -404,6 +404,19 @@ HAND_MADE: dict[str, list[bytes]] = {
     "crlf_less_lines": [
         hand_record(warc_head(1), b"HTTP/1.0 404 Not Found\nContent-Type: text/html\n\n" + PAGE)
     ],
+    # Headers decoded in one piece when they can be: a line of only whitespace other than the line break ends
+    # them all the same, and an LF-only blank line before a CRLF one is the first blank line.
+    "whitespace_only_line": [
+        hand_record(
+            warc_head(5),
+            b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\xc2\xa0\r\nX-Body: 1\r\n\r\n" + PAGE,
+        )
+    ],
+    "lf_blank_line_before_a_crlf_one": [
+        hand_record(
+            warc_head(6), b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\n\nX-Body: 1\r\n\r\n" + PAGE
+        )
+    ],
     "status_without_reason": [
         hand_record(warc_head(2), b"HTTP/1.1 200\r\nContent-Type: text/html\r\n\r\n" + PAGE)
     ],

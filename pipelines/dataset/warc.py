@@ -528,7 +528,7 @@ def _parse_member(member: bytes) -> list[Any]:
     when it moves on). A member of several records (a gzip of a whole file) is refused as warcio refuses it: its
     records' offsets could not be read back."""
     try:
-        return [_FastRecord.parse(member)]
+        return [_FastRecord.parse(member, lazy=True)]
     except _Unusual:
         records = list(ArchiveIterator(io.BytesIO(member), no_record_parse=False))
     if len(records) > 1:
@@ -539,19 +539,22 @@ def _parse_member(member: bytes) -> list[Any]:
 class _Headers:
     """What the reader uses of warcio's ``StatusAndHeaders``, with its semantics (first match, any case)."""
 
-    __slots__ = ("headers", "protocol", "statusline")
+    __slots__ = ("_first", "headers", "protocol", "statusline")
 
     def __init__(self, protocol: str, statusline: str, headers: list[tuple[str, str]]) -> None:
         self.protocol = protocol
         self.statusline = statusline
         self.headers = headers
+        # Each name's first value, by lowercase name: built on the first lookup, for the several that follow.
+        self._first: dict[str, str] | None = None
 
     def get_header(self, name: str, default: str | None = None) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for key, value in self.headers:
+                first.setdefault(key.lower(), value)
+        return first.get(name.lower(), default)
 
     def get_statuscode(self) -> str:
         return self.statusline.split(" ", 1)[0]
@@ -561,12 +564,37 @@ class _Headers:
         for index in range(len(self.headers) - 1, -1, -1):
             if self.headers[index][0].lower() == wanted:
                 self.headers[index] = (self.headers[index][0], value)
+                self._first = None
                 return
 
 
 def _header_lines(data: bytes, start: int, end: int) -> tuple[list[str], int]:
     """Lines from ``start`` up to the first blank one (or ``end``), each decoded and right-stripped as warcio
-    does; and the position after that blank line."""
+    does; and the position after that blank line.
+
+    Usually the lines up to the first empty line (``\n\r\n`` or ``\n\n``) are UTF-8 and none of them is
+    blank: then they are decoded in one piece (UTF-8 never continues a character across a line break, so the
+    whole decodes exactly when each line does), three times cheaper than line by line.
+    """
+    blank = data.find(b"\n\r\n", start, end)
+    # An LF-only blank line before it (or anywhere, when there is no CRLF one): found within that span only,
+    # never searched for through a whole body.
+    bare = data.find(b"\n\n", start, end if blank < 0 else blank + 1)
+    if bare >= 0:
+        blank = bare
+    if blank >= 0:
+        try:
+            lines = [line.rstrip() for line in data[start:blank].decode("utf-8").split("\n")]
+        except UnicodeDecodeError:
+            lines = []
+        if lines and all(lines):
+            return lines, data.index(b"\n", blank + 1) + 1
+    return _header_lines_one_by_one(data, start, end)
+
+
+def _header_lines_one_by_one(data: bytes, start: int, end: int) -> tuple[list[str], int]:
+    """:func:`_header_lines` line by line: a line that is not UTF-8 is read as latin-1, a line of only
+    whitespace other than the line break (a space, a no-break space) is the blank one."""
     lines: list[str] = []
     position = start
     while position < end:
@@ -596,25 +624,77 @@ def _headers(lines: list[str]) -> list[tuple[str, str]]:
     return headers
 
 
+def _http_part(data: bytes, start: int, end: int) -> tuple[_Headers, int]:
+    """The HTTP headers of a block and where its payload starts; :class:`_Unusual` for folded headers, none at
+    all, and payloads warcio would decode (content or chunked transfer encoding)."""
+    http_lines, payload_start = _header_lines(data, start, end)
+    if not http_lines:
+        raise _Unusual
+    protocol, _, statusline = http_lines[0].partition(" ")
+    http_headers = _Headers(protocol, statusline.strip(), _headers(http_lines[1:]))
+    encoding = (http_headers.get_header("Content-Encoding") or "").lower()
+    if encoding in BufferedReader.get_supported_decompressors() or (
+        http_headers.get_header("Transfer-Encoding") == "chunked"
+    ):
+        raise _Unusual
+    return http_headers, payload_start
+
+
 class _FastRecord:
-    """A WARC record in the common form, with warcio's record attributes the reader uses."""
+    """A WARC record in the common form, with warcio's record attributes the reader uses.
 
-    __slots__ = ("http_headers", "payload", "rec_headers", "rec_type")
+    A lazy record (what a scan reads) parses its HTTP headers when they are first read: a scan needs them for few
+    records (no request's, no other site's). When only warcio reads that part right, warcio reads the record
+    then, and answers for its HTTP headers and payload; its WARC headers are the same as ours (anything unusual
+    there is refused before a record is made).
+    """
 
-    def __init__(self, rec_type: str, rec_headers: _Headers, http_headers: _Headers | None, payload: bytes):
+    __slots__ = (
+        "_block_end",
+        "_data",
+        "_http",
+        "_http_start",
+        "_payload_start",
+        "_warcio",
+        "rec_headers",
+        "rec_type",
+    )
+
+    def __init__(self, data: bytes, rec_type: str, rec_headers: _Headers, block: tuple[int, int], http: bool):
+        self._data = data
         self.rec_type = rec_type
         self.rec_headers = rec_headers
-        self.http_headers = http_headers
-        self.payload = payload
+        # Where the HTTP headers start while they are unread; the payload is the block until they are read.
+        self._http_start: int | None = block[0] if http else None
+        self._payload_start, self._block_end = block
+        self._http: _Headers | None = None
+        self._warcio: Any = None
+
+    @property
+    def http_headers(self) -> Any:
+        self._read_http()
+        return self._http if self._warcio is None else self._warcio.http_headers
 
     def content_stream(self) -> IO[bytes]:
-        return io.BytesIO(self.payload)
+        self._read_http()
+        if self._warcio is not None:
+            return self._warcio.content_stream()  # type: ignore[no-any-return]
+        return io.BytesIO(self._data[self._payload_start : self._block_end])
+
+    def _read_http(self) -> None:
+        if self._http_start is None:
+            return
+        try:
+            self._http, self._payload_start = _http_part(self._data, self._http_start, self._block_end)
+        except _Unusual:
+            self._warcio = next(iter(ArchiveIterator(io.BytesIO(self._data), no_record_parse=False)))
+        self._http_start = None
 
     @classmethod
-    def parse(cls, data: bytes) -> _FastRecord:
+    def parse(cls, data: bytes, lazy: bool = False) -> _FastRecord:
         """The one record ``data`` holds; :class:`_Unusual` for what warcio alone reads right: other versions or
         formats, a damaged length, a target URI it would correct, encoded payloads, folded headers, more than one
-        record."""
+        record (a lazy record leaves its HTTP part's to warcio later)."""
         lines, block_start = _header_lines(data, 0, len(data))
         version = next((v for v in _WARC_VERSIONS if lines and lines[0].upper().startswith(v)), None)
         if version is None:
@@ -635,19 +715,13 @@ class _FastRecord:
             rec_headers.replace_last("WARC-Target-URI", uri)
         if uri is not None and " " in uri:
             raise _Unusual
-        if length == 0 or rec_type not in _HTTP_RECORD_TYPES or not (uri or "").startswith(_HTTP_SCHEMES):
-            return cls(rec_type, rec_headers, None, data[block_start:block_end])
-        http_lines, payload_start = _header_lines(data, block_start, block_end)
-        if not http_lines:
-            raise _Unusual
-        protocol, _, statusline = http_lines[0].partition(" ")
-        http_headers = _Headers(protocol, statusline.strip(), _headers(http_lines[1:]))
-        encoding = (http_headers.get_header("Content-Encoding") or "").lower()
-        if encoding in BufferedReader.get_supported_decompressors() or (
-            http_headers.get_header("Transfer-Encoding") == "chunked"
-        ):
-            raise _Unusual
-        return cls(rec_type, rec_headers, http_headers, data[payload_start:block_end])
+        http = length > 0 and rec_type in _HTTP_RECORD_TYPES and (uri or "").startswith(_HTTP_SCHEMES)
+        record = cls(data, rec_type, rec_headers, (block_start, block_end), http)
+        if not lazy:
+            record._http_start = None
+            if http:
+                record._http, record._payload_start = _http_part(data, block_start, block_end)
+        return record
 
 
 class RecordFilter(Protocol):
