@@ -107,11 +107,13 @@ def test_ranking_pages_are_not_lists_but_every_other_channel_shape_is() -> None:
     assert all(ref.page == 1 for ref in links.channels("gb"))
 
 
-def test_hrefs_of_every_form_are_made_absolute_and_hostile_ones_are_skipped() -> None:
-    html = """<a href=" /gb/26/1/2/n5.htm ">root</a><a href="//www.epochtimes.com/gb/26/1/2/n6.htm">proto</a>
+HOSTILE_HREFS = """<a href=" /gb/26/1/2/n5.htm ">root</a><a href="//www.epochtimes.com/gb/26/1/2/n6.htm">proto</a>
     <a href="n7.htm">relative</a><a href="mailto:a@b">mail</a><a href="javascript:void(0)">js</a>
     <a href="http://[::1/gb/26/1/2/n9.htm">broken ipv6</a><a>no href</a><a href="#top">fragment</a>"""
-    links = page.scan(html, "http://127.0.0.1:9/gb/26/1/3/n1.htm")
+
+
+def test_hrefs_of_every_form_are_made_absolute_and_hostile_ones_are_skipped() -> None:
+    links = page.scan(HOSTILE_HREFS, "http://127.0.0.1:9/gb/26/1/3/n1.htm")
     assert links.articles == (
         "http://127.0.0.1:9/gb/26/1/2/n5.htm",
         "http://www.epochtimes.com/gb/26/1/2/n6.htm",
@@ -216,6 +218,31 @@ def test_a_feed_shows_a_gap_unless_it_reaches_the_archive(
     items: list[str], archived: set[str], archive_has_gaps: bool, gap: bool
 ) -> None:
     assert feeds.has_gap(items, archived, archive_has_gaps) is gap
+
+
+@pytest.mark.parametrize(
+    ("markup", "home_era", "path"),
+    [
+        ("known", "2018", "/gb/"),
+        ("known", "current", "/b5/"),
+        ("known", "current", "/gb/nsc413_2.htm"),
+        ("unknown", "2018", "/b5/nsc413.htm"),
+        ("unknown", "current", "/gb/nsc413_3.htm"),
+    ],
+)
+def test_the_article_links_alone_are_those_of_the_walk(markup: str, home_era: str, path: str) -> None:
+    served = Site(articles=200, list_markup=markup, home_era=home_era).get(path)
+    assert served.status == 200, path
+    html, url = served.body.decode(), f"http://127.0.0.1:1{path}"
+    assert len(page.scan_articles(html, url)) >= 10
+    assert page.scan_articles(html, url) == page.scan(html, url).articles
+
+
+@pytest.mark.parametrize(
+    "html", [CURRENT_LIST, LEGACY_LIST, UNKNOWN_LIST, HOSTILE_HREFS, "", "<html", "\x00"]
+)
+def test_the_article_links_alone_of_hand_written_pages(html: str) -> None:
+    assert page.scan_articles(html, PAGE_URL) == page.scan(html, PAGE_URL).articles
 
 
 def test_article_pages_links_by_href_scan_match_the_walk() -> None:

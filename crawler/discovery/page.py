@@ -188,6 +188,22 @@ def scan(html: str, page_url: str, edition: str | None = None) -> PageLinks:
     return walk.result()
 
 
+def scan_articles(html: str, page_url: str) -> tuple[str, ...]:
+    """``scan(html, page_url).articles`` alone: the article links of the page's ``<a>`` elements, page order, for
+    a reader that needs no main list, channels or paging (the rebuild). Visiting only the links, not every element
+    twice as the walk does, halves the cost of a list page (the parse is the rest)."""
+    doc = _parse(html)
+    if doc is None:
+        return ()
+    origin = _origin(page_url)
+    found = []
+    for element in doc.iter("a"):
+        resolved = _resolve(element.get("href") or "", page_url, origin)
+        if resolved is not None and ARTICLE_PATH_RE.match(resolved[1]):
+            found.append(resolved[0])
+    return tuple(found)
+
+
 def article_links(html: str, page_url: str) -> list[str]:
     """Every article link of a page (any `href`, the canonical `<link>` too), page order, without the page's
     structure: for article pages, whose links (related blocks) only feed discovery. A scan of the `href` attributes, about 30 times cheaper than a parse

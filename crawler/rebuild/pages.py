@@ -87,7 +87,7 @@ def read_page(capture: warc.Capture, site: str) -> PageResult:
     text = _text(capture, headers)
     ref = parse_article_url(capture.url)
     if ref is None:
-        listed = page.scan(text or "", capture.url).articles
+        listed = page.scan_articles(text or "", capture.url)
         return PageResult(capture.ref, capture.url, None, _variants(listed, site))
     related = page.article_links(text or "", capture.url)
     result = PageResult(capture.ref, capture.url, ref.article_id, _variants(related, site, ref))
