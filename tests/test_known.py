@@ -170,3 +170,34 @@ def test_a_page_linking_an_article_twice_yields_one_request_that_keeps_both_link
     assert crawler.stats.get_value("articles/skipped/known") == 2, "counted once per link, as before"
     spider.request_scheduled(out[0])
     assert spider.pending_urls["n300"] == [links[1], links[3]], "the second link is one of its alternate URLs"
+
+
+def list_page(spider: ArticlesSpider, number: int, links: list[str]) -> HtmlResponse:
+    items = "".join(f'<li><a href="{url}">{index}</a></li>' for index, url in enumerate(links))
+    body = f'<html><body><ul class="post_list">{items}</ul></body></html>'.encode()
+    url = f"{SITE}/gb/nsc413_{number}.htm"
+    return HtmlResponse(url, body=body, encoding="utf-8", request=Request(url))
+
+
+def test_a_link_to_an_article_whose_request_waits_to_be_scheduled_rides_on_it(tmp_path: Path) -> None:
+    crawler = started(tmp_path)
+    spider = crawler.spider
+    assert isinstance(spider, ArticlesSpider)
+    first, second = f"{SITE}/gb/21/12/30/n300.htm", "http://www.epochtimes.com/gb/21/12/30/n300.htm"
+    waiting = passed(crawler, spider.parse_list(list_page(spider, 2, [first]), ListRef("gb", "nsc413", 2)))
+    assert urls(waiting) == [first]
+    later = passed(crawler, spider.parse_list(list_page(spider, 3, [second]), ListRef("gb", "nsc413", 3)))
+    assert later == [], "no second request for n300 while the first waits to be scheduled"
+    spider.request_scheduled(waiting[0])
+    assert spider.pending_urls["n300"] == [first, second], "the later link is one of its alternate URLs"
+
+
+def test_a_link_to_an_article_whose_request_was_dropped_makes_a_request_again(tmp_path: Path) -> None:
+    crawler = started(tmp_path)
+    spider = crawler.spider
+    assert isinstance(spider, ArticlesSpider)
+    settled = f"{SITE}/gb/21/12/30/n100.htm"
+    for number in (2, 3):
+        page = list_page(spider, number, [settled])
+        assert passed(crawler, spider.parse_list(page, ListRef("gb", "nsc413", number))) == []
+    assert crawler.stats.get_value("articles/skipped/known") == 2, "each page's link met the middleware"

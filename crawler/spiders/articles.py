@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -108,6 +109,12 @@ class ArticlesSpider(scrapy.Spider):
         # Articles requested by this run (scheduled: the known-articles middleware drops settled ones before):
         # one request per article_id, whatever link variant comes first.
         self.requested_ids: set[str] = set()
+        # Article requests yielded and not scheduled yet: Scrapy schedules a callback's output a few entries
+        # behind (other pages' callbacks run meanwhile), so another page's link to the same article rides on
+        # the waiting request (known.LINKS_META) instead of becoming a request that every middleware carries
+        # only for it to be dropped as already requested when scheduled (a third of the requests made).
+        # Weak: a request a middleware dropped is gone, and the next link makes a request of its own again.
+        self.unscheduled: weakref.WeakValueDictionary[str, scrapy.Request] = weakref.WeakValueDictionary()
         # article_id -> the URLs seen so far for an article requested and not yet parsed (its alternate_urls);
         # dropped once parsed, so that per-article memory stays an id, not a list of URLs.
         self.pending_urls: dict[str, list[str]] = {}
@@ -291,6 +298,8 @@ class ArticlesSpider(scrapy.Spider):
         if link is not None:
             ref: ArticleRef = request.cb_kwargs["ref"]
             links = [link, *request.meta.pop(known.LINKS_META, ())]
+            if self.unscheduled.get(ref.article_id) is request:
+                del self.unscheduled[ref.article_id]
             if ref.article_id in self.requested_ids:
                 for url in links:
                     self._note_variant(ref.article_id, url)
@@ -366,9 +375,10 @@ class ArticlesSpider(scrapy.Spider):
             if article.article_id in self.requested_ids:
                 self._note_variant(article.article_id, variant)
                 continue
-            first = requests.get(article.article_id)
+            first = requests.get(article.article_id) or self.unscheduled.get(article.article_id)
             if first is None:
-                requests[article.article_id] = self._article_request(variant, article, related)
+                request = self._article_request(variant, article, related)
+                requests[article.article_id] = self.unscheduled[article.article_id] = request
             else:
                 first.meta.setdefault(known.LINKS_META, []).append(variant)
         yield from requests.values()
