@@ -12,6 +12,7 @@ import argparse
 import cProfile
 import pstats
 import runpy
+import shutil
 import sys
 import tempfile
 import time
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distributed", action="store_true", help="one worker of the distributed mode")
     parser.add_argument("--articles", type=int, default=ARTICLES)
     parser.add_argument("--top", type=int, default=TOP)
+    parser.add_argument("--save", type=Path, help="also keep the cProfile stats in this file (for pstats)")
     args = parser.parse_args(arguments)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as scratch_name, ExitStack() as services:
         scratch = Path(scratch_name)
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             python=[sys.executable, "-m", "bench.profile_crawl", PROFILE_RUN, str(profile)],
         )
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(args.top)
+        if args.save is not None:
+            shutil.copyfile(profile, args.save)
     return 0
 
 

@@ -165,7 +165,9 @@ def exchange_of(request: Request, response: Response) -> Exchange:
 
 
 def _pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
-    return [(bytes(name), bytes(value)) for name, values in headers.items() for value in values]
+    # The stored dict as is: Headers keeps normalized names with lists of byte values, and its own items()
+    # normalizes every name again through getlist (tens of calls per response, for the same pairs).
+    return [(name, value) for name, values in dict.items(headers) for value in values]
 
 
 def response_of(capture: Capture) -> Response:
