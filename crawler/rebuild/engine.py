@@ -328,21 +328,32 @@ class DatasetRun:
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
         self.flushes += 1
         rows_before = self.stats.get(keys.ROWS_WRITTEN, 0)
+        written: list[pa.Table] = []
         try:
             if self.before_flush is not None:
                 self.before_flush()
+            # Each partition's items let go once written: the tables kept for the coverage take their place.
             for partition in sorted(buffer):
-                self._commit(partition, buffer[partition])
+                written.append(self._commit(partition, buffer.pop(partition)))
         except (OSError, pa.ArrowException):
+            self._count_coverage(written)
             self._write_manifest_quietly()
             committed = self.stats.get(keys.ROWS_WRITTEN, 0) - rows_before
             self.stats.inc(keys.dropped(OUTPUT_ERROR_REASON), buffered - committed)
             raise
+        self._count_coverage(written)
         # Once per flush, not after each part file as the exporter does (one per partition: hundreds a flush);
         # a kill in between loses no file: the next run's recovery lists a dead run's files from their names.
         self.manifest.write(self.fs, self.root, self.stats)
 
-    def _commit(self, partition: str, items: list[ArticleItem]) -> None:
+    def _count_coverage(self, tables: list[pa.Table]) -> None:
+        """The ``coverage/*`` counts of the part files committed, counted once over all of them: a count per
+        column per file costs as much again as the rest of a flush's bookkeeping (a part file holds tens of rows)."""
+        if tables:
+            for column, count in coverage(pa.concat_tables(tables)).items():
+                self.stats.inc(f"{keys.COVERAGE_PREFIX}{column}", count)
+
+    def _commit(self, partition: str, items: list[ArticleItem]) -> pa.Table:
         assert self.manifest is not None, "flush() before open()"
         table = items_to_table(items)
         self._file_seq += 1
@@ -356,10 +367,9 @@ class DatasetRun:
         )
         self.stats.inc(keys.ROWS_WRITTEN, table.num_rows)
         self.stats.inc(keys.FILES_WRITTEN)
-        for column, count in coverage(table).items():
-            self.stats.inc(f"{keys.COVERAGE_PREFIX}{column}", count)
         self.lock.committed(table.column("article_id").to_pylist())
         self.manifest.files.append(path.removeprefix(self.root + "/"))
+        return table
 
     def _write_manifest_quietly(self) -> None:
         """After a failed flush, list what it committed if the storage still lets us (the next run's recovery
