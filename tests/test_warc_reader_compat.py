@@ -313,6 +313,23 @@ def test_blank_lines_after_the_last_gzip_member_read_as_warcio_reads_them(tmp_pa
     assert_reads_as_warcio(path)
 
 
+def test_captures_read_in_one_go_are_those_read_one_by_one(tmp_path: Path) -> None:
+    """``read_refs`` (a rebuild worker's chunk: each file opened once) gives what ``read_capture`` gives, from
+    files of both kinds taken in turn, with the date of the ref."""
+    files = [
+        str(write_warc(tmp_path / "a.warc.gz")),
+        str(write_warc(tmp_path / "b.warc", gzip_per_record=False)),
+        str(write_warc(tmp_path / "c.warc.gz")),
+    ]
+    responses = [
+        (path, offset) for path in files for offset, r in warc.records(path) if r.rec_type == "response"
+    ]
+    order = responses[::2] + responses[1::2]  # back and forth between the files
+    refs = [warc.CaptureRef(path, offset, warc.read_capture(path, offset).ref.date) for path, offset in order]
+    assert list(warc.read_refs(refs)) == [warc.read_capture(path, offset) for path, offset in order]
+    assert len({ref.file for ref in refs}) == 3
+
+
 # ---- files written by hand: forms warcio's writer never makes -----------------------------------------------
 
 

@@ -9,6 +9,7 @@ checks, same counters.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -72,11 +73,12 @@ class PageResult:
 def read_chunk(site: str, refs: list[warc.CaptureRef]) -> list[PageResult]:
     """The pages at ``refs``, in order (what a worker process is given at a time)."""
     results = []
-    for ref in refs:
-        started = time.process_time()
-        result = read_page(warc.read_ref(ref), site)
-        result.cpu_seconds = time.process_time() - started
-        results.append(result)
+    with contextlib.closing(warc.read_refs(refs)) as captures:
+        for _ in refs:
+            started = time.process_time()
+            result = read_page(next(captures), site)
+            result.cpu_seconds = time.process_time() - started
+            results.append(result)
     return results
 
 

@@ -19,7 +19,7 @@ import logging
 import os
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -791,31 +791,41 @@ def _index_of(uris: list[str], uri: str) -> int:
 
 def read_capture(uri: str, offset: int) -> Capture:
     """The response record at ``offset`` of ``uri``, with its payload decoded."""
-    return _read_capture(uri, offset, None)
-
-
-def read_ref(ref: CaptureRef) -> Capture:
-    """:func:`read_capture` of a record :func:`captures_in_order` found: its date is known, not read again."""
-    return _read_capture(ref.file, ref.offset, ref.date)
-
-
-def _read_capture(uri: str, offset: int, date: datetime | None) -> Capture:
     with _open(uri) as stream:
+        return _capture_at(stream, uri, offset, None)
+
+
+def read_refs(refs: Iterable[CaptureRef]) -> Generator[Capture, None, None]:
+    """:func:`read_capture` of records :func:`captures_in_order` found, in order: their dates are known, not read
+    again, and each file is opened once (captures in order come in runs of one file)."""
+    streams: dict[str, IO[bytes]] = {}
+    try:
+        for ref in refs:
+            stream = streams.get(ref.file)
+            if stream is None:
+                stream = streams[ref.file] = _open(ref.file)
+            yield _capture_at(stream, ref.file, ref.offset, ref.date)
+    finally:
+        for stream in streams.values():
+            stream.close()
+
+
+def _capture_at(stream: IO[bytes], uri: str, offset: int, date: datetime | None) -> Capture:
+    stream.seek(offset)
+    if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
         stream.seek(offset)
-        if stream.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
-            stream.seek(offset)
-            _, member = next(_members(stream, uri), (offset, None))
-            if member is None:
-                raise OSError(f"{uri}: no whole record at offset {offset}")
-            try:
-                record: Any = _FastRecord.parse(member)
-            except _Unusual:
-                record = next(iter(ArchiveIterator(io.BytesIO(member))))
-        else:
-            stream.seek(offset)
-            record = next(iter(ArchiveIterator(stream)))
-        # Read while the stream is open: warcio reads an uncompressed record's payload from it.
-        return capture_of(record, CaptureRef(uri, offset, capture_date(record) if date is None else date))
+        _, member = next(_members(stream, uri), (offset, None))
+        if member is None:
+            raise OSError(f"{uri}: no whole record at offset {offset}")
+        try:
+            record: Any = _FastRecord.parse(member)
+        except _Unusual:
+            record = next(iter(ArchiveIterator(io.BytesIO(member))))
+    else:
+        stream.seek(offset)
+        record = next(iter(ArchiveIterator(stream)))
+    # Read before the stream moves on: warcio reads an uncompressed record's payload from it.
+    return capture_of(record, CaptureRef(uri, offset, capture_date(record) if date is None else date))
 
 
 def capture_of(record: Any, ref: CaptureRef) -> Capture:
