@@ -1,7 +1,7 @@
 """`scrapy rebuild` on every core: articles per second from captures to committed Parquet with one worker
 process and with two, side by side (interleaved repetitions over the same captures), their ratio (also once on
-20,000 captures, where the workers' start weighs less), and the peak memory of all its processes for 2,000 versus
-20,000 captures.
+20,000 captures, where what runs in one process alone, before the first page and after the last, weighs less),
+and the peak memory of all its processes for 2,000 versus 20,000 captures.
 
 The captures are the WARC files of one crawl of the replica's static export (nginx), so the rebuild reads what a
 crawl wrote; rates are over the engine's time (the run opened to the run closed), interpreter start-up left out.
@@ -82,8 +82,8 @@ def run() -> list[Figure]:
             "ratio",
             SPEED_UP_TARGET,
         ),
-        # The workers' start (a second: the fork server imports the extraction code) weighs on 2,000 captures;
-        # on 20,000 it is a tenth as much.
+        # What one process does alone weighs on 2,000 captures (the capture order read before any page is sent,
+        # the last flush); on 20,000 it is a tenth as much.
         measured(
             f"rebuild 2 / 1 processes articles/s, {LARGE:,} captures",
             [large.articles_per_second / large_one.articles_per_second],
