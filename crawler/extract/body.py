@@ -143,9 +143,10 @@ def clean_html(container: Element, base_url: str, image_urls: Mapping[Element, s
     etree.strip_elements(clean, *_DROPPED_NODES, with_tail=False)
     unwrapped: set[str] = set()
     for copied in list(clean.iterdescendants()):
-        if copied.tag not in ALLOWED_TAGS:
-            unwrapped.add(copied.tag)
-        elif copied.tag in _ATTRIBUTED_TAGS:
+        tag = copied.tag  # lxml makes a new string at each read
+        if tag not in ALLOWED_TAGS:
+            unwrapped.add(tag)
+        elif tag in _ATTRIBUTED_TAGS:
             _set_safe_attributes(copied, originals[copied], base_url, image_urls)
         elif copied.attrib:
             copied.attrib.clear()
@@ -198,7 +199,7 @@ def _safe_attributes(
 
 def _image_context(img: Element) -> Element:
     """Where an image's full-size URL is decided: its figure, else its link, else itself."""
-    figure = next(img.iterancestors("figure"), None)
+    figure = next((ancestor for ancestor in img.iterancestors() if ancestor.tag == FIGURE_TAG), None)
     if figure is not None:
         return figure
     parent = img.getparent()

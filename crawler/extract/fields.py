@@ -43,11 +43,15 @@ def rel_tag_links(root: Element) -> list[Element]:
 
 def title_from(heading: str, root: Element) -> str:
     """The layout's h1 text, else og:title, else <title>, without the site suffix."""
-    for candidate in (heading, meta_content(root, "property", "og:title") or "", head_title(root)):
-        title = _SITE_SUFFIX_RE.sub("", candidate).strip()
-        if title:
-            return title
-    return ""
+    return (
+        _without_site_suffix(heading)
+        or _without_site_suffix(meta_content(root, "property", "og:title") or "")
+        or _without_site_suffix(head_title(root))
+    )
+
+
+def _without_site_suffix(title: str) -> str:
+    return _SITE_SUFFIX_RE.sub("", title).strip()
 
 
 def tags_from(root: Element) -> list[str]:

@@ -76,8 +76,8 @@ def parse_visible_time(text: str | None) -> datetime | None:
     return _beijing(year, month, day, hour, minute)
 
 
-def visible_clock(text: str | None) -> Clock | None:
-    instant = parse_visible_time(text)
+def beijing_clock(instant: datetime | None) -> Clock | None:
+    """The wall clock in Beijing of an instant (what a page's visible time printed)."""
     if instant is None:
         return None
     local = instant.astimezone(BEIJING)

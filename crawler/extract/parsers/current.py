@@ -21,11 +21,11 @@ from crawler.extract.images import image_of
 from crawler.extract.model import Image
 from crawler.extract.parsers.base import LayoutFields, Parser, published_meta
 from crawler.extract.times import (
+    beijing_clock,
     declared_clock,
     parse_iso,
     parse_json_ld_time,
     parse_visible_time,
-    visible_clock,
 )
 
 # Elements are found by walks, not XPath: one XPath call costs more than walking a whole page of this site.
@@ -71,7 +71,7 @@ def read(root: Element, base_url: str) -> LayoutFields:
         raise NotAnArticle(f"no current-layout article: {base_url}")
     ld = news_article_ld(root)
     time_element = info_time(article)
-    printed = line_of(time_element)
+    visible = parse_visible_time(line_of(time_element))
     modified_attr = time_element.get("datetime") if time_element is not None else None
     breadcrumbs = [link for link in article.iterdescendants("a") if has_token(link, "class", "breadcrumbs")]
     return LayoutFields(
@@ -79,8 +79,8 @@ def read(root: Element, base_url: str) -> LayoutFields:
         body=body_of(root),
         page_times=[
             published_meta(root),
-            parse_json_ld_time(_ld_time(ld, "datePublished"), visible_clock(printed)),
-            parse_visible_time(printed),
+            parse_json_ld_time(_ld_time(ld, "datePublished"), beijing_clock(visible)),
+            visible,
         ],
         updated_at=_updated_at(ld, modified_attr),
         categories=unique(lines_of(breadcrumbs)[1:]),
