@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from copy import deepcopy
 from dataclasses import dataclass, field
 from html import escape
 
@@ -46,16 +45,17 @@ _ATTRIBUTED_TAGS = ("a", "img")
 @dataclass(slots=True)
 class Body:
     text: str
-    html: str
     dateline: str | None = None
     authors: list[str] = field(default_factory=list)
     editor: str | None = None
     images: list[Image] = field(default_factory=list)
     byline_issue: str | None = None
+    # The image URL of each figure, decided once, for clean_html's img elements in figures.
+    figure_urls: dict[Element, str | None] = field(default_factory=dict)
 
 
 def read_body(container: Element, base_url: str) -> Body:
-    """Everything the body yields; ``container`` is cleaned of noise in place."""
+    """Everything the body yields but its HTML (``clean_html``); ``container`` is cleaned of noise in place."""
     remove_noise(container)
     lines = [line for line in normalize_lines(block_texts(container, text_blocks(container))) if line]
     opening = split_opening(lines[0]) if lines else Opening("")
@@ -63,16 +63,15 @@ def read_body(container: Element, base_url: str) -> Body:
     editor = pop_editor(lines)
     if lines:
         lines[-1] = strip_end_marker(lines[-1])
-    # Decided once: clean_html's img elements in figures take their figure's URL.
     figure_urls = {figure: image_url(figure, base_url) for figure in container.iterdescendants(FIGURE_TAG)}
     return Body(
         text="\n".join(line for line in lines if line),
-        html=clean_html(container, base_url, figure_urls),
         dateline=opening.dateline,
         authors=opening.authors,
         editor=editor,
         images=unique_images(figure_image(figure, url) for figure, url in figure_urls.items()),
         byline_issue=opening.byline_issue,
+        figure_urls=figure_urls,
     )
 
 
@@ -132,34 +131,41 @@ def pop_editor(lines: list[str]) -> str | None:
 def clean_html(container: Element, base_url: str, image_urls: Mapping[Element, str | None]) -> str:
     """The body rebuilt from whitelisted tags and attributes only; other tags are unwrapped.
 
-    Works on a copy with lxml's C-level strip functions: copying node by node in Python cost more than
-    the rest of the extraction. Attributes are decided on the original, whose figures still hold the
-    noscript and lazy-image sources that the full-size image URL comes from; ``image_urls`` are those already
-    decided (``image_url``) for some of its elements.
+    Rewrites ``container`` in place, so it comes after every other reading of the page: a copy cost more
+    than the rest of the clean-up. lxml's C-level strip functions do the rewriting (node by node in Python
+    cost more than the rest of the extraction). Attributes are all decided before anything changes, while the
+    figures still hold the noscript and lazy-image sources that the full-size image URL comes from;
+    ``image_urls`` are those already decided (``image_url``) for some of its elements.
     """
-    clean = deepcopy(container)
-    # A deep copy has the same elements in the same order.
-    originals = dict(zip(clean.iter(*_ATTRIBUTED_TAGS), container.iter(*_ATTRIBUTED_TAGS), strict=True))
-    etree.strip_elements(clean, *_DROPPED_NODES, with_tail=False)
+    decided = [
+        (element, _safe_attributes(element, base_url, image_urls))
+        for element in container.iterdescendants(*_ATTRIBUTED_TAGS)
+    ]
+    for element, attributes in decided:
+        if attributes is None:
+            drop_keeping_tail(element)
+        else:
+            element.attrib.clear()
+            for name, value in attributes.items():
+                element.set(name, value)
+    etree.strip_elements(container, *_DROPPED_NODES, with_tail=False)
     unwrapped: set[str] = set()
-    for copied in list(clean.iterdescendants()):
-        tag = copied.tag  # lxml makes a new string at each read
+    for element in container.iterdescendants():
+        tag = element.tag  # lxml makes a new string at each read
         if tag not in ALLOWED_TAGS:
             unwrapped.add(tag)
-        elif tag in _ATTRIBUTED_TAGS:
-            _set_safe_attributes(copied, originals[copied], base_url, image_urls)
-        elif copied.attrib:
-            copied.attrib.clear()
-    etree.strip_tags(clean, *unwrapped)
-    text, clean.text, clean.tail = clean.text, None, None
-    return (escape(text or "", quote=False) + _inner_html(clean)).strip()
+        elif tag not in _ATTRIBUTED_TAGS and element.attrib:
+            element.attrib.clear()
+    etree.strip_tags(container, *unwrapped)
+    text, container.text = container.text, None
+    return (escape(text or "", quote=False) + _inner_html(container)).strip()
 
 
 def _inner_html(element: Element) -> str:
     """The serialized children of ``element`` (with their tails), from one serialization of the element
     rather than one per child."""
     element.attrib.clear()
-    whole = etree.tostring(element, encoding="unicode", method="html")
+    whole = etree.tostring(element, encoding="unicode", method="html", with_tail=False)
     start, end = f"<{element.tag}>", f"</{element.tag}>"
     if whole.startswith(start) and whole.endswith(end):
         return str(whole[len(start) : -len(end)])
@@ -167,23 +173,10 @@ def _inner_html(element: Element) -> str:
     return "".join(etree.tostring(child, encoding="unicode", method="html") for child in element)
 
 
-def _set_safe_attributes(
-    copied: Element, source: Element, base_url: str, image_urls: Mapping[Element, str | None]
-) -> None:
-    """Replace ``copied``'s attributes by the safe ones of ``source``; drop it when it is useless without."""
-    attributes = _safe_attributes(source, base_url, image_urls)
-    if attributes is None:
-        drop_keeping_tail(copied)
-        return
-    copied.attrib.clear()
-    for name, value in attributes.items():
-        copied.set(name, value)
-
-
 def _safe_attributes(
     element: Element, base_url: str, image_urls: Mapping[Element, str | None]
 ) -> dict[str, str] | None:
-    """Allowed attributes of a copied element; None when the element is useless without them."""
+    """Allowed attributes of an a or img element; None when the element is useless without them."""
     if element.tag == "a":
         href = web_url(element.get("href") or "", base_url)
         return {"href": href} if href else {}

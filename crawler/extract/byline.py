@@ -55,7 +55,9 @@ def _alternation(words: tuple[str, ...]) -> str:
     return "|".join(map(re.escape, sorted(_with_traditional(words), key=len, reverse=True)))
 
 
-_PLACES = _alternation((*PLACES_GB, *PLACES_B5_ONLY))
+# Looked up by suffix length: the regex alternation of them tried every place at every position.
+_PLACE_WORDS = frozenset(_with_traditional((*PLACES_GB, *PLACES_B5_ONLY)))
+_PLACE_LENGTHS = sorted({len(word) for word in _PLACE_WORDS}, reverse=True)
 _COMPOUND_SURNAMES = _alternation(COMPOUND_SURNAMES_GB)
 _REPORT = _alternation(("报导", "报道", "编译"))
 _ROUNDUP = _alternation(("综合",))
@@ -69,7 +71,6 @@ _PAREN_BYLINE_RE = re.compile(rf"^（([^（）]{{0,60}}?(?:{_REPORT}))）")
 # Whoever employs the reporter comes first: 大纪元记者, 英文大纪元记者, 大纪元特约记者, 大纪元驻欧洲记者, 记者.
 _REPORTER_PREFIX_RE = re.compile(rf"^[^（）／/、，,\s]{{0,10}}?(?:{_REPORTER})")
 _REPORT_SUFFIX_RE = re.compile(rf"(?:{_ROUNDUP})?(?:{_REPORT})$")
-_PLACE_SUFFIX_RE = re.compile(rf"(?:{_PLACES})$")
 _COMPOUND_SURNAME_RE = re.compile(rf"^(?:{_COMPOUND_SURNAMES})")
 _SEGMENT_SPLIT_RE = re.compile(r"\s*[／/]\s*")
 # Spaces separate names only between Han characters: a Latin name keeps its own (Zachary Stieber).
@@ -164,7 +165,7 @@ def name_and_place(segment: str) -> tuple[str, bool]:
     A Han segment still too long for a name ends in a place no list knows: the name is cut by length.
     """
     name = segment
-    while (shorter := _PLACE_SUFFIX_RE.sub("", name)) != name:
+    while (shorter := _without_place(name)) != name:
         name = shorter
     if name != segment or not _HAN_ONLY_RE.match(name):
         return name, False
@@ -174,6 +175,16 @@ def name_and_place(segment: str) -> tuple[str, bool]:
     # The longest name that leaves a place of two characters or more; else one character shorter.
     length = longest if len(name) - longest >= _PLACE_MIN else longest - 1
     return name[:length], True
+
+
+def _without_place(name: str) -> str:
+    """``name`` without the longest known place it ends with (before a final newline, where ``$`` matches too:
+    what a regex substitution of the places anchored at the end removes)."""
+    end = len(name) - 1 if name.endswith("\n") else len(name)
+    for length in _PLACE_LENGTHS:
+        if length <= end and name[end - length : end] in _PLACE_WORDS:
+            return name[: end - length] + name[end:]
+    return name
 
 
 def feature_names(line: str) -> list[str]:

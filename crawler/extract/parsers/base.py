@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from crawler.extract.body import read_body
+from crawler.extract.body import clean_html, read_body
 from crawler.extract.dom import Element, meta_value
 from crawler.extract.errors import MissingField
 from crawler.extract.fields import section_from, tags_from, title_from
@@ -54,6 +54,10 @@ def assemble(root: Element, ref: ArticleRef, fields: LayoutFields, extractor: st
     if not body.text:
         raise MissingField("body_text", url)
     published_at, date_source = choose_published(fields.page_times, body.dateline, ref.url_date)
+    section = section_from(root, fields.json_ld, fields.categories)
+    tags = tags_from(root)
+    # Last: it rewrites the body element in place, and the tags and section above read the page's elements.
+    body_html = clean_html(fields.body, url, body.figure_urls)
     return Article(
         article_id=ref.article_id,
         url=url,
@@ -64,13 +68,13 @@ def assemble(root: Element, ref: ArticleRef, fields: LayoutFields, extractor: st
         date_source=date_source,
         body_text=body.text,
         updated_at=fields.updated_at,
-        section=section_from(root, fields.json_ld, fields.categories),
+        section=section,
         categories=fields.categories,
-        tags=tags_from(root),
+        tags=tags,
         authors=body.authors,
         editor=body.editor,
         dateline=body.dateline,
-        body_html=body.html,
+        body_html=body_html,
         images=unique_images([fields.lead_image, *body.images]),
         char_count=len(body.text),
         extractor=extractor,
