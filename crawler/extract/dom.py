@@ -45,9 +45,23 @@ def has_token(element: Element, attribute: str, name: str) -> bool:
     return value is not None and name in value and name in _XML_SPACE_RE.split(value)
 
 
+def with_token(elements: Iterable[Element], attribute: str, name: str) -> Iterator[Element]:
+    """The elements for which ``has_token`` holds (tested inline: these filters run over whole pages)."""
+    for element in elements:
+        value = element.get(attribute)
+        if value is not None and name in value and name in _XML_SPACE_RE.split(value):
+            yield element
+
+
 def first_with_class(elements: Iterable[Element], *names: str) -> Element | None:
     """The first element having one of the classes ``names``."""
-    return next((element for element in elements if any(has_token(element, "class", n) for n in names)), None)
+    for element in elements:
+        value = element.get("class")
+        if value is not None and any(name in value for name in names):
+            tokens = _XML_SPACE_RE.split(value)
+            if any(name in tokens for name in names):
+                return element
+    return None
 
 
 def parse_document(markup: str) -> Element:

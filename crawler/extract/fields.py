@@ -7,7 +7,7 @@ from typing import Any
 
 from lxml import etree
 
-from crawler.extract.dom import Element, has_token, head_title, ld_string, lines_of, meta_content, unique
+from crawler.extract.dom import Element, head_title, ld_string, lines_of, meta_content, unique, with_token
 from crawler.extract.text import normalize_line
 
 # The body container: the first element with this id or this itemprop.
@@ -35,9 +35,8 @@ def rel_tag_links(root: Element) -> list[Element]:
     """Links whose rel names them a tag (``rel~=tag``), outside the body."""
     return [
         link
-        for link in root.iter("a")
-        if has_token(link, "rel", "tag")
-        and not any(ancestor.get("id") == BODY_ID for ancestor in link.iterancestors())
+        for link in with_token(root.iter("a"), "rel", "tag")
+        if not any(ancestor.get("id") == BODY_ID for ancestor in link.iterancestors())
     ]
 
 

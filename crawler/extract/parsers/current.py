@@ -14,6 +14,7 @@ from crawler.extract.dom import (
     lines_of,
     news_article_ld,
     unique,
+    with_token,
 )
 from crawler.extract.errors import NotAnArticle
 from crawler.extract.fields import body_of
@@ -36,9 +37,8 @@ def article_of(root: Element) -> Element | None:
     return next(
         (
             div
-            for div in root.iter("div")
-            if has_token(div, "class", "article")
-            and any(main.get("id") == "main" for main in div.iterancestors("main"))
+            for div in with_token(root.iter("div"), "class", "article")
+            if any(main.get("id") == "main" for main in div.iterancestors("main"))
         ),
         None,
     )
@@ -73,7 +73,7 @@ def read(root: Element, base_url: str) -> LayoutFields:
     time_element = info_time(article)
     visible = parse_visible_time(line_of(time_element))
     modified_attr = time_element.get("datetime") if time_element is not None else None
-    breadcrumbs = [link for link in article.iterdescendants("a") if has_token(link, "class", "breadcrumbs")]
+    breadcrumbs = list(with_token(article.iterdescendants("a"), "class", "breadcrumbs"))
     return LayoutFields(
         heading=heading_of(article),
         body=body_of(root),
