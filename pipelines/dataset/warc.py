@@ -369,13 +369,6 @@ def _open(uri: str) -> IO[bytes]:
     return fs.open_input_file(path)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class _Entry:
-    date: datetime
-    file_index: int
-    offset: int
-
-
 def _record_date(record: Any) -> datetime:
     text = record.rec_headers.get_header("WARC-Date") or ""
     try:
@@ -405,11 +398,11 @@ CUT = Damaged("cut")
 UNREADABLE = Damaged("unreadable")
 
 
-def scan(uri: str, file_index: int, keep: RecordFilter) -> Iterator[_Entry]:
-    """The entries of one file's records that ``keep`` accepts."""
+def scan(uri: str, keep: RecordFilter) -> Iterator[tuple[datetime, int]]:
+    """The capture date and offset of each of one file's records that ``keep`` accepts."""
     for offset, record in records(uri):
         if keep(record):
-            yield _Entry(capture_date(record), file_index, offset)
+            yield capture_date(record), offset
 
 
 def records(uri: str) -> Iterator[tuple[int, Any]]:
@@ -765,13 +758,31 @@ def captures_in_order(
     """Where the records ``keep`` accepts are, in capture order (WARC-Date, then file, then offset), from the
     one that follows ``after`` when given (a resumed rebuild: the captures up to it are not read again).
 
-    Each file is sorted on its own and the files merged, so memory holds one entry per kept record.
+    Each file is sorted on its own (:func:`file_in_order`) and the files merged (:func:`merge_in_order`), so
+    memory holds one entry per kept record.
     """
-    start = None if after is None else _Entry(after.date, _index_of(uris, after.file), after.offset)
-    per_file = [sorted(scan(uri, index, keep)) for index, uri in enumerate(uris)]
-    for entry in heapq.merge(*per_file):
-        if start is None or entry > start:
-            yield CaptureRef(uris[entry.file_index], entry.offset, entry.date)
+    yield from merge_in_order(uris, (file_in_order(uri, keep) for uri in uris), after)
+
+
+def file_in_order(uri: str, keep: RecordFilter) -> list[CaptureRef]:
+    """Where one file's records that ``keep`` accepts are, in capture order (WARC-Date, then offset)."""
+    return [CaptureRef(uri, offset, date) for date, offset in sorted(scan(uri, keep))]
+
+
+def merge_in_order(
+    uris: list[str], per_file: Iterable[list[CaptureRef]], after: CaptureRef | None = None
+) -> Iterator[CaptureRef]:
+    """:func:`file_in_order`'s lists, one for each of ``uris`` in that order, merged in capture order (WARC-Date,
+    then file, then offset), from the one that follows ``after`` when given."""
+    start = None if after is None else (after.date, _index_of(uris, after.file), after.offset)
+    keyed = ([((ref.date, index, ref.offset), ref) for ref in refs] for index, refs in enumerate(per_file))
+    for key, ref in heapq.merge(*keyed, key=_order_key):
+        if start is None or key > start:
+            yield ref
+
+
+def _order_key(keyed: tuple[tuple[datetime, int, int], CaptureRef]) -> tuple[datetime, int, int]:
+    return keyed[0]
 
 
 def in_capture_order(
