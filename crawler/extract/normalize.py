@@ -67,6 +67,8 @@ def plain_lines(values: list[str]) -> list[str]:
     JSON-LD string carrying HTML) is reduced to its visible text, as an element's would be; a ``<`` directly
     followed by a letter is read as markup even in real text, a trade-off Chinese titles (they quote with 《》)
     can afford."""
+    if _MARKUP_RE.search("\n".join(values)) is None:  # one search for all: markup is rare
+        return normalize_lines(values)
     return normalize_lines([_visible(value) for value in values])
 
 
