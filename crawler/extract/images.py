@@ -44,16 +44,24 @@ def web_url(value: str, base_url: str) -> str | None:
 def full_size(url: str) -> str:
     plain = _PLAIN_WEB_URL_RE.fullmatch(url)
     if plain is not None:
-        # urlsplit's path of a plain URL is the path group, and geturl puts the parts back as they were.
-        start, end = plain.span("path")
-        return url if start < 0 else url[:start] + _SIZE_SUFFIX_RE.sub("", url[start:end]) + url[end:]
+        return _plain_full_size(url, plain)
     parts = urlsplit(url)
     return parts._replace(path=_SIZE_SUFFIX_RE.sub("", parts.path)).geturl()
+
+
+def _plain_full_size(url: str, plain: re.Match[str]) -> str:
+    # urlsplit's path of a plain URL is the path group, and geturl puts the parts back as they were.
+    start, end = plain.span("path")
+    return url if start < 0 else url[:start] + _SIZE_SUFFIX_RE.sub("", url[start:end]) + url[end:]
 
 
 def image_url(container: Element, base_url: str) -> str | None:
     """Full-size URL: an image link, else the noscript copy, else the lazy source, else a real ``src``."""
     for candidate in _candidate_urls(container):
+        stripped = candidate.strip()
+        plain = _PLAIN_WEB_URL_RE.fullmatch(stripped)
+        if plain is not None:  # web_url gives it back as it is: matched once for both steps
+            return _plain_full_size(stripped, plain)
         url = web_url(candidate, base_url)
         if url is not None:
             return full_size(url)

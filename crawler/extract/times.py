@@ -34,7 +34,11 @@ def _from_iso(value: str | None) -> datetime | None:
 
 def parse_iso(value: str | None) -> datetime | None:
     """An ISO 8601 instant in UTC; a value without offset is a Beijing wall clock; None if unparsable."""
-    parsed = _from_iso(value)
+    return _instant(_from_iso(value))
+
+
+def _instant(parsed: datetime | None) -> datetime | None:
+    """A parsed ISO value in UTC, one without offset read as a Beijing wall clock."""
     if parsed is None:
         return None
     if parsed.tzinfo is None:
@@ -53,13 +57,15 @@ def parse_json_ld_time(value: str | None, printed_clock: Clock | None) -> dateti
     if value is None:
         return None
     stripped = value.strip()
+    parsed = _from_iso(stripped)  # parsed once, for the clock it declares and as the instant
     if (
-        stripped.endswith(("Z", "z"))
+        parsed is not None
+        and stripped.endswith(("Z", "z"))
         and printed_clock is not None
-        and declared_clock(stripped) == printed_clock
+        and (parsed.hour, parsed.minute) == printed_clock
     ):
         return parse_iso(stripped[:-1])
-    return parse_iso(stripped)
+    return _instant(parsed)
 
 
 def parse_visible_time(text: str | None) -> datetime | None:
