@@ -83,6 +83,8 @@ EXTENSIONS = {
     # Before the progress log (500): the health verdict is in the stats when the summary and STATS_JSON are written.
     "crawler.extensions.run.RunLifecycle": 100,
     "crawler.extensions.progress.ProgressLog": 500,
+    # The start-up heap left out of the garbage collector's passes (crawler/extensions/heap.py).
+    "crawler.extensions.heap.CollectorTuning": 900,
 }
 PROGRESS_INTERVAL = 60.0
 # A path: the final stats are also written there as JSON (monitoring, tests).
