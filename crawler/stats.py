@@ -60,8 +60,9 @@ WARC_CAPTURES_READ = "warc/captures_read"
 WARC_LEFTOVERS_REMOVED = "warc/leftovers_removed"
 WARC_SKIPPED_PREFIX = "warc/skipped/"
 # The capture engine (crawler.rebuild, `scrapy rebuild`): its worker processes, and the CPU seconds spent in them
-# (reading, extracting, fingerprinting pages) and in the sequential stage (reading the captures' order, versions,
-# Parquet), so that where a rebuild's time goes is known even on a machine shared with other work.
+# (reading, extracting, fingerprinting pages; reading each file's capture order) and in the sequential stage
+# (merging that order, versions, Parquet; with one process, the files' order too), so that where a rebuild's time
+# goes is known even on a machine shared with other work.
 REBUILD_PROCESSES = "rebuild/processes"
 REBUILD_WORKER_CPU = "rebuild/worker_cpu_seconds"
 REBUILD_MAIN_CPU = "rebuild/main_cpu_seconds"

@@ -1,7 +1,8 @@
 """Captures to a dataset on every core: ``scrapy rebuild``, outside Scrapy's reactor.
 
-Records are read in capture order (``WARC-Date``, then file, then offset); each page is extracted
-and fingerprinted in ``WARC_PROCESSES`` worker processes (:mod:`.pages`, in order, :mod:`.parallel`); one
+Records are read in capture order (``WARC-Date``, then file, then offset: each file sorted in a worker process,
+the files merged here); each page is extracted and fingerprinted in ``WARC_PROCESSES`` worker processes
+(:mod:`.pages`, in order, :mod:`.parallel`); one
 sequential stage then does what depends on the pages before it, exactly as the ``articles`` spider and the
 item pipelines of a crawl do it, with their plain functions: alternate URLs from the pages read so far,
 versions and duplicates (:func:`pipelines.dedupe.assign_version`), buffered part files per partition. The run
@@ -19,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -441,6 +442,38 @@ class DatasetRun:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class FileOrder:
+    """One WARC file's captures to read, in capture order, and the other records it holds, counted by why they are
+    not read (``warc/skipped/*``)."""
+
+    refs: list[warc.CaptureRef]
+    skipped: dict[str, int]
+    # CPU seconds it took, and in which process (as PageResult's).
+    cpu_seconds: float
+    pid: int
+
+
+def order_files(site: str, files: list[str]) -> list[FileOrder]:
+    """Each file's :class:`FileOrder` (``warc.file_in_order`` with the ``articles`` spider's record filter): what a
+    worker process is given to scan."""
+    return [_order_file(site, uri) for uri in files]
+
+
+def _order_file(site: str, uri: str) -> FileOrder:
+    started = time.process_time()
+    skipped: Counter[str] = Counter()
+
+    def keep(record: Any) -> bool:
+        reason = capture_skip_reason(record, site)
+        if reason is not None:
+            skipped[reason] += 1
+        return reason is None
+
+    refs = warc.file_in_order(uri, keep)
+    return FileOrder(refs, dict(skipped), time.process_time() - started, os.getpid())
+
+
 @dataclass(slots=True)
 class Sequence:
     """The sequential stage: what a page's outcome depends on the pages read before it."""
@@ -497,15 +530,28 @@ class Sequence:
     def _pages(
         self, options: CrawlOptions, after: warc.CaptureRef | None, workers: Workers
     ) -> Generator[PageResult, None, None]:
-        def keep(record: Any) -> bool:
-            reason = capture_skip_reason(record, options.site)
-            if reason is not None:
-                self.run.stats.inc(keys.warc_skipped(reason))
-            return reason is None
-
-        refs = warc.captures_in_order(list(options.warc), keep, after)
+        refs = self._capture_order(options, after, workers)
         work = partial(read_chunk, options.site)
         return workers.map(work, chunked(refs, CHUNK_PAGES))
+
+    def _capture_order(
+        self, options: CrawlOptions, after: warc.CaptureRef | None, workers: Workers
+    ) -> Iterator[warc.CaptureRef]:
+        """The captures to read, in capture order (``warc.captures_in_order``): each file read and sorted in a
+        worker process (files in parallel, and this process free of it: a sixth of its CPU), merged here."""
+        files = list(options.warc)
+        per_file = []
+        for order in workers.map(partial(order_files, options.site), [[uri] for uri in files]):
+            for reason, count in order.skipped.items():
+                self.run.stats.inc(keys.warc_skipped(reason), count)
+            if order.pid != os.getpid():
+                self._worker_cpu(order.cpu_seconds)
+            per_file.append(order.refs)
+        return warc.merge_in_order(files, per_file, after)
+
+    def _worker_cpu(self, seconds: float) -> None:
+        stats = self.run.stats
+        stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + seconds
 
     def take(self, result: PageResult) -> None:
         if self.stop.requested:
@@ -513,7 +559,7 @@ class Sequence:
         self.progress.tick(self.run.stats)
         stats = self.run.stats
         stats.inc(keys.WARC_CAPTURES_READ)
-        stats[keys.REBUILD_WORKER_CPU] = stats.get(keys.REBUILD_WORKER_CPU, 0.0) + result.cpu_seconds
+        self._worker_cpu(result.cpu_seconds)
         if result.pid == os.getpid():
             self.run.inline_cpu += result.cpu_seconds
         if result.article_id is not None:
