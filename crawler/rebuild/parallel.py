@@ -41,8 +41,9 @@ Out = TypeVar("Out")
 # 80 dates, where a chunk is 50 ms of a worker's time). Two workers of a 2,000-capture rebuild waited 1.8-2.7 s
 # between chunks in all with 2 (busy machine), 0.5-0.8 s with 8; the results held meanwhile are about 3 MB a worker.
 CHUNKS_AHEAD_PER_PROCESS = 8
-# Modules the fork server imports once, so that each worker starts with them loaded.
-PRELOAD = ["crawler.rebuild.pages"]
+# Modules the fork server imports once, so that each worker starts with them loaded: the engine's, whose functions
+# the workers run (each file's capture order; the pages through crawler.rebuild.pages, which it imports).
+PRELOAD = ["crawler.rebuild.engine"]
 # How often a forked worker checks that the caller is alive (see _exit_with).
 CALLER_CHECK_SECONDS = 1.0
 
