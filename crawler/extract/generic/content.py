@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from crawler.extract.dom import Element
-from crawler.extract.text import normalize_line
+from crawler.extract.text import normalize_lines
 
 # Their text is code, controls or page furniture, never the article's.
 DROPPED_TAGS = (
@@ -473,8 +473,8 @@ def _lines(runs: list[Run]) -> list[Line]:
     if current is not None:
         current.text = "".join(parts)
         lines.append(current)
-    for line in lines:
-        line.text = normalize_line(line.text)
+    for line, text in zip(lines, normalize_lines([line.text for line in lines]), strict=True):
+        line.text = text
     return [line for line in lines if line.text]
 
 
