@@ -180,21 +180,25 @@ class ParquetPipeline:
         buffer, buffered = self._buffer, self._buffered
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
         rows_before = self._stats.get_value(keys.ROWS_WRITTEN, 0)
+        written: list[pa.Table] = []
         try:
             self._commit_captures()
+            # Each partition's items let go once written: the tables kept for the coverage take their place.
             for partition in sorted(buffer):
-                self._commit(partition, buffer[partition])
+                written.append(self._commit(partition, buffer.pop(partition)))
         except (OSError, pa.ArrowException):
+            self._count_coverage(written)
             # The rows not committed are lost with this run: count them, as the items that arrive after the
             # failure are counted, so that extracted = written + dropped still holds.
             committed = self._stats.get_value(keys.ROWS_WRITTEN, 0) - rows_before
             self._stats.inc_value(keys.dropped(OUTPUT_ERROR_REASON), buffered - committed)
             raise
+        self._count_coverage(written)
         if buffered:
             logger.info(
                 "Flushed %d rows to %d partition(s); %d rows in %d files written by this run",
                 buffered,
-                len(buffer),
+                len(written),
                 self._stats.get_value(keys.ROWS_WRITTEN, 0),
                 self._stats.get_value(keys.FILES_WRITTEN, 0),
             )
@@ -209,8 +213,8 @@ class ParquetPipeline:
         if committed:
             self.run.captures_committed(committed)
 
-    def _commit(self, partition: str, items: list[ArticleItem]) -> None:
-        """One part file written and renamed, then the run told."""
+    def _commit(self, partition: str, items: list[ArticleItem]) -> pa.Table:
+        """One part file written and renamed, then the run told; returns its rows."""
         table = items_to_table(items)
         path = self._next_part_path(partition)
         storage.write_table_atomically(
@@ -222,6 +226,7 @@ class ParquetPipeline:
         )
         self._count_written(table)  # first: the rows are in the dataset whatever fails next
         self.run.committed(path, table.column("article_id").to_pylist())
+        return table
 
     def _next_part_path(self, partition: str) -> str:
         self._file_seq += 1
@@ -230,8 +235,13 @@ class ParquetPipeline:
     def _count_written(self, table: pa.Table) -> None:
         self._stats.inc_value(keys.ROWS_WRITTEN, table.num_rows)
         self._stats.inc_value(keys.FILES_WRITTEN)
-        for column, count in coverage(table).items():
-            self._stats.inc_value(keys.coverage(column), count)
+
+    def _count_coverage(self, tables: list[pa.Table]) -> None:
+        """The ``coverage/*`` counts of the part files committed, counted once over all of them (as the rebuild
+        does): a count per column per file was an Arrow call per column for every partition of a flush."""
+        if tables:
+            for column, count in coverage(pa.concat_tables(tables)).items():
+                self._stats.inc_value(keys.coverage(column), count)
 
     def close_spider(self) -> None:
         """The last flush (also when the buffer is empty: it commits the last capture file); the run closes at
