@@ -8,13 +8,12 @@ home, list, article) feeds discovery: any link to an article is followed, wherev
 
 from __future__ import annotations
 
-import functools
 import logging
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -43,8 +42,6 @@ from crawler.middlewares.capture import capture_of_response, response_of
 from crawler.middlewares.refresh import REFRESH_META
 from crawler.spiders.options import DEFAULT_FEEDS, CrawlOptions, parse_feed_paths
 from crawler.urls import (
-    CANONICAL_BASE,
-    SITE_HOSTS,
     ArticleRef,
     ListRef,
     is_home_url,
@@ -53,6 +50,8 @@ from crawler.urls import (
     parse_article_url,
     parse_list_url,
     rebase,
+    site_article_link,
+    site_netloc,
 )
 from pipelines.dataset import warc
 from pipelines.dedupe import FROM_CAPTURES_SETTING
@@ -72,8 +71,6 @@ WALKED_META = "lists_walk"
 GONE_REASONS = frozenset({"http_404", "http_410"})
 # The spider's callbacks and errbacks (bound once, see __init__).
 CALLBACKS = ("parse_feed", "feed_failed", "parse_home", "parse_list", "parse_article", "request_failed")
-# Links whose parse the spider remembers: a few list pages' worth, a few hundred kilobytes.
-LINK_CACHE_SIZE = 4096
 
 
 def failure_reason(failure: Failure) -> str:
@@ -121,9 +118,8 @@ class ArticlesSpider(scrapy.Spider):
         self.feed_paths = DEFAULT_FEEDS
         # Editions whose home page (and so their lists) has been requested (scheduled): feeds trigger the walk once.
         self.lists_walked: set[str] = set()
-        # The same links come back page after page (an article's picture and title, related blocks, every list
-        # page's navigation): each is parsed once while it keeps coming, in bounded memory.
-        self._site_article = functools.lru_cache(maxsize=LINK_CACHE_SIZE)(self._site_article_uncached)
+        # What a link's host and port are compared with (crawler.urls.site_article_link).
+        self._netloc = site_netloc(self.options.site)
         # Scrapy checks each callback for a generator `return` with a value once per callable, in a weak-keyed
         # cache: a bound method made for each request died with its request, and the check (the method's source
         # read and parsed) ran again for every page, about 0.1 ms. Bound once here, a callback is one object.
@@ -247,13 +243,10 @@ class ArticlesSpider(scrapy.Spider):
             self._note_variants(url for url in links if parse_article_url(url) != ref)
 
     def _note_variants(self, urls: Iterable[str]) -> None:
-        for url in urls:
-            ref = parse_article_url(url)
-            if ref is not None and is_site_url(url, self.options.site):
-                pending = self.pending_urls.setdefault(ref.article_id, [])
-                variant = _public_variant(url)
-                if variant not in pending:
-                    pending.append(variant)
+        for variant, ref in self._site_articles(urls):
+            pending = self.pending_urls.setdefault(ref.article_id, [])
+            if variant not in pending:
+                pending.append(variant)
 
     def _is_page_capture(self, record: Any) -> bool:
         reason = capture_skip_reason(record, self.options.site)
@@ -351,14 +344,16 @@ class ArticlesSpider(scrapy.Spider):
 
     def _site_articles(self, urls: Iterable[str]) -> list[tuple[str, ArticleRef]]:
         """The links that point to an article of the site (or of the replica being crawled): each link's public
-        URL (``_public_variant``) and its article."""
-        return [found for url in urls if (found := self._site_article(url)) is not None]
-
-    def _site_article_uncached(self, url: str) -> tuple[str, ArticleRef] | None:
-        if not is_site_url(url, self.options.site):
-            return None
-        article = parse_article_url(url)
-        return None if article is None else (_public_variant(url), article)
+        URL (``public_variant``) and its article. The same links come back page after page (an article's picture
+        and title, related blocks, every list page's navigation): ``site_article_link`` reads each once, from
+        one split of the URL, while it keeps coming."""
+        found = []
+        for url in urls:
+            link = site_article_link(url, self._netloc)
+            if link is not None:
+                article, variant = link
+                found.append((variant, article))
+        return found
 
     def _article_requests(
         self, articles: list[tuple[str, ArticleRef]], related: bool = False
@@ -467,11 +462,3 @@ def _page_kind(request: scrapy.Request, reason: str) -> str:
     if parse_article_url(request.url):
         return "related" if request.meta.get(RELATED_META) and reason in GONE_REASONS else "articles"
     return "feeds" if getattr(request.callback, "__name__", "") == "parse_feed" else "lists"
-
-
-def _public_variant(url: str) -> str:
-    """The URL as the public knows it: the real host (a replica's own address means the canonical one), no query."""
-    parts = urlsplit(url)
-    if (parts.hostname or "").lower() in SITE_HOSTS:
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return f"{CANONICAL_BASE}{parts.path}"
