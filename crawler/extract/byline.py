@@ -138,11 +138,6 @@ def _issue(found: Names, unparsed: str) -> str | None:
     return UNKNOWN_PLACE if found.guessed_place else None
 
 
-def reporter_names(byline: str) -> list[str]:
-    """Names in a parenthetical byline's content; none unless it credits a reporter."""
-    return read_reporter_byline(byline).names
-
-
 def read_reporter_byline(byline: str) -> Names:
     prefix = _REPORTER_PREFIX_RE.match(byline)
     if prefix is None:
