@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from typing import Any
 
 import brotli  # type: ignore[import-untyped]  # no stubs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -486,3 +489,43 @@ def test_an_import_counts_what_damaged_files_do_not_let_it_read(tmp_path: Path) 
     assert result.stats["warc/skipped/record_unreadable"] == 1
     # The cut file's three pages were read (an article each); the whole-gzipped file's were not.
     assert result.stats["warc/captures_read"] == 3
+
+
+# Pieces of header lines: the bytes the reader's fast path (headers decoded in one piece) and its line-by-line
+# path (non-UTF-8 lines, whitespace-only ones) tell apart, and the encodings that hand a record to warcio.
+HEADER_PIECES = st.sampled_from(
+    [
+        *(
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b" ",
+            b"\t",
+            b":",
+            b"a",
+            b"X: a",
+            b"Set-Cookie: a=1",
+            b"Content-Type: text/html",
+        ),
+        *(b"\xc2\xa0", b"\xc2\x85", b"\xe2\x80\xa8", b"\x1c", b"\x0b", b"\x0c", b"\xff", b"\xe6\x96\x87"),
+        *(b"Content-Encoding: identity", b"Content-Encoding: gzip", b"Transfer-Encoding: chunked"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(HEADER_PIECES, max_size=12).map(b"".join),
+    st.lists(HEADER_PIECES, max_size=6).map(b"".join),
+    st.sampled_from([b"HTTP/1.1 200 OK\r\n", b"HTTP/1.0 404\n", b"HTTP/1.1  301 Moved \r\n"]),
+)
+def test_any_header_bytes_read_as_warcio_reads_them(
+    http_head: bytes, warc_extra: bytes, status: bytes
+) -> None:
+    block = status + http_head + b"\r\n\r\n" + PAGE
+    extra = [b"X-Extra: " + warc_extra.replace(b"\n", b" ").replace(b"\r", b" ")]
+    with tempfile.TemporaryDirectory() as folder:
+        path = hand_file(
+            Path(folder) / "any.warc.gz", [hand_record(warc_head(1, *extra), block)], gzip_per_record=True
+        )
+        assert_reads_as_warcio(path)
