@@ -529,3 +529,15 @@ def test_any_header_bytes_read_as_warcio_reads_them(
             Path(folder) / "any.warc.gz", [hand_record(warc_head(1, *extra), block)], gzip_per_record=True
         )
         assert_reads_as_warcio(path)
+
+
+def test_a_response_without_a_numeric_status_reads_back_with_status_0(tmp_path: Path) -> None:
+    # The status the record filters see (warc.status_code), not a ValueError for the whole read.
+    path = hand_file(
+        tmp_path / "odd.warc.gz",
+        [hand_record(warc_head(1), b"Content-Type: text/html\r\n\r\n" + PAGE)],
+        gzip_per_record=True,
+    )
+    capture = warc.read_capture(str(path), 0)
+    assert capture.status == 0
+    assert capture.body == PAGE

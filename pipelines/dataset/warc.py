@@ -841,7 +841,7 @@ def _capture_at(stream: IO[bytes], uri: str, offset: int, date: datetime | None)
 
 def capture_of(record: Any, ref: CaptureRef) -> Capture:
     http = record.http_headers
-    status = int(http.get_statuscode() or 0) if http is not None else 0
+    status = status_code(record)
     headers = [(str(k), str(v)) for k, v in (http.headers if http is not None else [])]
     body = _payload(record)
     raw_target = _raw_target(record)
