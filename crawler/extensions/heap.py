@@ -20,12 +20,45 @@ from scrapy.crawler import Crawler
 YOUNG_THRESHOLD = 10_000
 
 
-class CollectorTuning:
-    """Freezes the heap once the crawl is set up (``engine_started``: after ``spider_opened``, where the archive
-    and the refresh state are read) and restores the collector when the engine stops."""
+class _Collector:
+    """The process's one collector, tuned while at least one crawl of the process runs (``CrawlerProcess`` may
+    run several at once): tuned by the first to start, restored by the last to stop."""
 
     def __init__(self) -> None:
-        self._thresholds: tuple[int, int, int] | None = None
+        self.crawls = 0
+        self.thresholds = gc.get_threshold()
+        self.frozen_before = 0
+
+    def tune(self) -> None:
+        self.crawls += 1
+        if self.crawls > 1:
+            return
+        gc.collect()  # what start-up left as garbage is freed, not frozen
+        self.frozen_before = gc.get_freeze_count()
+        gc.freeze()
+        self.thresholds = gc.get_threshold()
+        _, middle, old = self.thresholds
+        gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+    def restore(self) -> None:
+        self.crawls -= 1
+        if self.crawls > 0:
+            return
+        gc.set_threshold(*self.thresholds)
+        # Unfreezing cannot be partial: a heap the caller had frozen before stays frozen, with the crawl's.
+        if self.frozen_before == 0:
+            gc.unfreeze()
+
+
+_COLLECTOR = _Collector()
+
+
+class CollectorTuning:
+    """Tunes the collector once the crawl is set up (``engine_started``: after ``spider_opened``, where the
+    archive and the refresh state are read) and gives it back when the engine stops."""
+
+    def __init__(self) -> None:
+        self._tuned = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CollectorTuning:
@@ -35,15 +68,12 @@ class CollectorTuning:
         return tuning
 
     def engine_started(self) -> None:
-        gc.collect()  # what start-up left as garbage is freed, not frozen
-        gc.freeze()
-        self._thresholds = gc.get_threshold()
-        _, middle, old = self._thresholds
-        gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+        if not self._tuned:
+            self._tuned = True
+            _COLLECTOR.tune()
 
     def engine_stopped(self) -> None:
-        """Back to the collector as found: a process may go on (tests, several crawls in one process)."""
-        if self._thresholds is not None:
-            gc.set_threshold(*self._thresholds)
-            gc.unfreeze()
-            self._thresholds = None
+        """Back to the collector as found once no crawl of the process runs (tests, several crawls at once)."""
+        if self._tuned:
+            self._tuned = False
+            _COLLECTOR.restore()
