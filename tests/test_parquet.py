@@ -29,7 +29,13 @@ from crawler.extract.model import Image
 from crawler.items import ArticleItem
 from pipelines.dataset.layout import partition_dir
 from pipelines.dataset.manifest import read_manifest
-from pipelines.dataset.schema import ARTICLE_SCHEMA, SCHEMA_VERSION
+from pipelines.dataset.schema import (
+    ARTICLE_SCHEMA,
+    DICTIONARY_COLUMNS,
+    PLAIN_COLUMNS,
+    SCHEMA_VERSION,
+    dictionary_paths,
+)
 from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.parquet import ParquetConfigError, ParquetPipeline, text_bytes
 
@@ -134,6 +140,26 @@ def test_pyarrow_reads_exact_schema_and_partition_column(two_days: tuple[Path, P
     assert row["published_at"] == DAY_ONE
     assert row["images"] == [{"url": "https://i.epochtimes.com/1.jpg", "caption": "图", "credit": None}]
     assert row["simhash"] == -(2**63) + 1
+
+
+def test_every_column_is_either_dictionary_encoded_or_plain() -> None:
+    assert set(ARTICLE_SCHEMA.names) == DICTIONARY_COLUMNS | PLAIN_COLUMNS
+    assert not DICTIONARY_COLUMNS & PLAIN_COLUMNS
+
+
+def test_part_files_dictionary_encode_the_repeating_columns_alone(
+    two_days: tuple[Path, ParquetPipeline],
+) -> None:
+    root, _ = two_days
+    for path in data_files(root):
+        row_group = pq.ParquetFile(path).metadata.row_group(0)
+        encoded = {
+            row_group.column(i).path_in_schema
+            for i in range(row_group.num_columns)
+            if "RLE_DICTIONARY" in row_group.column(i).encodings
+        }
+        assert encoded == set(dictionary_paths(ARTICLE_SCHEMA)), path
+        assert "categories.list.element" in encoded  # a list column's values, not the list
 
 
 def test_files_carry_schema_version_and_no_partition_column(two_days: tuple[Path, ParquetPipeline]) -> None:

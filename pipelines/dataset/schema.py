@@ -59,6 +59,62 @@ ARTICLE_SCHEMA = pa.schema(
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in ARTICLE_SCHEMA if not f.nullable)
 
+# Columns whose values repeat from row to row (an edition, a section, the run, the WARC file): dictionary-encoded
+# in the Parquet files. The others hold values of their own row (ids, URLs, texts, times, hashes): plain, which
+# zstd compresses as well, where a dictionary page was a second compression call per column of every part file, a
+# third of writing one of tens of rows (a flush writes one per date). Measured on a rebuild's 2,000 rows, per file
+# written and bytes: every column 2.95 ms and 5,083,422 bytes in 79 part files, 63.1 ms and 3,337,279 bytes in one
+# file; none 2.12 ms, 4,983,590, 61.3 ms, 3,325,256; these 2.35 ms, 5,007,780, 62.1 ms, 3,322,685.
+# Every column is in exactly one of the two groups (tests/test_parquet.py).
+DICTIONARY_COLUMNS = frozenset(
+    {
+        "version",
+        "edition",
+        "language",
+        "date_source",
+        "section",
+        "categories",
+        "tags",
+        "authors",
+        "editor",
+        "dateline",
+        "run_id",
+        "extractor",
+        "warc_file",
+    }
+)
+PLAIN_COLUMNS = frozenset(
+    {
+        "article_id",
+        "url",
+        "alternate_urls",
+        "title",
+        "published_at",
+        "updated_at",
+        "body_text",
+        "body_html",
+        "images",
+        "char_count",
+        "content_hash",
+        "simhash",
+        "near_duplicate_of",
+        "crawled_at",
+        "warc_offset",
+        "etag",
+        "last_modified",
+    }
+)
+
+
+def dictionary_paths(schema: pa.Schema) -> list[str]:
+    """The Parquet column paths to dictionary-encode in a file of ``schema``: those of its columns in
+    DICTIONARY_COLUMNS (a list column's values are at ``NAME.list.element``)."""
+    return [
+        f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
+        for field in schema
+        if field.name in DICTIONARY_COLUMNS
+    ]
+
 
 def schema_version_of(schema: pa.Schema) -> str | None:
     """The version a file was written in (None for a file without one)."""

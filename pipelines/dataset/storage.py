@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from pipelines.dataset.schema import dictionary_paths
+
 logger = logging.getLogger(__name__)
 
 
@@ -91,7 +93,9 @@ def write_temporary(
     try:
         with (
             fs.open_output_stream(temporary) as out,
-            pq.ParquetWriter(out, schema, compression=compression) as writer,
+            pq.ParquetWriter(
+                out, schema, compression=compression, use_dictionary=dictionary_paths(schema)
+            ) as writer,
         ):
             for group in _row_groups(tables, row_group_size):
                 writer.write_table(group, row_group_size=row_group_size)
