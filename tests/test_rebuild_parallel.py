@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -318,6 +319,23 @@ def squares(chunk: list[int]) -> list[tuple[int, int]]:
     return [(number * number, os.getpid()) for number in chunk]
 
 
+def warn_each(chunk: list[int]) -> list[int]:
+    """Work for worker processes that logs a warning per number, as the WARC reader warns of a cut record."""
+    for number in chunk:
+        logging.getLogger("tests.worker").warning("number %d from %d", number, os.getpid())
+    time.sleep(0.01)  # slow enough that the workers, once up, take chunks
+    return chunk
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def python(script: str, *arguments: str) -> list[str]:
     """The words a fresh interpreter prints running ``script`` (``sys.argv[1:]``: ``arguments``) from the project
     root."""
@@ -381,3 +399,25 @@ def test_with_a_thread_running_the_fork_server_starts_the_workers_same_results()
         thread.join()
     assert not workers.forked
     assert [number for number, _ in results] == [number * number for number in range(100)]
+
+
+def test_the_fork_servers_workers_log_to_the_callers_handlers() -> None:
+    """Forked workers inherit the caller's handlers (the log file); served ones get its records by a queue."""
+    collected = Collected()
+    root = logging.getLogger()
+    root.addHandler(collected)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="other")
+    thread.start()
+    try:
+        with Workers(2) as workers:
+            numbers = list(workers.map(warn_each, chunked(range(600), 2)))
+    finally:
+        stop.set()
+        thread.join()
+        root.removeHandler(collected)
+    assert not workers.forked
+    assert numbers == list(range(600))
+    logged = sorted(int(message.split()[1]) for message in collected.messages)
+    assert logged == list(range(600))
+    assert any(not message.endswith(f" {os.getpid()}") for message in collected.messages)

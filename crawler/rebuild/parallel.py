@@ -14,11 +14,14 @@ working inline meanwhile.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import multiprocessing
+import multiprocessing.queues
 import os
 import signal
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -44,6 +47,9 @@ CHUNKS_AHEAD_PER_PROCESS = 8
 # Modules the fork server imports once, so that each worker starts with them loaded: the engine's, whose functions
 # the workers run (each file's capture order; the pages through crawler.rebuild.pages, which it imports).
 PRELOAD = ["crawler.rebuild.engine"]
+# Python 3.12's warning at any fork of a process with more than one OS thread: the fork here is made only when
+# may_fork() found no thread but the fork-safe ones of numpy and pyarrow.
+_FORK_WITH_THREADS_WARNING = r"This process .* is multi-threaded, use of fork\(\) may lead to deadlocks"
 # How often a forked worker checks that the caller is alive (see _exit_with).
 CALLER_CHECK_SECONDS = 1.0
 
@@ -69,7 +75,10 @@ def _os_threads() -> frozenset[str] | None:
 
 
 # The threads that ran when this module was imported, if no Python thread but the main one ran then: those that
-# libraries start when imported (numpy's OpenBLAS workers, pyarrow's jemalloc background thread).
+# libraries start when imported (numpy's OpenBLAS workers, pyarrow's jemalloc background thread). `scrapy
+# rebuild` and the import load this module at start-up, before any Parquet is read; a program that started
+# C threads of its own before importing it (read Parquet: Arrow's pools) would have them taken as safe here, so
+# such a program imports crawler.rebuild first.
 _THREADS_AT_IMPORT = _os_threads() if threading.active_count() == 1 else None
 
 
@@ -98,6 +107,7 @@ class Workers:
         self.forked = False
         self._pool: ProcessPoolExecutor | None = None
         self._starter: _Starter | None = None
+        self._log_listener: logging.handlers.QueueListener | None = None
 
     def __enter__(self) -> Workers:
         if self.processes <= 1:
@@ -111,12 +121,25 @@ class Workers:
                 initargs=(os.getpid(),),
             )
             # The first task forks every worker, here and now: before the pool starts its own threads.
-            self._pool.submit(os.getpid)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _FORK_WITH_THREADS_WARNING, DeprecationWarning)
+                self._pool.submit(os.getpid)
         else:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
+            # A served worker starts without the caller's log handlers (forked ones inherit them): its records
+            # (a WARC record cut short, an unreadable file) go to the caller's handlers through a queue.
+            records: multiprocessing.queues.Queue[logging.LogRecord] = context.Queue()
+            root = logging.getLogger()
+            self._log_listener = logging.handlers.QueueListener(
+                records, *root.handlers, respect_handler_level=True
+            )
+            self._log_listener.start()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=context, initializer=_leave_signals
+                max_workers=self.processes,
+                mp_context=context,
+                initializer=_start_served,
+                initargs=(records, root.getEffectiveLevel()),
             )
             self._starter = _Starter(self._pool, self.processes)
         logger.info(
@@ -137,6 +160,8 @@ class Workers:
         if self._pool is not None:
             # Chunks not started are not wanted any more (a stopped read); those under way are finished.
             self._pool.shutdown(cancel_futures=True)
+        if self._log_listener is not None:
+            self._log_listener.stop()  # after the workers are gone: every record they sent is handled
 
     def map(
         self, work: Callable[[list[In]], list[Out]], chunks: Iterable[list[In]]
@@ -169,6 +194,15 @@ def _leave_signals() -> None:
     the chunks under way, rather than the workers dying mid-chunk with a traceback each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _start_served(records: multiprocessing.queues.Queue[logging.LogRecord], level: int) -> None:
+    _leave_signals()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.handlers.QueueHandler(records))
+    root.setLevel(level)
 
 
 def _start_forked(caller: int) -> None:
