@@ -27,11 +27,9 @@ ARTICLE_PAGES = "articles/pages"
 EXTRACTED = "articles/extracted"
 EXTRACTION_FAILED = "articles/failed"
 EXTRACTION_FAILED_PREFIX = f"{EXTRACTION_FAILED}/"
-# Pages given up on (errback, off-site redirect): counted by reason and, separately, by kind of page.
+# Pages given up on (errback, off-site redirect): counted by reason and, separately, by kind of page (lists,
+# articles, feeds, related).
 PAGES_FAILED_PREFIX = "pages/failed/"
-PAGE_KINDS = ("lists", "articles", "feeds", "related")
-PAGES_FAILED_LISTS = f"{PAGES_FAILED_PREFIX}lists"
-PAGES_FAILED_ARTICLES = f"{PAGES_FAILED_PREFIX}articles"
 # Read by the general extractor (no layout parser could), and bylines the extraction flagged, by issue.
 FALLBACK = "articles/fallback"
 BYLINES_PREFIX = "bylines/"
@@ -167,12 +165,6 @@ def coverage(column: str) -> str:
 def reason_counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
     """``{reason: count}`` of the counters under ``prefix``, refinements (``missing_field/title``) included."""
     return {k.removeprefix(prefix): int(v) for k, v in sorted(stats.items()) if k.startswith(prefix)}
-
-
-def page_failure_reasons(stats: Mapping[str, Any]) -> dict[str, int]:
-    """``pages/failed/<reason>`` counts without the per-kind totals that share the prefix."""
-    counts = reason_counts(stats, PAGES_FAILED_PREFIX)
-    return {reason: count for reason, count in counts.items() if reason not in PAGE_KINDS}
 
 
 def total_dropped(stats: Mapping[str, Any]) -> int:

@@ -78,7 +78,6 @@ OUTAGE_MIN_CHECKS = 4
 REFRESH_META = "refresh"
 CONFIRM_META = "refresh_confirm"
 # The answers a check handles itself (HttpErrorMiddleware turns them into HttpError for the errback).
-_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 NOT_MODIFIED = 304
 # The spider's callback for feeds: their responses carry the signal.
 FEED_CALLBACK = "parse_feed"

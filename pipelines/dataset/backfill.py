@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 JOURNAL_DIR = "_backfill"
 STATE_WRITING = "writing"
 STATE_PUBLISHING = "publishing"
-DUPLICATE = "duplicate"
 
 Row = dict[str, Any]
 

@@ -32,7 +32,6 @@ STATUS_RUNNING = "running"
 STATUS_FINISHED = "finished"
 # Columns that name the run or are the capture key: not compared.
 _NOT_COMPARED = frozenset({"run_id", "warc_file", "warc_offset"})
-_KEY = ("warc_file", "warc_offset")
 
 
 class TargetNotEmptyError(RuntimeError):
