@@ -387,16 +387,22 @@ def test_no_fork_with_a_thread_started_since_import_even_one_only_the_os_lists(t
     assert after_parquet == "False"
 
 
-def test_with_a_thread_running_the_fork_server_starts_the_workers_same_results() -> None:
+@contextlib.contextmanager
+def another_thread_running() -> Iterator[None]:
+    """A thread of this process's own running meanwhile: workers cannot be forked (parallel.may_fork)."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, name="other")
     thread.start()
     try:
-        with Workers(2) as workers:
-            results = list(workers.map(squares, chunked(range(100), 8)))
+        yield
     finally:
         stop.set()
         thread.join()
+
+
+def test_with_a_thread_running_the_fork_server_starts_the_workers_same_results() -> None:
+    with another_thread_running(), Workers(2) as workers:
+        results = list(workers.map(squares, chunked(range(100), 8)))
     assert not workers.forked
     assert [number for number, _ in results] == [number * number for number in range(100)]
 
@@ -406,15 +412,10 @@ def test_the_fork_servers_workers_log_to_the_callers_handlers() -> None:
     collected = Collected()
     root = logging.getLogger()
     root.addHandler(collected)
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait, name="other")
-    thread.start()
     try:
-        with Workers(2) as workers:
+        with another_thread_running(), Workers(2) as workers:
             numbers = list(workers.map(warn_each, chunked(range(600), 2)))
     finally:
-        stop.set()
-        thread.join()
         root.removeHandler(collected)
     assert not workers.forked
     assert numbers == list(range(600))
