@@ -102,9 +102,14 @@ def text_bytes(item: ArticleItem) -> int:
     return sys.getsizeof(item.body_text) + sys.getsizeof(item.body_html or "")
 
 
-def coverage(table: pa.Table) -> dict[str, int]:
-    """Per column, the rows whose value is neither null nor empty."""
-    return {name: filled_count(table.column(name)) for name in table.column_names}
+def coverage_counts(tables: list[pa.Table]) -> dict[str, int]:
+    """The ``coverage/<column>`` counts of a flush's part files: per column, the rows whose value is neither null
+    nor empty, counted once over all of them (a count per column per file was an Arrow call per column for every
+    partition of a flush)."""
+    if not tables:
+        return {}
+    table = pa.concat_tables(tables)
+    return {keys.coverage(name): filled_count(table.column(name)) for name in table.column_names}
 
 
 class ParquetPipeline:
@@ -237,11 +242,8 @@ class ParquetPipeline:
         self._stats.inc_value(keys.FILES_WRITTEN)
 
     def _count_coverage(self, tables: list[pa.Table]) -> None:
-        """The ``coverage/*`` counts of the part files committed, counted once over all of them (as the rebuild
-        does): a count per column per file was an Arrow call per column for every partition of a flush."""
-        if tables:
-            for column, count in coverage(pa.concat_tables(tables)).items():
-                self._stats.inc_value(keys.coverage(column), count)
+        for key, count in coverage_counts(tables).items():
+            self._stats.inc_value(key, count)
 
     def close_spider(self) -> None:
         """The last flush (also when the buffer is empty: it commits the last capture file); the run closes at

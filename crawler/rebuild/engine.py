@@ -71,7 +71,7 @@ from pipelines.fingerprint import ArticleDropped
 from pipelines.parquet import (
     OUTPUT_ERROR_REASON,
     ParquetConfig,
-    coverage,
+    coverage_counts,
     text_bytes,
 )
 
@@ -348,11 +348,8 @@ class DatasetRun:
         self.manifest.write(self.fs, self.root, self.stats)
 
     def _count_coverage(self, tables: list[pa.Table]) -> None:
-        """The ``coverage/*`` counts of the part files committed, counted once over all of them: a count per
-        column per file costs as much again as the rest of a flush's bookkeeping (a part file holds tens of rows)."""
-        if tables:
-            for column, count in coverage(pa.concat_tables(tables)).items():
-                self.stats.inc(f"{keys.COVERAGE_PREFIX}{column}", count)
+        for key, count in coverage_counts(tables).items():
+            self.stats.inc(key, count)
 
     def _commit(self, partition: str, items: list[ArticleItem]) -> pa.Table:
         assert self.manifest is not None, "flush() before open()"
