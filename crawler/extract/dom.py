@@ -46,22 +46,13 @@ def has_token(element: Element, attribute: str, name: str) -> bool:
 
 
 def with_token(elements: Iterable[Element], attribute: str, name: str) -> Iterator[Element]:
-    """The elements for which ``has_token`` holds (tested inline: these filters run over whole pages)."""
-    for element in elements:
-        value = element.get(attribute)
-        if value is not None and name in value and name in _XML_SPACE_RE.split(value):
-            yield element
+    """The elements for which ``has_token`` holds."""
+    return (element for element in elements if has_token(element, attribute, name))
 
 
 def first_with_class(elements: Iterable[Element], *names: str) -> Element | None:
     """The first element having one of the classes ``names``."""
-    for element in elements:
-        value = element.get("class")
-        if value is not None and any(name in value for name in names):
-            tokens = _XML_SPACE_RE.split(value)
-            if any(name in tokens for name in names):
-                return element
-    return None
+    return next((e for e in elements if any(has_token(e, "class", name) for name in names)), None)
 
 
 def parse_document(markup: str) -> Element:
