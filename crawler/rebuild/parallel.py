@@ -40,9 +40,8 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 # Chunks in flight per worker: enough work queued that no worker idles while the caller is busy elsewhere, above
-# all through a flush of the rebuild's buffer (a part file per date partition: about 0.3 s for 16 MB of rows over
-# 80 dates, where a chunk is 50 ms of a worker's time). Two workers of a 2,000-capture rebuild waited 1.8-2.7 s
-# between chunks in all with 2 (busy machine), 0.5-0.8 s with 8; the results held meanwhile are about 3 MB a worker.
+# all through a flush of the rebuild's buffer (a part file per date partition: a flush takes several chunks' worth
+# of a worker's time); the results held meanwhile are a few MB a worker (figures in bench/HISTORY.md).
 CHUNKS_AHEAD_PER_PROCESS = 8
 # Modules the fork server imports once, so that each worker starts with them loaded: the engine's, whose functions
 # the workers run (each file's capture order; the pages through crawler.rebuild.pages, which it imports).

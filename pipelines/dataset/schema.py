@@ -62,9 +62,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in ARTICLE_SCHEMA if not 
 # Columns whose values repeat from row to row (an edition, a section, the run, the WARC file): dictionary-encoded
 # in the Parquet files. The others hold values of their own row (ids, URLs, texts, times, hashes): plain, which
 # zstd compresses as well, where a dictionary page was a second compression call per column of every part file, a
-# third of writing one of tens of rows (a flush writes one per date). Measured on a rebuild's 2,000 rows, per file
-# written and bytes: every column 2.95 ms and 5,083,422 bytes in 79 part files, 63.1 ms and 3,337,279 bytes in one
-# file; none 2.12 ms, 4,983,590, 61.3 ms, 3,325,256; these 2.35 ms, 5,007,780, 62.1 ms, 3,322,685.
+# third of writing one of tens of rows (a flush writes one per date; figures in bench/HISTORY.md).
 # Every column is in exactly one of the two groups (tests/test_parquet.py).
 DICTIONARY_COLUMNS = frozenset(
     {
