@@ -274,3 +274,34 @@ def test_href_scan_wants_a_word_boundary_before_the_name() -> None:
         "http://127.0.0.1:1/gb/26/1/2/n4.htm",
         "http://127.0.0.1:1/gb/26/1/2/n5.htm",
     ]
+
+
+def test_href_scan_reads_each_href_as_its_page_does_when_it_recurs() -> None:
+    # The same hrefs on pages of other paths and hosts: relative ones resolve against each page, root-relative
+    # ones against its host, whatever an earlier page made of them.
+    html = """<a href="../3/n5.htm">r</a><a href="/gb/26/1/2/n6.htm">root</a><a hReF="&#x2F;gb/26/1/2/n7.htm">e</a>
+    <a href="https://www.epochtimes.com/gb/26/1/2/n8.htm">abs</a><a href="?x">self</a>"""
+    for page_url, expected in [
+        (
+            "http://127.0.0.1:1/gb/26/1/2/n1.htm",
+            [
+                "http://127.0.0.1:1/gb/26/1/3/n5.htm",
+                "http://127.0.0.1:1/gb/26/1/2/n6.htm",
+                "http://127.0.0.1:1/gb/26/1/2/n7.htm",
+                "https://www.epochtimes.com/gb/26/1/2/n8.htm",
+                "http://127.0.0.1:1/gb/26/1/2/n1.htm?x",
+            ],
+        ),
+        (
+            "http://127.0.0.1:2/gb/25/7/8/n2.htm",
+            [
+                "http://127.0.0.1:2/gb/25/7/3/n5.htm",
+                "http://127.0.0.1:2/gb/26/1/2/n6.htm",
+                "http://127.0.0.1:2/gb/26/1/2/n7.htm",
+                "https://www.epochtimes.com/gb/26/1/2/n8.htm",
+                "http://127.0.0.1:2/gb/25/7/8/n2.htm?x",
+            ],
+        ),
+    ]:
+        assert page.article_links(html, page_url) == expected
+        assert page.article_links(html, page_url) == expected  # and again, from the cache
