@@ -152,6 +152,41 @@ def test_the_run_is_a_crawls_run_manifest_health_and_the_lock_released(
     assert again.stats.get("parquet/rows_written", 0) == 0  # every capture is already archived
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_part_file_that_cannot_be_written_fails_the_run_with_every_other_file_committed_and_listed(
+    captures: Captures, tmp_path: Path, processes: int
+) -> None:
+    """One partition's directory is taken by a file: its part file fails, the others of the flush (written by
+    threads with two processes) are committed and listed, the failed one's rows counted as dropped; the same
+    files whatever the number of processes."""
+    one_flush = {"PARQUET_FLUSH_ROWS": "100000", "PARQUET_FLUSH_BYTES": str(1 << 30), "LOG_LEVEL": "WARNING"}
+    whole = tmp_path / "whole"
+    options = CrawlOptions.parse(site=captures.site, warc=captures.spec)
+    settings = Settings({"PARQUET_URI": str(whole), "WARC_PROCESSES": str(processes), **one_flush})
+    assert run_captures(EngineConfig.from_settings(settings), options).exit_status == 0
+    partitions = sorted({path.parent.name for path in whole.rglob("*.parquet")})
+    blocked = partitions[len(partitions) // 2]
+    target = tmp_path / "blocked"
+    target.mkdir()
+    (target / blocked).write_text("a file where the partition's directory would be", encoding="utf-8")
+    settings = Settings({"PARQUET_URI": str(target), "WARC_PROCESSES": str(processes), **one_flush})
+    outcome = run_captures(EngineConfig.from_settings(settings), options)
+    assert outcome.exit_status == 1
+    assert outcome.stats["finish_reason"] == "output_error"
+    (manifest_path,) = (target / "_runs").glob("*.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["status"] == "failed"
+    on_disk = sorted(str(p.relative_to(target)) for p in target.rglob("*.parquet"))
+    assert sorted(manifest["files"]) == on_disk
+    assert {Path(name).parent.name for name in on_disk} == set(partitions) - {blocked}
+    assert not [p for p in target.rglob(".*") if p.is_file()], "no temporary file left"
+    expected = {name: rows for name, rows in part_files(whole).items() if not name.startswith(blocked)}
+    assert part_files(target) == expected
+    assert outcome.stats[keys.ROWS_WRITTEN] == len(rows(expected))
+    dropped = len(rows(part_files(whole))) - len(rows(expected))
+    assert outcome.stats[keys.dropped("output_error")] == dropped > 0
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_number_of_processes_is_one_line_naming_the_setting(
     captures: Captures, tmp_path: Path, value: str

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -38,7 +39,7 @@ from crawler.extensions.progress import COUNTERS, progress_line, summary_lines
 from crawler.extensions.run import open_lock
 from crawler.items import ArticleItem
 from crawler.rebuild.pages import Drop, PageResult, read_chunk
-from crawler.rebuild.parallel import Workers, chunked, default_processes
+from crawler.rebuild.parallel import InlineExecutor, Workers, chunked, default_processes
 from crawler.spiders.articles import capture_skip_reason
 from crawler.spiders.options import CrawlOptions
 from crawler.urls import alternate_urls
@@ -262,6 +263,12 @@ class DatasetRun:
         self._cpu_started = time.process_time()
         # CPU seconds of the pages this process read itself (inline), not the sequential stage's.
         self.inline_cpu = 0.0
+        # Part files are written by as many threads as the run has processes (see _write_parts); one: here.
+        self._writers: Executor = (
+            ThreadPoolExecutor(config.processes, thread_name_prefix="part-writer")
+            if config.processes > 1
+            else InlineExecutor()
+        )
 
     def open(self) -> None:
         try:
@@ -333,9 +340,7 @@ class DatasetRun:
         try:
             if self.before_flush is not None:
                 self.before_flush()
-            # Each partition's items let go once written: the tables kept for the coverage take their place.
-            for partition in sorted(buffer):
-                written.append(self._commit(partition, buffer.pop(partition)))
+            self._write_parts(buffer, written)
         except (OSError, pa.ArrowException):
             self._count_coverage(written)
             self._write_manifest_quietly()
@@ -347,27 +352,50 @@ class DatasetRun:
         # a kill in between loses no file: the next run's recovery lists a dead run's files from their names.
         self.manifest.write(self.fs, self.root, self.stats)
 
-    def _count_coverage(self, tables: list[pa.Table]) -> None:
-        for key, count in coverage_counts(tables).items():
-            self.stats.inc(key, count)
+    def _write_parts(self, buffer: dict[str, list[ArticleItem]], written: list[pa.Table]) -> None:
+        """A part file per partition of ``buffer``, committed in partition order and added to ``written``.
 
-    def _commit(self, partition: str, items: list[ArticleItem]) -> pa.Table:
-        assert self.manifest is not None, "flush() before open()"
-        table = items_to_table(items)
-        self._file_seq += 1
-        path = layout.part_path(self.root, partition, self.run_id, self._file_seq)
+        Each table is built here (Python objects to Arrow: under the GIL) while the writers write the ones before
+        it (Parquet encoding, compression and the file: without it), so a flush of hundreds of small part files
+        takes as many cores as the run has processes. A failed file is raised once every file under way is done
+        and the written ones are committed.
+        """
+        writes: list[tuple[Future[None], str, pa.Table]] = []
+        try:
+            # Each partition's items let go once converted: the tables kept for the coverage take their place.
+            for partition in sorted(buffer):
+                table = items_to_table(buffer.pop(partition))
+                self._file_seq += 1
+                path = layout.part_path(self.root, partition, self.run_id, self._file_seq)
+                writes.append((self._writers.submit(self._write_part, path, table), path, table))
+        finally:
+            failure: BaseException | None = None
+            for write, path, table in writes:
+                if write.exception() is None:
+                    written.append(self._commit(path, table))
+                else:
+                    failure = failure or write.exception()
+            if failure is not None:
+                raise failure
+
+    def _write_part(self, path: str, table: pa.Table) -> None:
+        parquet = self.config.parquet
         storage.write_table_atomically(
-            self.fs,
-            path,
-            table,
-            compression=self.config.parquet.compression,
-            row_group_size=self.config.parquet.row_group_size,
+            self.fs, path, table, compression=parquet.compression, row_group_size=parquet.row_group_size
         )
+
+    def _commit(self, path: str, table: pa.Table) -> pa.Table:
+        """A written part file counted and told to the lock and the manifest."""
+        assert self.manifest is not None, "flush() before open()"
         self.stats.inc(keys.ROWS_WRITTEN, table.num_rows)
         self.stats.inc(keys.FILES_WRITTEN)
         self.lock.committed(table.column("article_id").to_pylist())
         self.manifest.files.append(path.removeprefix(self.root + "/"))
         return table
+
+    def _count_coverage(self, tables: list[pa.Table]) -> None:
+        for key, count in coverage_counts(tables).items():
+            self.stats.inc(key, count)
 
     def _write_manifest_quietly(self) -> None:
         """After a failed flush, list what it committed if the storage still lets us (the next run's recovery
@@ -401,6 +429,7 @@ class DatasetRun:
             self._finish_stats(reason)
             self.manifest.write(self.fs, self.root, self.stats)
         finally:
+            self._writers.shutdown()
             self.lock.release()
             self.manifest = None
         logger.info("Run finished (%s):\n  %s", reason, "\n  ".join(summary_lines(self.stats)))

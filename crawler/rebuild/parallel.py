@@ -24,10 +24,10 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
 from types import TracebackType
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 # Imported before the threads are noted below: numpy (OpenBLAS's workers) and pyarrow (jemalloc's background
 # thread) start threads when imported; see may_fork.
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+Params = ParamSpec("Params")
 
 # Chunks in flight per worker: enough work queued that no worker idles while the caller is busy elsewhere, above
 # all through a flush of the rebuild's buffer (a part file per date partition: a flush takes several chunks' worth
@@ -186,6 +187,21 @@ class Workers:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+
+
+class InlineExecutor(Executor):
+    """Each call run at once, in the caller's thread: where one process means no pool, for code written against
+    an executor."""
+
+    def submit(
+        self, fn: Callable[Params, Out], /, *args: Params.args, **kwargs: Params.kwargs
+    ) -> Future[Out]:
+        future: Future[Out] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # as a pool's future holds it; Ctrl-C is not caught
+            future.set_exception(error)
+        return future
 
 
 def _leave_signals() -> None:
