@@ -44,6 +44,15 @@ def capture(headers: list[tuple[str, str]], body: bytes, url: str = URL) -> Capt
         ([("Content-Encoding", "gzip"), ("Content-Type", "text/html")], UTF8_PAGE, URL),
         ([("Content-Type", "text/html; charset=utf-16")], "<p>大纪元</p>".encode("utf-16"), URL),
         ([("Content-Type", "text/html")], b"\xef\xbb\xbf<p>\xe5\xa4\xa7</p>", URL),  # a byte order mark
+        # A charset in Content-Type: what the text is decoded with, unless a byte order mark says otherwise.
+        ([("Content-Type", "text/html; charset=utf-16")], "<p>大纪元</p>".encode("utf-16-be"), URL),
+        ([("Content-Type", "text/html; charset=gbk")], b"\xef\xbb\xbf<p>\xe5\xa4\xa7</p>", URL),
+        ([("Content-Type", "text/html; charset=utf-8")], GB_PAGE, URL),  # not UTF-8: replaced characters
+        ([("Content-Type", 'text/html; charset="big5"')], "<p>大紀元</p>".encode("big5"), URL),
+        ([("Content-Type", 'text/html; x="charset=gbk"; charset=utf-8')], UTF8_PAGE, URL),
+        ([("Content-Type", "text/html; charset=gb18030")], b"<p>\x81\x30\xff</p>", URL),
+        ([("Content-Type", "text/html; charset=no-such-codec")], GB_PAGE, URL),  # unknown: from <meta>
+        ([("Content-Type", "text/plain; charset=utf-8")], UTF8_PAGE, URL),
     ],
 )
 def test_the_text_and_kind_are_those_of_the_response_scrapy_builds(
