@@ -171,10 +171,14 @@ class _Frozen:
         return sum(a.nbytes for a in arrays) + self.bands.nbytes
 
     def position(self, number: int) -> int | None:
+        if self.numbers.size == 0:
+            return None  # a rebuild, a first crawl: no numpy call per item for an empty archive
         pos = int(np.searchsorted(self.numbers, number))
         return pos if pos < self.numbers.size and self.numbers[pos] == number else None
 
     def find_hash(self, key: int) -> int | None:
+        if self.hashes_sorted.size == 0:
+            return None
         pos = int(np.searchsorted(self.hashes_sorted, np.uint64(key)))
         if pos < self.hashes_sorted.size and self.hashes_sorted[pos] == key:
             return int(self.numbers[self.hash_positions[pos]])
@@ -183,7 +187,7 @@ class _Frozen:
     def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
         """The lowest article number within ``max_distance`` of ``simhash`` (an unsigned fingerprint)."""
         if self.numbers.size == 0:
-            return None  # a first crawl: no numpy call per item for an empty archive
+            return None  # as position()
         if max_distance <= BANDED_MAX_DISTANCE:
             candidates = self.bands.candidates(simhash)
         else:
