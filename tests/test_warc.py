@@ -18,7 +18,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler import settings as project_settings
-from pipelines.dataset.warc import read_capture
+from pipelines.dataset.warc import INDEX_SUFFIX, read_capture
 from tests.crawling import CrawlResult, crawl, scrapy
 from tests.replica.testing import serve_replica
 from tests.test_crashes import signal_when, start_crawl_of
@@ -81,9 +81,13 @@ def broken_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Captured]
 
 
 def test_every_response_is_captured_and_each_row_points_at_its_own(broken_crawl: Captured) -> None:
-    files = sorted(broken_crawl.warc.iterdir())
+    files = sorted(broken_crawl.warc.glob("*.warc.gz"))
     run_id = broken_crawl.result.stats["run/id"]
     assert len(files) > 1, "WARC_MAX_BYTES should have rotated the files"
+    indexes = [f.with_name(f.name + INDEX_SUFFIX) for f in files]
+    assert sorted(broken_crawl.warc.iterdir()) == sorted(files + indexes), (
+        "each file and its index, nothing else"
+    )
     assert all(f.name.startswith(f"capture-{run_id}-") and f.name.endswith(".warc.gz") for f in files), files
     assert sorted(manifest(broken_crawl.dataset)["warc_files"]) == [str(f) for f in files]
     responses, requests, concurrent = 0, 0, set()
@@ -115,7 +119,7 @@ def test_every_response_is_captured_and_each_row_points_at_its_own(broken_crawl:
 
 
 def test_warcio_index_and_check_accept_every_file(broken_crawl: Captured) -> None:
-    files = [str(f) for f in sorted(broken_crawl.warc.iterdir())]
+    files = [str(f) for f in sorted(broken_crawl.warc.glob("*.warc.gz"))]
     checked = subprocess.run([WARCIO, "check", "-v", *files], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout[-2000:] + checked.stderr[-2000:]
     assert "digest pass" in checked.stdout and "fail" not in checked.stdout

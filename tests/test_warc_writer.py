@@ -3,6 +3,7 @@ S3 (moto server), and datasets written before the capture columns existed."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,16 @@ from pipelines.dataset.schema import (
     conform,
     items_to_table,
 )
-from pipelines.dataset.warc import Exchange, WarcWriter, read_capture, read_captures, remove_stale_temporaries
+from pipelines.dataset.warc import (
+    Exchange,
+    WarcWriter,
+    expand_paths,
+    indexed_records,
+    read_capture,
+    read_captures,
+    records,
+    remove_stale_temporaries,
+)
 from tests.services import S3Server, s3_server
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -46,7 +56,10 @@ def test_records_are_hidden_until_committed_and_read_back_as_written(tmp_path: P
     refs = [writer.write(exchange(n)) for n in range(3)]
     assert [p.name for p in tmp_path.iterdir()] == [".capture-run1-1.warc.gz.tmp"]
     assert writer.commit() == [str(tmp_path / "capture-run1-1.warc.gz")]
-    assert [p.name for p in tmp_path.iterdir()] == ["capture-run1-1.warc.gz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "capture-run1-1.warc.gz",
+        "capture-run1-1.warc.gz.cdxj",
+    ]
     assert writer.commit() == [], "nothing new to commit"
     for n, ref in enumerate(refs):
         capture = read_capture(ref.file, ref.offset)
@@ -71,9 +84,14 @@ def test_the_sweep_removes_dead_writers_files_and_spares_live_ones(tmp_path: Pat
     live.write(exchange(1))
     dead = tmp_path / ".capture-dead-1.warc.gz.tmp"
     dead.write_bytes(b"half a record")  # what a SIGKILL leaves: nobody holds its lock any more
+    dead_index = tmp_path / ".capture-dead-0.warc.gz.cdxj.tmp"
+    dead_index.write_bytes(b"half an index")
     other = tmp_path / ".part-x.parquet.tmp"
     other.write_bytes(b"not ours")
-    assert remove_stale_temporaries(pafs.LocalFileSystem(), str(tmp_path)) == [str(dead)]
+    assert sorted(remove_stale_temporaries(pafs.LocalFileSystem(), str(tmp_path))) == [
+        str(dead_index),
+        str(dead),
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".capture-live-1.warc.gz.tmp",
         ".part-x.parquet.tmp",
@@ -88,7 +106,7 @@ def s3() -> Iterator[S3Server]:
 
 
 def test_on_s3_a_file_is_uploaded_hidden_then_copied_to_its_name(
-    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     for name, value in s3.environment().items():
         monkeypatch.setenv(name, value)
@@ -99,10 +117,18 @@ def test_on_s3_a_file_is_uploaded_hidden_then_copied_to_its_name(
     assert ref.file == f"s3://{bucket}/warc/capture-run1-1.warc.gz"
     assert fs.get_file_info(f"{root}/capture-run1-1.warc.gz").type == pafs.FileType.NotFound
     assert writer.commit() == [ref.file]
-    names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(root, recursive=True))]
-    assert names == ["capture-run1-1.warc.gz"], "the hidden upload is gone once copied"
+    names = sorted(i.base_name for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)))
+    assert names == ["capture-run1-1.warc.gz", "capture-run1-1.warc.gz.cdxj"], "the hidden uploads are gone"
     assert os.environ["AWS_ENDPOINT_URL"] == s3.endpoint
     assert read_capture(ref.file, ref.offset).body == exchange(7).body
+    assert [offset for offset, _ in indexed_records(ref.file) or []] == [
+        offset for offset, _ in records(ref.file)
+    ]
+    fs.delete_file(f"{root}/capture-run1-1.warc.gz.cdxj")
+    with caplog.at_level(logging.WARNING):
+        assert indexed_records(ref.file) is None
+    assert not caplog.records, "a file without an index is read by a scan, quietly"
+    assert expand_paths(f"s3://{bucket}/warc") == [ref.file]
 
 
 def _item(article_id: str, **changes: object) -> ArticleItem:

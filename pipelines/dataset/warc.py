@@ -15,6 +15,7 @@ import glob
 import hashlib
 import heapq
 import io
+import json
 import logging
 import os
 import uuid
@@ -47,6 +48,8 @@ FILE_PREFIX = "capture-"
 FILE_SUFFIX = ".warc.gz"
 WARC_SUFFIXES = (".warc", ".warc.gz")
 WARC_VERSION = "1.1"
+# Beside each committed file, the index of its records (CDXJ): what ordering a file's captures needs, unread.
+INDEX_SUFFIX = ".cdxj"
 # Hop-by-hop framing that Twisted already undid: kept, a reader would try to de-chunk a plain body.
 _DROPPED_RESPONSE_HEADERS = frozenset({b"transfer-encoding"})
 # warcio's writer: the WARC Content-Type of each record type, and gzip at its compression level.
@@ -82,6 +85,20 @@ class CaptureRef:
     file: str
     offset: int
     date: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """One exchange's two records as the index describes them: the response at ``offset``, the request after."""
+
+    url: str
+    date: str
+    protocol: str
+    status: int
+    mime: str
+    offset: int
+    response_length: int
+    request_length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +218,7 @@ class WarcWriter:
         self._final = ""
         self._temporary = ""
         self._committed: list[str] = []
+        self._written: list[_Written] = []
 
     def write(self, exchange: Exchange) -> CaptureRef:
         """Write the response record, then the request record; returns where the response record starts.
@@ -229,6 +247,18 @@ class WarcWriter:
         offset = self._position
         sink.write(response + request)
         self._position += len(response) + len(request)
+        self._written.append(
+            _Written(
+                exchange.url,
+                date,
+                exchange.protocol,
+                exchange.status,
+                _mime(exchange.response_headers),
+                offset,
+                len(response),
+                len(request),
+            )
+        )
         ref = CaptureRef(display_uri(self.fs, self._final), offset, exchange.date)
         if self._position >= self.max_bytes:
             self._close_current()
@@ -244,6 +274,7 @@ class WarcWriter:
         self.fs.create_dir(self.root, recursive=True)
         self._sink = self._open_sink(self._temporary)
         self._position = 0
+        self._written = []
         return self._sink
 
     def _open_sink(self, path: str) -> _Sink:
@@ -281,6 +312,93 @@ class WarcWriter:
                     self.fs.delete_file(self._temporary)
                 raise
             self._committed.append(display_uri(self.fs, self._final))
+            self._commit_index()
+
+    def _commit_index(self) -> None:
+        """Write the committed file's index as the file was written: hidden, then renamed. After the file, so that
+        a crash between the two leaves a file without an index (read by a scan), never an index without a file.
+        The index is optional: a failure to write it only costs later readers a scan."""
+        name = self._final.rsplit("/", 1)[-1] + INDEX_SUFFIX
+        temporary = f"{self.root}/{storage.temporary_name(name)}"
+        try:
+            sink = self._open_sink(temporary)
+            try:
+                sink.write(index_text(self._final.rsplit("/", 1)[-1], self._written))
+                sink.close()
+                self.fs.move(temporary, f"{self.root}/{name}")
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    sink.close()
+                with contextlib.suppress(OSError):
+                    self.fs.delete_file(temporary)
+                raise
+        except (OSError, pa.ArrowException) as error:
+            logger.warning("Cannot write the index %s (readers will scan its WARC file): %s", name, error)
+        self._written = []
+
+
+def _mime(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return _header_text(value).split(";", 1)[0].strip().lower() or "-"
+    return "-"
+
+
+def index_text(filename: str, written: list[_Written]) -> bytes:
+    """The CDXJ index of a file's records (``<SURT> <timestamp> {json}`` lines, sorted, as pywb and OutbackCDX
+    read them), with every record in it (requests too) and the exact ``warc_date`` and ``warc_type`` of each,
+    which the readers' ordering and record filters use."""
+    lines = []
+    for entry in written:
+        key = f"{surt(entry.url)} {_timestamp(entry.date)}"
+        response = {"url": entry.url, "mime": entry.mime, "status": str(entry.status)}
+        if not _plain(entry.protocol):
+            # A status line the reader would split elsewhere: the filter reads that record's status from the file.
+            del response["status"]
+        request = {"url": entry.url, "mime": "-"}
+        records = (
+            (response, "response", entry.offset, entry.response_length),
+            (request, "request", entry.offset + entry.response_length, entry.request_length),
+        )
+        for fields, kind, offset, length in records:
+            fields.update(
+                length=str(length),
+                offset=str(offset),
+                filename=filename,
+                warc_type=kind,
+                warc_date=entry.date,
+            )
+            lines.append(f"{key} {json.dumps(fields)}\n")
+    lines.sort()
+    return "".join(lines).encode("utf-8")
+
+
+def _timestamp(iso_date: str) -> str:
+    """The 14 digits of a CDX timestamp (``YYYYmmddHHMMSS``) of a WARC-Date."""
+    return "".join(c for c in iso_date[:19] if c.isdigit())
+
+
+def surt(url: str) -> str:
+    """The SURT key replay indexes sort on: ``com,example)/path?query`` for ``http://www.example.com/path?query``
+    (host reversed, ``www`` and default ports dropped, lowercase, no fragment)."""
+    _, separator, rest = url.partition("://")
+    if not separator:
+        return url.lower()
+    cut = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    authority, path = rest[:cut], rest[cut:].split("#", 1)[0]
+    host, _, port = authority.rpartition("@")[2].lower().partition(":")
+    labels = host.split(".")
+    if len(labels) > 2 and labels[0] == "www":
+        labels = labels[1:]
+    kept_port = "" if port in ("", "80", "443") else f":{port}"
+    key = f"{','.join(reversed(labels))}{kept_port}){path.lower() or '/'}"
+    return key.replace(" ", "%20")  # a space ends the key
+
+
+def _plain(text: str) -> bool:
+    """Read back from a record exactly as written: nothing a header line's parsing would strip or split on, no
+    ``<URI>`` a reader unwraps."""
+    return bool(text) and text.isprintable() and " " not in text and not (text[0] == "<" and text[-1] == ">")
 
 
 def committed_files(uri: str, run_id: str) -> list[str]:
@@ -352,7 +470,10 @@ def _expand_one(part: str) -> list[str]:
         selector = pafs.FileSelector(path.rstrip("/"), recursive=True, allow_not_found=True)
         names = sorted(i.path for i in fs.get_file_info(selector) if _is_warc_name(i.base_name))
         return [display_uri(fs, n) for n in names]
-    paths = sorted(glob.glob(part)) if glob.has_magic(part) else [part]
+    # A glob's matches, but the indexes beside the files it matches (``*`` in a capture folder).
+    paths = (
+        sorted(p for p in glob.glob(part) if not p.endswith(INDEX_SUFFIX)) if glob.has_magic(part) else [part]
+    )
     files: list[str] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -398,10 +519,11 @@ CUT = Damaged("cut")
 UNREADABLE = Damaged("unreadable")
 
 
-def scan(uri: str, keep: RecordFilter) -> Iterator[tuple[datetime, int]]:
-    """The capture date and offset of each of one file's records that ``keep`` accepts."""
+def scan(uri: str, keep: RecordFilter, start: int = 0) -> Iterator[tuple[datetime, int]]:
+    """The capture date and offset of each of one file's records from offset ``start`` on that ``keep``
+    accepts."""
     for offset, record in records(uri):
-        if keep(record):
+        if offset >= start and keep(record):
             yield capture_date(record), offset
 
 
@@ -748,6 +870,150 @@ class _FastRecord:
         return record
 
 
+class NotIndexed(Exception):
+    """A record filter read of an :class:`IndexedRecord` what its file's index does not hold."""
+
+
+# What an index does not say about a record (a request's HTTP headers): reading it raises NotIndexed.
+_NOT_INDEXED: Any = object()
+
+
+class _IndexedHeaders:
+    """The WARC headers an index line holds, answered as :class:`_Headers` answers; any other is NotIndexed."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        try:
+            return self._values[name.lower()]
+        except KeyError:
+            raise NotIndexed(name) from None
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotIndexed(name)
+
+
+class _IndexedStatus:
+    """A response's HTTP headers as far as the index holds them: its status code."""
+
+    __slots__ = ("_code",)
+
+    def __init__(self, code: str) -> None:
+        self._code = code
+
+    def get_statuscode(self) -> str:
+        return self._code
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        raise NotIndexed(name)
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotIndexed(name)
+
+
+class IndexedRecord:
+    """A record as its file's index gives it, with what a scan's record gives of it, read the same way: its type,
+    its WARC-Type, WARC-Date and WARC-Target-URI headers, and a response's status code (``http_headers`` is None
+    where a scan's is). Anything else raises :class:`NotIndexed`."""
+
+    __slots__ = ("_http", "rec_headers", "rec_type")
+
+    def __init__(self, rec_type: str, rec_headers: _IndexedHeaders, http: Any) -> None:
+        self.rec_type = rec_type
+        self.rec_headers = rec_headers
+        self._http = http
+
+    @property
+    def http_headers(self) -> Any:
+        if self._http is _NOT_INDEXED:
+            raise NotIndexed("http_headers")
+        return self._http
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotIndexed(name)
+
+
+def indexed_records(uri: str) -> list[tuple[int, IndexedRecord]] | None:
+    """The records of ``uri`` as its index (``<uri>.cdxj``, see :func:`index_text`) gives them, in file order.
+    None when there is no index, and (with a warning) when it cannot be read or does not describe the file as it
+    is, record after record from its first byte to its last."""
+    try:
+        with _open(uri + INDEX_SUFFIX) as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException) as error:
+        logger.warning("%s: cannot read its index, scanning the file instead: %s", uri, error)
+        return None
+    name = uri.rsplit("/", 1)[-1]
+    try:
+        entries = sorted((_index_entry(line, name) for line in text.decode("utf-8").splitlines()), key=_first)
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        logger.warning("%s: its index is damaged (%s), scanning the file instead", uri, error)
+        return None
+    covered = 0
+    for offset, length, _ in entries:
+        if offset != covered:
+            logger.warning(
+                "%s: its index has no record at offset %d, scanning the file instead", uri, covered
+            )
+            return None
+        covered += length
+    size = _size(uri)
+    if covered != size:
+        logger.warning(
+            "%s: its index describes %d bytes of %s, scanning the file instead", uri, covered, size
+        )
+        return None
+    return [(offset, record) for offset, _, record in entries]
+
+
+def _first(entry: tuple[int, int, IndexedRecord]) -> int:
+    return entry[0]
+
+
+def _index_entry(line: str, filename: str) -> tuple[int, int, IndexedRecord]:
+    """Offset, length and record of an index line; ValueError (and the like) for a line :func:`index_text` did
+    not write for ``filename``."""
+    fields = json.loads(line.split(" ", 2)[2])
+    if fields["filename"] != filename:
+        raise ValueError(f"a record of {fields['filename']!r}")
+    kind, date, url = (_string(fields, key) for key in ("warc_type", "warc_date", "url"))
+    headers = {"warc-type": kind, "warc-date": date}
+    http = _NOT_INDEXED
+    if _plain(url):
+        headers["warc-target-uri"] = url
+        if kind not in _HTTP_RECORD_TYPES or not url.startswith(_HTTP_SCHEMES):
+            http = None  # as _FastRecord.parse decides
+        elif kind == "response" and "status" in fields:
+            http = _IndexedStatus(str(int(_string(fields, "status"))))
+    return (
+        int(_string(fields, "offset")),
+        int(_string(fields, "length")),
+        IndexedRecord(kind, _IndexedHeaders(headers), http),
+    )
+
+
+def _string(fields: dict[str, Any], key: str) -> str:
+    value = fields[key]
+    if not isinstance(value, str):
+        raise TypeError(f"{key} is not a string")
+    return value
+
+
+def _size(uri: str) -> int | None:
+    try:
+        if "://" not in uri:
+            return os.path.getsize(uri)
+        fs, path = pafs.FileSystem.from_uri(uri)
+        return int(fs.get_file_info(path).size)
+    except (OSError, TypeError, pa.ArrowException):
+        return None
+
+
 class RecordFilter(Protocol):
     def __call__(self, record: Any) -> bool: ...
 
@@ -765,8 +1031,33 @@ def captures_in_order(
 
 
 def file_in_order(uri: str, keep: RecordFilter) -> list[CaptureRef]:
-    """Where one file's records that ``keep`` accepts are, in capture order (WARC-Date, then offset)."""
-    return [CaptureRef(uri, offset, date) for date, offset in sorted(scan(uri, keep))]
+    """Where one file's records that ``keep`` accepts are, in capture order (WARC-Date, then offset).
+
+    From the file's index when it has a valid one (:func:`indexed_records`), nothing inflated; else by a scan.
+    Should ``keep`` read of a record what the index does not hold, the scan answers from that record on: each
+    record is given to ``keep`` once, as one or the other presents it.
+    """
+    found: list[tuple[datetime, int]] = []
+    indexed = indexed_records(uri)
+    scan_from = 0 if indexed is None else _judge_indexed(indexed, keep, found)
+    if scan_from is not None:
+        found += scan(uri, keep, scan_from)
+    return [CaptureRef(uri, offset, date) for date, offset in sorted(found)]
+
+
+def _judge_indexed(
+    indexed: list[tuple[int, IndexedRecord]], keep: RecordFilter, found: list[tuple[datetime, int]]
+) -> int | None:
+    """Adds to ``found`` the records ``keep`` accepts; returns the offset of the first it could not judge from the
+    index (for the scan to go on from), None when it judged them all."""
+    for offset, record in indexed:
+        try:
+            accepted = keep(record)
+        except NotIndexed:
+            return offset
+        if accepted:
+            found.append((capture_date(record), offset))
+    return None
 
 
 def merge_in_order(
