@@ -81,13 +81,17 @@ def ordered(uri: str, site: str = SITE) -> tuple[list[CaptureRef], Counter[str],
     return warc.file_in_order(uri, keep), skipped, given
 
 
-def scanned(uri: str, tmp_path: Path, site: str = SITE) -> tuple[list[CaptureRef], Counter[str]]:
-    """What the scan finds: the file alone (a copy, under its name) has no index."""
-    alone = tmp_path / "alone"
-    alone.mkdir(exist_ok=True)
-    copy = alone / Path(uri).name
+def index_less_copy(uri: str, tmp_path: Path) -> str:
+    """The file alone, under its name: what the scan reads."""
+    copy = tmp_path / "alone" / Path(uri).name
+    copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(uri, copy)
-    refs, skipped, given = ordered(str(copy), site)
+    return str(copy)
+
+
+def scanned(uri: str, tmp_path: Path, site: str = SITE) -> tuple[list[CaptureRef], Counter[str]]:
+    """What the scan finds (in :func:`index_less_copy`)."""
+    refs, skipped, given = ordered(index_less_copy(uri, tmp_path), site)
     assert warc.IndexedRecord not in given
     return [replace(ref, file=uri) for ref in refs], skipped
 
@@ -141,7 +145,7 @@ def test_a_filter_that_reads_what_the_index_lacks_has_the_scan_judge_from_that_r
     judged: list[type] = []
 
     def html_only(record: Any) -> bool:
-        # The index has no Content-Type: asked for the fourth article's, the scan takes over.
+        # The index has no Content-Type: asked for n4's (the fifth record), the scan takes over.
         kept = record.rec_type == "response" and (
             not warc.target_uri(record).endswith("n4.htm")
             or "html" in record.http_headers.get_header("Content-Type")
@@ -153,15 +157,8 @@ def test_a_filter_that_reads_what_the_index_lacks_has_the_scan_judge_from_that_r
     assert judged[:4] == [warc.IndexedRecord] * 4 and warc.IndexedRecord not in judged[4:]
     assert len(judged) == 2 * len(VARIED)
     assert with_index == [
-        replace(r, file=uri) for r in warc.file_in_order(scanned_copy(uri, tmp_path), html_only)
+        replace(r, file=uri) for r in warc.file_in_order(index_less_copy(uri, tmp_path), html_only)
     ]
-
-
-def scanned_copy(uri: str, tmp_path: Path) -> str:
-    copy = tmp_path / "alone" / Path(uri).name
-    copy.parent.mkdir(exist_ok=True)
-    shutil.copyfile(uri, copy)
-    return str(copy)
 
 
 def damage_by_truncating_mid_line(index: Path) -> None:
