@@ -7,6 +7,7 @@ unflushed buffer only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections import defaultdict
@@ -181,7 +182,7 @@ class ParquetPipeline:
         self.run.output_failed(self._output_error)
 
     def flush(self) -> None:
-        """Commit the buffer: one part file per partition, the run told after each."""
+        """Commit the buffer: one part file per partition, the run told after each, then the manifest rewritten."""
         buffer, buffered = self._buffer, self._buffered
         self._buffer, self._buffered, self._buffered_bytes = defaultdict(list), 0, 0
         rows_before = self._stats.get_value(keys.ROWS_WRITTEN, 0)
@@ -193,12 +194,15 @@ class ParquetPipeline:
                 written.append(self._commit(partition, buffer.pop(partition)))
         except (OSError, pa.ArrowException):
             self._count_coverage(written)
+            self._list_quietly()
             # The rows not committed are lost with this run: count them, as the items that arrive after the
             # failure are counted, so that extracted = written + dropped still holds.
             committed = self._stats.get_value(keys.ROWS_WRITTEN, 0) - rows_before
             self._stats.inc_value(keys.dropped(OUTPUT_ERROR_REASON), buffered - committed)
             raise
         self._count_coverage(written)
+        if written:
+            self.run.flushed()
         if buffered:
             logger.info(
                 "Flushed %d rows to %d partition(s); %d rows in %d files written by this run",
@@ -207,6 +211,12 @@ class ParquetPipeline:
                 self._stats.get_value(keys.ROWS_WRITTEN, 0),
                 self._stats.get_value(keys.FILES_WRITTEN, 0),
             )
+
+    def _list_quietly(self) -> None:
+        """After a failed flush, the manifest lists what the flush committed if the storage still lets it (the
+        next run's recovery lists it otherwise, from the files' names)."""
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self.run.flushed()
 
     def _commit_captures(self) -> None:
         """Have the capture files the buffered rows point into committed (``before_flush``), and listed."""
@@ -219,7 +229,8 @@ class ParquetPipeline:
             self.run.captures_committed(committed)
 
     def _commit(self, partition: str, items: list[ArticleItem]) -> pa.Table:
-        """One part file written and renamed, then the run told; returns its rows."""
+        """One part file written and renamed, then the run told (the manifest lists it at the flush's end);
+        returns its rows."""
         table = items_to_table(items)
         path = self._next_part_path(partition)
         storage.write_table_atomically(

@@ -7,7 +7,8 @@ first row and after its last.
   written ``running``, and whether the last run did not finish (then a page of known articles does not prove
   that the older pages are archived).
 - Each part file the exporter commits, and each capture file committed before it: the lock and the manifest
-  are told (:meth:`RunLifecycle.committed`, :meth:`RunLifecycle.captures_committed`).
+  are told (:meth:`RunLifecycle.committed`, :meth:`RunLifecycle.captures_committed`; the manifest is rewritten
+  once per flush, :meth:`RunLifecycle.flushed`).
 - ``spider_closed``, after the pipelines' last flush: the health verdict, the final manifest, the lock released;
   ``scrapy crawl`` reads its exit status here (:meth:`RunLifecycle.exit_status`).
 
@@ -200,10 +201,17 @@ class RunLifecycle:
         }
 
     def committed(self, path: str, article_ids: list[str]) -> None:
-        """A part file is in the dataset: the lock (claims) and the manifest are told."""
+        """A part file is in the dataset: the lock (claims) is told, and the manifest lists it from its next
+        write (:meth:`flushed`)."""
         assert self.manifest is not None, "a part file committed before the run opened"
         self.lock.committed(article_ids)
         self.manifest.files.append(path.removeprefix(self.root + "/"))
+
+    def flushed(self) -> None:
+        """The exporter's flush is over: the manifest is rewritten with the files it committed. Once per flush,
+        not after each part file (one per partition: dozens a flush); a kill in between loses no file, the next
+        run's recovery lists a dead run's files from their names."""
+        assert self.manifest is not None, "a flush before the run opened"
         self.manifest.write(self.fs, self.root, self._stats.get_stats())
 
     def captures_committed(self, files: list[str]) -> None:
