@@ -29,10 +29,11 @@ def extract(html: str, url: str) -> Article:
 
 def _extract_site(html: str, url: str, ref: ArticleRef) -> Article:
     root = parse_document(html)
-    parser = parser_for(root)
-    if parser is None:
+    found = parser_for(root)
+    if found is None:
         raise NotAnArticle(f"no known article layout: {url}")
-    return normalized_article(assemble(root, ref, parser.read(root, ref.canonical_url), parser.name))
+    parser, element = found
+    return normalized_article(assemble(root, ref, parser.read(root, element, ref.canonical_url), parser.name))
 
 
 def extract_page(body: bytes, url: str, content_type: str | None = None, *, generic: bool = False) -> Article:

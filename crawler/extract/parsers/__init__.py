@@ -9,5 +9,10 @@ from crawler.extract.parsers.base import Parser
 PARSERS: tuple[Parser, ...] = (current.PARSER, legacy.PARSER, pre2013.PARSER)
 
 
-def parser_for(root: Element) -> Parser | None:
-    return next((parser for parser in PARSERS if parser.matches(root)), None)
+def parser_for(root: Element) -> tuple[Parser, Element] | None:
+    """The first layout whose probe finds its element on the page, and that element."""
+    for parser in PARSERS:
+        found = parser.probe(root)
+        if found is not None:
+            return parser, found
+    return None

@@ -32,11 +32,12 @@ class LayoutFields:
 
 @dataclass(frozen=True, slots=True)
 class Parser:
-    """A layout: a cheap probe that recognises its markup, and the reader of its fields."""
+    """A layout: a cheap probe that finds the element its markup is recognised by (None: not this layout), and
+    the reader of its fields, given that element so that it is not looked for twice."""
 
     name: str
-    matches: Callable[[Element], bool]
-    read: Callable[[Element, str], LayoutFields]
+    probe: Callable[[Element], Element | None]
+    read: Callable[[Element, Element, str], LayoutFields]
 
 
 def published_meta(root: Element) -> datetime | None:

@@ -16,7 +16,6 @@ from crawler.extract.dom import (
     unique,
     with_token,
 )
-from crawler.extract.errors import NotAnArticle
 from crawler.extract.fields import body_of
 from crawler.extract.images import image_of
 from crawler.extract.model import Image
@@ -61,14 +60,8 @@ def heading_of(article: Element) -> str:
     return line_of(first_with_class(headings, "title", "articleTitle")) or line_of(first(headings))
 
 
-def matches(root: Element) -> bool:
-    return article_of(root) is not None
-
-
-def read(root: Element, base_url: str) -> LayoutFields:
-    article = article_of(root)
-    if article is None:
-        raise NotAnArticle(f"no current-layout article: {base_url}")
+def read(root: Element, article: Element, base_url: str) -> LayoutFields:
+    """The fields of a page whose ``article_of`` is ``article``."""
     ld = news_article_ld(root)
     time_element = info_time(article)
     visible = parse_visible_time(line_of(time_element))
@@ -107,4 +100,4 @@ def _lead_image(article: Element, base_url: str) -> Image | None:
     return image_of(container, first_with_class(container.iterdescendants("div"), "caption"), base_url)
 
 
-PARSER = Parser("current", matches, read)
+PARSER = Parser("current", article_of, read)

@@ -23,15 +23,16 @@ LEAD_IMAGE = etree.XPath(f"//div[{has_class('arttop')}]")
 CAPTION = etree.XPath(f".//div[{has_class('caption')}]")
 
 
-def matches(root: Element) -> bool:
-    return bool(HEADING(root))
+def heading_of(root: Element) -> Element | None:
+    return first(HEADING(root))
 
 
-def read(root: Element, base_url: str) -> LayoutFields:
+def read(root: Element, heading: Element, base_url: str) -> LayoutFields:
+    """The fields of a page whose ``heading_of`` is ``heading``."""
     time_element = first(TIME(root))
     published_attr = time_element.get("datetime") if time_element is not None else None
     return LayoutFields(
-        heading=line_of(first(HEADING(root))),
+        heading=line_of(heading),
         body=body_of(root),
         page_times=[
             published_meta(root),
@@ -50,4 +51,4 @@ def _lead_image(root: Element, base_url: str) -> Image | None:
     return image_of(container, first(CAPTION(container)), base_url)
 
 
-PARSER = Parser("legacy", matches, read)
+PARSER = Parser("legacy", heading_of, read)

@@ -15,12 +15,13 @@ HEADING = etree.XPath(f"//{ART_HEAD}/h1")
 TIME = etree.XPath(f"//{ART_HEAD}/span")
 
 
-def matches(root: Element) -> bool:
-    return bool(PROBE(root))
+def head_of(root: Element) -> Element | None:
+    return first(PROBE(root))
 
 
-def read(root: Element, _base_url: str) -> LayoutFields:
-    """No lead image on these pages, so the base URL (for image links) is not needed here."""
+def read(root: Element, _head: Element, _base_url: str) -> LayoutFields:
+    """The fields of a page that has a ``head_of``. No lead image on these pages, so the base URL (for image
+    links) is not needed here."""
     return LayoutFields(
         heading=line_of(first(HEADING(root))),
         body=body_of(root),
@@ -28,4 +29,4 @@ def read(root: Element, _base_url: str) -> LayoutFields:
     )
 
 
-PARSER = Parser("pre2013", matches, read)
+PARSER = Parser("pre2013", head_of, read)
