@@ -22,6 +22,8 @@ _SPACES_RE = re.compile(r"[ \t\n\r\f\v\u00a0\u3000\u2000-\u200a\u202f\u205f\x00-
 # the three str.isspace characters outside the class. A text without them is collapsed by str.split and join,
 # several times faster than a regex substitution on CJK text, with the same result.
 _SPLIT_DIFFERS_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u1680\u2028\u2029]")
+# A character that _REPLACED_RE or _SPLIT_DIFFERS_RE finds: a text without any is collapsed by str.split alone.
+_EITHER_RE = re.compile(f"{_REPLACED_RE.pattern[:-1]}{_SPLIT_DIFFERS_RE.pattern[1:]}")
 # Joins the lines of an article for one normalization pass: a private-use character is neither space nor
 # replaced, and NFC composes nothing across it, so the pass gives each line what it would give it alone.
 _LINE_SEPARATOR = "\ue000"
@@ -37,7 +39,11 @@ def normalize_lines(texts: list[str]) -> list[str]:
     joined = _LINE_SEPARATOR.join(texts)
     if joined.count(_LINE_SEPARATOR) != len(texts) - 1:
         return [normalize_line(text) for text in texts]
-    normalized = _collapse_spaces(_replace_characters(unicodedata.normalize("NFC", joined)))
+    normalized = unicodedata.normalize("NFC", joined)
+    if _EITHER_RE.search(normalized) is None:  # the common case: one scan instead of the two below
+        normalized = " ".join(normalized.split())
+    else:
+        normalized = _collapse_spaces(_replace_characters(normalized))
     return [line.strip() for line in normalized.split(_LINE_SEPARATOR)]
 
 
