@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from scrapy.http import TextResponse
 
+from crawler.decoding import decode_page
 from crawler.middlewares.capture import response_of
 from crawler.rebuild import pages
 from crawler.urls import is_site_url, parse_article_url, public_variant, site_article_link, site_netloc
@@ -61,7 +62,33 @@ def test_the_text_and_kind_are_those_of_the_response_scrapy_builds(
     page = capture(headers, body, url)
     response = response_of(page)
     expected = response.text if isinstance(response, TextResponse) else None
-    assert pages._text(page, pages._headers(page)) == expected
+    read = pages._headers(page)
+    text = pages._text(page, read)
+    assert text == expected
+    if text is not None:  # what extraction is handed instead of decoding the body again: the same text
+        decoded = pages._decoded_page(page, read, text)
+        assert decoded is None or decoded == decode_page(body, pages._latin1(read.get("Content-Type")))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "shared"),
+    [
+        ("text/html; charset=utf-8", UTF8_PAGE, True),
+        ("text/html; charset=UTF8", UTF8_PAGE, True),
+        ("text/html; charset=utf-8", GB_PAGE, False),  # not UTF-8: w3lib replaced bytes
+        ("text/html; charset=utf-8", b"\xef\xbb\xbf" + UTF8_PAGE, False),  # a byte order mark
+        ("text/html; charset=gbk", UTF8_PAGE, False),  # decoded as GBK by Scrapy, as UTF-8 by extraction
+        ("text/html", UTF8_PAGE, False),
+    ],
+)
+def test_extraction_is_handed_the_text_only_when_it_would_decode_the_same(
+    content_type: str, body: bytes, shared: bool
+) -> None:
+    page = capture([("Content-Type", content_type)], body)
+    read = pages._headers(page)
+    text = pages._text(page, read)
+    assert text is not None
+    assert pages._decoded_page(page, read, text) == (decode_page(body, content_type) if shared else None)
 
 
 def test_header_values_are_those_scrapy_headers_give() -> None:

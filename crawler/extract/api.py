@@ -36,15 +36,23 @@ def _extract_site(html: str, url: str, ref: ArticleRef) -> Article:
     return normalized_article(assemble(root, ref, parser.read(root, element, ref.canonical_url), parser.name))
 
 
-def extract_page(body: bytes, url: str, content_type: str | None = None, *, generic: bool = False) -> Article:
-    """The article on a page's bytes fetched from ``url`` (``content_type``: the HTTP header, if any).
+def extract_page(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    generic: bool = False,
+    decoded: str | None = None,
+) -> Article:
+    """The article on a page's bytes fetched from ``url`` (``content_type``: the HTTP header, if any;
+    ``decoded``: ``crawler.decoding.decode_page(body, content_type)``, when the caller has it already).
 
     An article URL of the site whose markup is one of the site's layouts goes to that layout's parser; any
     other page (another site's, the site's in an unknown layout, or one whose layout parser finds no title,
     body or date) to the general extractor, as does every page when ``generic`` is set. Raises NotAnArticle
     for list, index and error pages, MissingField when an article lacks its title, body or publication date.
     """
-    html = decode_page(body, content_type)
+    html = decode_page(body, content_type) if decoded is None else decoded
     ref = None if generic else parse_article_url(url)
     if ref is not None:
         try:

@@ -19,7 +19,7 @@ from scrapy.http import TextResponse
 from scrapy.responsetypes import responsetypes
 from w3lib.encoding import html_to_unicode, http_content_type_encoding, read_bom
 
-from crawler.decoding import decode_problem
+from crawler.decoding import REPLACEMENT_CHARACTER, UTF8, decode_problem
 from crawler.discovery import page
 from crawler.extract import extract_page
 from crawler.extract.errors import ExtractionError
@@ -97,7 +97,7 @@ def read_page(capture: warc.Capture, site: str) -> PageResult:
     if text is None:
         result.failure = "not_html"
     else:
-        _read_article(result, capture, headers)
+        _read_article(result, capture, headers, _decoded_page(capture, headers, text))
     return result
 
 
@@ -139,9 +139,22 @@ def _header_charset(body: bytes, headers: dict[str, bytes]) -> str | None:
     return http_content_type_encoding(_latin1(headers.get(_CONTENT_TYPE)))
 
 
-def _read_article(result: PageResult, capture: warc.Capture, headers: dict[str, bytes]) -> None:
+def _decoded_page(capture: warc.Capture, headers: dict[str, bytes], text: str) -> str | None:
+    """``text`` when it is also what extraction decodes the body to (``decode_page``), so that the body is not
+    decoded twice: UTF-8 that w3lib read as such without replacing anything, which ``decode_page`` reads as UTF-8
+    too, whatever the page declares; None for any other page."""
+    if REPLACEMENT_CHARACTER in text or _header_charset(capture.body, headers) != UTF8:
+        return None
+    return text
+
+
+def _read_article(
+    result: PageResult, capture: warc.Capture, headers: dict[str, bytes], decoded: str | None
+) -> None:
     try:
-        article = extract_page(capture.body, capture.url, _latin1(headers.get(_CONTENT_TYPE)))
+        article = extract_page(
+            capture.body, capture.url, _latin1(headers.get(_CONTENT_TYPE)), decoded=decoded
+        )
     except ExtractionError as error:
         result.failure, result.failure_detail = error.reason, str(error)
         return
