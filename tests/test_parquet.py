@@ -35,6 +35,7 @@ from pipelines.dataset.schema import (
     PLAIN_COLUMNS,
     SCHEMA_VERSION,
     dictionary_paths,
+    statistics_paths,
 )
 from pipelines.dataset.storage import OutputNotWritableError
 from pipelines.parquet import ParquetConfigError, ParquetPipeline, text_bytes
@@ -160,6 +161,19 @@ def test_part_files_dictionary_encode_the_repeating_columns_alone(
         }
         assert encoded == set(dictionary_paths(ARTICLE_SCHEMA)), path
         assert "categories.list.element" in encoded  # a list column's values, not the list
+
+
+def test_part_files_have_statistics_for_every_column_but_the_article_text(
+    two_days: tuple[Path, ParquetPipeline],
+) -> None:
+    root, _ = two_days
+    for path in data_files(root):
+        row_group = pq.ParquetFile(path).metadata.row_group(0)
+        columns = [row_group.column(i) for i in range(row_group.num_columns)]
+        summarised = {column.path_in_schema for column in columns if column.is_stats_set}
+        assert summarised == set(statistics_paths(ARTICLE_SCHEMA)), path
+        assert {"published_at", "article_id", "categories.list.element"} <= summarised
+        assert not {"body_text", "body_html", "title"} & summarised
 
 
 def test_files_carry_schema_version_and_no_partition_column(two_days: tuple[Path, ParquetPipeline]) -> None:

@@ -104,14 +104,26 @@ PLAIN_COLUMNS = frozenset(
 )
 
 
+# The article's own free text (long, and unique to its row): no min/max statistics in the Parquet files. No reader
+# selects files by the smallest and largest body of their rows, which each file's footer held in full, a tenth of
+# the bytes of a part file and a fifth of the time to write one of tens of rows (figures in bench/HISTORY.md).
+UNSUMMARISED_COLUMNS = frozenset({"title", "dateline", "body_text", "body_html", "images"})
+
+
+def statistics_paths(schema: pa.Schema) -> list[str]:
+    """The Parquet column paths with min/max statistics in a file of ``schema``: those of its columns not in
+    UNSUMMARISED_COLUMNS (a list column's values are at ``NAME.list.element``)."""
+    return [_values_path(field) for field in schema if field.name not in UNSUMMARISED_COLUMNS]
+
+
+def _values_path(field: pa.Field) -> str:
+    return f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
+
+
 def dictionary_paths(schema: pa.Schema) -> list[str]:
     """The Parquet column paths to dictionary-encode in a file of ``schema``: those of its columns in
     DICTIONARY_COLUMNS (a list column's values are at ``NAME.list.element``)."""
-    return [
-        f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
-        for field in schema
-        if field.name in DICTIONARY_COLUMNS
-    ]
+    return [_values_path(field) for field in schema if field.name in DICTIONARY_COLUMNS]
 
 
 def schema_version_of(schema: pa.Schema) -> str | None:

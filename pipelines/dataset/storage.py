@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipelines.dataset.schema import dictionary_paths
+from pipelines.dataset.schema import dictionary_paths, statistics_paths
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,11 @@ def write_temporary(
         with (
             fs.open_output_stream(temporary) as out,
             pq.ParquetWriter(
-                out, schema, compression=compression, use_dictionary=dictionary_paths(schema)
+                out,
+                schema,
+                compression=compression,
+                use_dictionary=dictionary_paths(schema),
+                write_statistics=statistics_paths(schema),
             ) as writer,
         ):
             for group in _row_groups(tables, row_group_size):
