@@ -3,8 +3,13 @@ paging) and feeds, on hand-written pages and on the replica's pages of every era
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 import lxml.html
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from crawler.discovery import feeds, page
 from crawler.urls import ListRef, parse_article_url
@@ -305,3 +310,53 @@ def test_href_scan_reads_each_href_as_its_page_does_when_it_recurs() -> None:
     ]:
         assert page.article_links(html, page_url) == expected
         assert page.article_links(html, page_url) == expected  # and again, from the cache
+
+
+def _href_values_by_name(html: str) -> list[str]:
+    """Every href value read as the definition goes: find the name (any case), skip it after a word character,
+    else match the attribute there; on no match, go on from the next character."""
+    name_re = re.compile("href", re.IGNORECASE)
+    attribute_re = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+    def values() -> Iterator[str]:
+        position = 0
+        while (name := name_re.search(html, position)) is not None:
+            start = name.start()
+            before = html[start - 1] if start else ""
+            attribute = None if before.isalnum() or before == "_" else attribute_re.match(html, start)
+            if attribute is None:
+                position = start + 1
+                continue
+            quoted, single, bare = attribute.groups(default="")
+            yield quoted or single or bare
+            position = attribute.end()
+
+    return list(values())
+
+
+_HREF_PIECES = [
+    "href",
+    "HREF",
+    "hReF",
+    "=",
+    " ",
+    "\t",
+    "\u3000",
+    "\xa0",
+    '"',
+    "'",
+    ">",
+    "x",
+    "_",
+    "é",
+    "中",
+    "/gb/1",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_HREF_PIECES), max_size=14).map("".join))
+@example('xhref="a href=b" href=c')
+@example("href='' href=\"\" éhref=d _href=e")
+def test_href_scan_reads_the_values_the_definition_reads(html: str) -> None:
+    assert list(page._href_values(html)) == _href_values_by_name(html)

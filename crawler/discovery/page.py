@@ -36,13 +36,12 @@ TAB_CHANNEL_ATTRIBUTE = "slugid"
 # raise later on.
 HREF_PATH_RE = re.compile(r"^(?:(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[A-Za-z0-9.:@%_~+-]*)?(/[^?#]*)")
 # An href attribute, quoted either way or bare. No leading `<a` context on purpose: with it, a hostile page of
-# unclosed tags would make each attempt scan to the end of the page. Matched where HREF_START_RE finds the
-# name and the character before it is no word character (a `\bhref` pattern, same matches, kept the regex
-# engine from searching for the name: 3 times slower on an article page, the crawl's costliest regex).
-HREF_ATTRIBUTE_RE = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
-# The name in any case, spelled as classes: the same matches as IGNORECASE (no other character folds to one of
-# these letters), and a third faster to search for over a page.
-HREF_START_RE = re.compile("[hH][rR][eE][fF]")
+# unclosed tags would make each attempt scan to the end of the page. Kept where the character before it is no
+# word character, tested on each match (a `\bhref` pattern, same matches, kept the regex engine from searching
+# for the name: 3 times slower on an article page, the crawl's costliest regex). The name in any case, spelled
+# as classes: the same matches as IGNORECASE (no other character folds to one of these letters), and a third
+# faster to search for over a page.
+HREF_RE = re.compile(r"""[hH][rR][eE][fF]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _ABSOLUTE = ("https://", "http://")
 # Hrefs seen lately (article_links): a site's navigation, tags and related articles recur from page to page.
 HREF_CACHE_SIZE = 8192
@@ -245,12 +244,11 @@ def _article_link(href: str, page_url: str, origin: str) -> str | None:
 def _href_values(html: str) -> Iterator[str]:
     """The value of every href attribute (a word boundary before its name), in page order."""
     position = 0
-    while (name := HREF_START_RE.search(html, position)) is not None:
-        start = name.start()
+    while (attribute := HREF_RE.search(html, position)) is not None:
+        start = attribute.start()
         before = html[start - 1] if start else ""
-        attribute = None if before.isalnum() or before == "_" else HREF_ATTRIBUTE_RE.match(html, start)
-        if attribute is None:
-            position = start + 1
+        if before.isalnum() or before == "_":
+            position = start + 1  # an href inside this one's value may still count
             continue
         quoted, single, bare = attribute.groups(default="")
         yield quoted or single or bare
