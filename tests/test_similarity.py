@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unicodedata import normalize
+
 import pytest
 
 from crawler.extract.similarity import body_f1, is_cjk_text, tokens
@@ -61,3 +63,29 @@ def test_script_decided_by_the_truth() -> None:
     assert not is_cjk_text("English text with one 字")
     # An English truth scores an extraction in shingles even when the extraction is Chinese.
     assert body_f1("中文中文中文", "some english words here") == 0.0
+
+
+def counter_f1(extracted: str, truth: str) -> float:
+    """The definition, over the Counters of ``tokens`` (body_f1 counts Chinese bigrams as arrays instead)."""
+    expected = tokens(normalize("NFKC", truth).casefold(), chinese=True)
+    got = tokens(normalize("NFKC", extracted).casefold(), chinese=True)
+    common = sum((expected & got).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(got.values()), common / sum(expected.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.mark.parametrize(
+    ("extracted", "truth"),
+    [
+        ("中", "中"),
+        ("中", "中文"),
+        ("中文", "中"),
+        ("中文中文中", "文中文中文中文"),
+        ("大纪元2021年ＡＢＣ𠀀字", "𠀀字大纪元，２０２１年abc"),
+        ("甲乙丙丁甲乙", "乙丙丁戊甲乙甲乙"),
+    ],
+)
+def test_chinese_f1_is_the_f1_of_the_bigram_counters(extracted: str, truth: str) -> None:
+    assert body_f1(extracted, truth) == counter_f1(extracted, truth)

@@ -14,12 +14,17 @@ import re
 import unicodedata
 from collections import Counter
 
+import numpy as np
+import numpy.typing as npt
+
 SHINGLE_WORDS = 4
 _CJK_RE = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 # Letters and digits of any script; \w also matches "_", which is not a letter.
 _WORD_RE = re.compile(r"[^\W_]+")
 # A text is scored as Chinese when CJK characters make up at least this share of its letters and digits.
 _CJK_SHARE = 0.3
+# Unicode code points fit in 21 bits.
+_CODE_POINT_BITS = 21
 
 
 def body_f1(extracted: str, truth: str) -> float:
@@ -27,16 +32,39 @@ def body_f1(extracted: str, truth: str) -> float:
     truth_norm = _normalize(truth)
     extracted_norm = _normalize(extracted)
     chinese = is_cjk_text(truth_norm) if truth_norm else is_cjk_text(extracted_norm)
-    expected = tokens(truth_norm, chinese=chinese)
-    got = tokens(extracted_norm, chinese=chinese)
-    if not expected or not got:
+    overlap = _bigram_overlap if chinese else _shingle_overlap
+    common, got, expected = overlap(extracted_norm, truth_norm)
+    if not expected or not got or common == 0:
         return 0.0
-    common = sum((expected & got).values())
-    if common == 0:
-        return 0.0
-    precision = common / sum(got.values())
-    recall = common / sum(expected.values())
+    precision = common / got
+    recall = common / expected
     return 2 * precision * recall / (precision + recall)
+
+
+def _shingle_overlap(extracted: str, truth: str) -> tuple[int, int, int]:
+    """The tokens the two texts share (a multiset intersection), the extracted text's and the truth's."""
+    expected = tokens(truth, chinese=False)
+    got = tokens(extracted, chinese=False)
+    return sum((expected & got).values()), sum(got.values()), sum(expected.values())
+
+
+def _bigram_overlap(extracted: str, truth: str) -> tuple[int, int, int]:
+    """As :func:`_shingle_overlap` over the character bigrams of :func:`tokens`, counted as arrays of integers
+    instead of Counters of strings (building and intersecting those was most of the cross-check's comparison)."""
+    got_keys, got_counts = _bigram_keys(extracted)
+    expected_keys, expected_counts = _bigram_keys(truth)
+    _, in_got, in_expected = np.intersect1d(got_keys, expected_keys, assume_unique=True, return_indices=True)
+    common = np.minimum(got_counts[in_got], expected_counts[in_expected]).sum()
+    return int(common), int(got_counts.sum()), int(expected_counts.sum())
+
+
+def _bigram_keys(normalized: str) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """The distinct tokens of ``tokens(normalized, chinese=True)`` and their counts, each bigram as one integer
+    (its two code points, 21 bits each) and a lone character as its code point (below any bigram's)."""
+    chars = "".join(_WORD_RE.findall(normalized))
+    codes = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    keys = codes if codes.size == 1 else (codes[:-1] << np.uint64(_CODE_POINT_BITS)) | codes[1:]
+    return np.unique(keys, return_counts=True)
 
 
 def _normalize(text: str) -> str:
