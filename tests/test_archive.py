@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.dataset.archive import INDEX_SCHEMA, ArchiveIndex, ArchiveLookup, Latest, hash_key
+from pipelines.dataset.archive import (
+    INDEX_SCHEMA,
+    ArchiveIndex,
+    ArchiveLookup,
+    Latest,
+    article_number,
+    hash_key,
+)
 from pipelines.dataset.simhash import hamming_distance, to_signed
 from tests.archive_data import make_synthetic_dataset
 
@@ -209,17 +217,34 @@ def test_near_duplicate_matches_a_brute_force_scan(
     flips=st.lists(st.integers(0, 63), max_size=6),
     max_distance=st.integers(0, 8),
     pick=st.integers(0, 39),
+    exclude=st.integers(0, 8),
 )
 def test_a_later_version_in_the_run_replaces_its_fingerprint(
-    additions: list[tuple[int, int]], flips: list[int], max_distance: int, pick: int
+    additions: list[tuple[int, int]], flips: list[int], max_distance: int, pick: int, exclude: int
 ) -> None:
     """Versions added in one run (an import's captures over the years): only each article's latest text is
-    matched, like a scan of the latest fingerprints."""
+    matched, like a scan of the latest fingerprints; ``exclude`` (0: none) leaves one article out."""
     index = ArchiveIndex.empty()
     latest: dict[int, int] = {}
     for version, (number, fingerprint) in enumerate(additions, start=1):
         index.add(f"n{number}", version, digest(f"{number}-{version}"), to_signed(fingerprint))
         latest[number] = fingerprint
     query = flip_bits(additions[pick % len(additions)][1], *flips)
-    close = sorted(n for n, f in latest.items() if hamming_distance(f, query) <= max_distance)
-    assert index.near_duplicate(query, max_distance) == (f"n{close[0]}" if close else None)
+    close = sorted(
+        n for n, f in latest.items() if hamming_distance(f, query) <= max_distance and n != exclude
+    )
+    skip = f"n{exclude}" if exclude else None
+    assert index.near_duplicate(query, max_distance, exclude=skip) == (f"n{close[0]}" if close else None)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=8),
+        st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), max_size=6).map(lambda s: f"n{s}"),
+        st.from_regex(r"n[0-9]+", fullmatch=True),
+    )
+)
+def test_article_number_reads_n_and_decimal_digits_only(article_id: str) -> None:
+    """Any Unicode decimal digits (what int reads), not other numerals (superscripts, Roman numerals)."""
+    match = re.fullmatch(r"n(\d+)", article_id)
+    assert article_number(article_id) == (int(match.group(1)) if match else None)

@@ -13,7 +13,7 @@ bucket's few members are compared instead of the whole archive.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, Protocol
@@ -46,8 +46,9 @@ BANDED_MAX_DISTANCE = BANDS - 1
 HASH_KEY_HEX_DIGITS = 16
 # 2**(bit_length - 3) <= n / 4 buckets per band: at most 4 bytes of bucket offsets per article over all bands.
 _BUCKET_BITS_BELOW_SIZE_BITS = 3
-_ARTICLE_ID_RE = re.compile(r"n(\d+)")
 _NOT_HEX = 0xFF
+_BAND_MASK = (1 << BAND_BITS) - 1
+_BAND_SHIFTS = tuple(band * BAND_BITS for band in range(BANDS))
 
 I32Array = npt.NDArray[np.int32]
 I64Array = npt.NDArray[np.int64]
@@ -99,8 +100,9 @@ def hash_key(content_hash: str) -> int:
 
 def article_number(article_id: str) -> int | None:
     """The number of an ``n<digits>`` id, None for anything else."""
-    match = _ARTICLE_ID_RE.fullmatch(article_id)
-    return int(match.group(1)) if match else None
+    digits = article_id[1:]
+    # isdecimal: the Unicode decimal digits, which int reads (not superscripts or other numerals).
+    return int(digits) if article_id[:1] == "n" and digits.isdecimal() else None
 
 
 def _hex_digit_values() -> npt.NDArray[np.uint8]:
@@ -226,34 +228,43 @@ class _Overlay:
         previous = self.entries.get(number)
         if previous is not None:
             # A later version in the same run: its fingerprint replaces the earlier one in the buckets.
-            for band, key in enumerate(_band_keys(previous.simhash)):
-                self.by_band[band][key].remove((previous.simhash, number))
+            for table, key in zip(self.by_band, _band_keys(previous.simhash), strict=True):
+                table[key].remove((previous.simhash, number))
         self.entries[number] = entry
         self.by_hash[entry.hash_key] = min(number, self.by_hash.get(entry.hash_key, number))
-        for band, key in enumerate(_band_keys(entry.simhash)):
-            self.by_band[band].setdefault(key, []).append((entry.simhash, number))
+        member = (entry.simhash, number)
+        for table, key in zip(self.by_band, _band_keys(entry.simhash), strict=True):
+            bucket = table.get(key)
+            if bucket is None:
+                table[key] = [member]
+            else:
+                bucket.append(member)
 
     def near_duplicate(self, simhash: int, max_distance: int, exclude: int | None) -> int | None:
         """Both fingerprints are unsigned here (see ``ArchiveIndex.add``), so their distance needs no mask."""
         if max_distance > BANDED_MAX_DISTANCE:
-            buckets = [[(entry.simhash, n) for n, entry in self.entries.items()]]
+            candidates = [(entry.simhash, n) for n, entry in self.entries.items()]
         else:
-            buckets = [self.by_band[band].get(key, []) for band, key in enumerate(_band_keys(simhash))]
-        hits: list[int] = []
-        for bucket in buckets:
-            hits += [
-                n for other, n in bucket if (other ^ simhash).bit_count() <= max_distance and n != exclude
-            ]
+            # One comprehension over the buckets joined: a candidate costs less than a comprehension's setup.
+            candidates = []
+            for table, key in zip(self.by_band, _band_keys(simhash), strict=True):
+                candidates += table.get(key, ())
+        hits = [
+            n for other, n in candidates if (other ^ simhash).bit_count() <= max_distance and n != exclude
+        ]
         return min(hits, default=None)
 
 
-def _band_keys(simhash: int) -> Iterator[int]:
-    for band in range(BANDS):
-        yield (simhash >> (band * BAND_BITS)) & ((1 << BAND_BITS) - 1)
+# An item's fingerprint is asked for (near_duplicate) and then added: its keys are computed once.
+@functools.lru_cache(maxsize=1)
+def _band_keys(simhash: int) -> tuple[int, ...]:
+    return tuple([(simhash >> shift) & _BAND_MASK for shift in _BAND_SHIFTS])
 
 
-def _lowest(*numbers: int | None) -> int | None:
-    return min((n for n in numbers if n is not None), default=None)
+def _lowest(a: int | None, b: int | None) -> int | None:
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)
 
 
 class ArchiveIndex:
