@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from crawler.decoding import declared_encodings, decode_page, decode_problem, page_encoding, page_markup
 
@@ -111,3 +114,40 @@ def test_a_long_undeclared_page_is_detected_from_its_first_chinese_text() -> Non
     html = page(TRADITIONAL * 40, head)
     assert decode_page(html.encode("big5")) == html
     assert decode_page(html.encode("gbk")) == html
+
+
+def _problem_by_runs(text: str) -> str | None:
+    """decode_problem as defined: every maximal run of suspects checked, then their count against CJK's."""
+    if "\ufffd" in text:
+        return "replacement_character"
+    runs = re.findall(f"[{_SUSPECTS}]+", text)
+    if any(
+        re.search("[\u0080-\u009f]", run) or (len(run) >= 3 and re.search("[\u00a1-\u00ff]", run))
+        for run in runs
+    ):
+        return "mojibake"
+    suspects = sum(map(len, runs))
+    cjk = len(re.findall("[\u3400-\u9fff\uf900-\ufaff]", text))
+    return "mojibake" if suspects >= 2 and suspects > cjk else None
+
+
+# Latin-1's upper half and cp1252's symbols (its 0x80-0x9F bytes), the suspects of mis-decoded text.
+_SUSPECTS = "\u0080-\u00ff" + "".join(bytes([b]).decode("cp1252", "ignore") for b in range(0x80, 0xA0))
+# Every kind of suspect (C1 controls, no-break space, Latin-1 marks, cp1252 symbols; the code points cp1252
+# leaves undefined) among ASCII, CJK and other text, lone surrogates and the replacement character.
+_DECODING_TRICKY = (
+    "a 1\n中文纪\u3400\uf900\u00a0\u00a1\u00e9\u00ff\u0080\u0081\u0085\u009f“”…—€Œ™ƒ\u0152\u2028Ā\ud800"
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=_DECODING_TRICKY, max_size=24))
+@example("“大纪元”")
+@example("a\u00a0b\u00a0")
+@example("ä¸\u00ad")
+@example("ééé中文纪元")  # a run that is mojibake by itself, outnumbered by CJK
+@example("\u00a0\u00a0\u00a0中文纪元")  # no-break spaces: no Latin-1 mark
+@example("\u0085中文纪元")  # a C1 control alone
+@example("“”…—€中文")
+def test_decode_problem_is_the_defined_one(text: str) -> None:
+    assert decode_problem(text) == _problem_by_runs(text)
