@@ -120,10 +120,19 @@ def rebase(url: str, site_base: str) -> str:
     return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
 
+# An absolute http(s) URL that urljoin and urlsplit give back unchanged: lowercase scheme, a host, and no query,
+# fragment, parameters (;), brackets, whitespace, control or non-ASCII character; most alternate URLs are.
+_NOT_PLAIN = r"?#;\[\]\x00-\x20\x7f-\U0010ffff"
+_PLAIN_WEB_URL = re.compile(rf"https?://[^/{_NOT_PLAIN}]+(?:/[^{_NOT_PLAIN}]*)?")
+
+
 def without_query(url: str) -> str | None:
     """Absolute http(s) URL (relative ones against the canonical site) without query or fragment; None when it
     is not a web URL."""
-    parts = urlsplit(urljoin(f"{CANONICAL_BASE}/", url.strip()))
+    url = url.strip()
+    if _PLAIN_WEB_URL.fullmatch(url):
+        return url
+    parts = urlsplit(urljoin(f"{CANONICAL_BASE}/", url))
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -131,6 +140,8 @@ def without_query(url: str) -> str | None:
 
 def alternate_urls(urls: list[str], canonical: str) -> list[str]:
     """The other URLs an article was seen under: web URLs without query, each once, never the canonical one."""
+    if not urls:
+        return []
     cleaned = (without_query(url) for url in urls)
     return list(dict.fromkeys(url for url in cleaned if url and url != canonical))
 
