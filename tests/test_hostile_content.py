@@ -48,6 +48,7 @@ def test_partition_names_are_digits_in_one_folder(moment: datetime) -> None:
     for kind, name in PARTITION_NAMES.items():
         partition = partition_dir(kind, moment)
         assert name.fullmatch(partition), partition
+        assert partition == f"{kind}={moment.astimezone(UTC).strftime(PARTITION_FORMATS[kind])}"
         assert_inside(Path("/data/articles"), partition)
     assert set(PARTITION_NAMES) == set(PARTITION_FORMATS)
 

@@ -8,7 +8,8 @@ starting with ``.`` is work in progress (hidden temporaries), with ``_`` the dat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, date, datetime
 
 import pyarrow.fs as pafs
 
@@ -16,13 +17,21 @@ from pipelines.dataset import storage
 
 PARTITION_FORMATS = {"date": "%Y-%m-%d", "month": "%Y-%m"}
 PART_PREFIX = "part-"
+# Days whose partition name is kept: thirty years of them.
+PARTITION_CACHE_DAYS = 1 << 14
 # Names that are never article data: hidden work in progress, the dataset's own records.
 NOT_DATA_PREFIXES = (storage.TEMPORARY_PREFIX, "_")
 
 
 def partition_dir(kind: str, published_at: datetime) -> str:
     """``date=YYYY-MM-DD`` or ``month=YYYY-MM`` of the UTC instant: built from digits only, never from page text."""
-    return f"{kind}={published_at.astimezone(UTC).strftime(PARTITION_FORMATS[kind])}"
+    return _partition_of_day(kind, published_at.astimezone(UTC).date())
+
+
+# Formatted once per day: strftime took most of the time of a row's buffering, and rows share few days.
+@functools.lru_cache(maxsize=PARTITION_CACHE_DAYS)
+def _partition_of_day(kind: str, day: date) -> str:
+    return f"{kind}={day.strftime(PARTITION_FORMATS[kind])}"
 
 
 def part_name(writer: str, n: int | str) -> str:
