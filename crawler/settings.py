@@ -76,6 +76,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 # Scrapy's, without a shim that cost more than the stats themselves (crawler/extensions/corestats.py).
 STATS_CLASS = "crawler.extensions.corestats.StatsCollector"
+# Scrapy's, counting the items scraped without a signal receiver per item (crawler/extensions/corestats.py).
+ITEM_PROCESSOR = "crawler.extensions.corestats.ItemPipelines"
 EXTENSIONS = {
     # Scrapy's own fails an assertion when a crawl closes without having opened (crawler/extensions/corestats.py).
     "scrapy.extensions.corestats.CoreStats": None,

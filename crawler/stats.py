@@ -34,6 +34,9 @@ PAGES_FAILED_PREFIX = "pages/failed/"
 FALLBACK = "articles/fallback"
 BYLINES_PREFIX = "bylines/"
 
+# --- Scrapy's, counted by the project (crawler.extensions.corestats.ItemPipelines) ---------------------------
+ITEMS_SCRAPED = "item_scraped_count"
+
 # --- known articles (crawler.middlewares.known): requests not made because the archive has their answer ----
 SKIPPED_KNOWN = f"{SKIPPED_PREFIX}known"
 LISTS_STOPPED_ON_KNOWN = "lists/stopped_on_known"
