@@ -338,6 +338,11 @@ _HREF_PIECES = [
     "href",
     "HREF",
     "hReF",
+    "h",
+    "H",
+    "ref",
+    "rEf",
+    "reF",
     "=",
     " ",
     "\t",
@@ -358,5 +363,6 @@ _HREF_PIECES = [
 @given(st.lists(st.sampled_from(_HREF_PIECES), max_size=14).map("".join))
 @example('xhref="a href=b" href=c')
 @example("href='' href=\"\" éhref=d _href=e")
+@example("href=a hREF=b")  # one name not in lowercase: every name is looked for in any case
 def test_href_scan_reads_the_values_the_definition_reads(html: str) -> None:
     assert list(page._href_values(html)) == _href_values_by_name(html)

@@ -41,7 +41,14 @@ HREF_PATH_RE = re.compile(r"^(?:(?:[A-Za-z][A-Za-z0-9+.-]*:)?//[A-Za-z0-9.:@%_~+
 # for the name: 3 times slower on an article page, the crawl's costliest regex). The name in any case, spelled
 # as classes: the same matches as IGNORECASE (no other character folds to one of these letters), and a third
 # faster to search for over a page.
-HREF_RE = re.compile(r"""[hH][rR][eE][fF]\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_HREF_VALUE = r"""\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"""
+HREF_RE = re.compile(f"[hH][rR][eE][fF]{_HREF_VALUE}")
+# HREF_RE on a page that writes the name in lowercase only (most pages; the two searches below tell): the same
+# matches, and a literal name, which the regex engine searches for four times faster than classes.
+_LOWERCASE_HREF_RE = re.compile(f"href{_HREF_VALUE}")
+# The name in any case but lowercase: "H" then any case, or "h" then any case but lowercase. Each starts with a
+# literal, searched for as fast.
+_NOT_LOWERCASE_NAME_RES = (re.compile("H(?i:ref)"), re.compile("h(?!ref)(?i:ref)"))
 _ABSOLUTE = ("https://", "http://")
 # Hrefs seen lately (article_links): a site's navigation, tags and related articles recur from page to page.
 HREF_CACHE_SIZE = 8192
@@ -243,8 +250,9 @@ def _article_link(href: str, page_url: str, origin: str) -> str | None:
 
 def _href_values(html: str) -> Iterator[str]:
     """The value of every href attribute (a word boundary before its name), in page order."""
+    pattern = HREF_RE if any(name.search(html) for name in _NOT_LOWERCASE_NAME_RES) else _LOWERCASE_HREF_RE
     position = 0
-    while (attribute := HREF_RE.search(html, position)) is not None:
+    while (attribute := pattern.search(html, position)) is not None:
         start = attribute.start()
         before = html[start - 1] if start else ""
         if before.isalnum() or before == "_":
