@@ -64,7 +64,9 @@ def test_a_crawl_counts_items_scraped_and_dropped_as_scrapy_does(tmp_path: Path)
     spider = tmp_path / "counting_spider.py"
     spider.write_text(COUNTING_SPIDER)
     command = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-s", "ROBOTSTXT_OBEY=0"]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert load_object(project_settings.ITEM_PROCESSOR) is ItemPipelines
     assert "'item_scraped_count': 3," in result.stderr
