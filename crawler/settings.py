@@ -52,6 +52,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REDIRECT_ENABLED = True
 LOG_LEVEL = "INFO"
+# Scrapy's, without building the per-page DEBUG lines (Crawled, Scraped from) that LOG_LEVEL leaves out.
+LOG_FORMATTER = "crawler.logformatter.LogFormatter"
 
 ITEM_PIPELINES = {
     "pipelines.fingerprint.FingerprintPipeline": 100,
