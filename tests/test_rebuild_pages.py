@@ -4,14 +4,24 @@ that response: the same text and class (HTML or not), the same header values, th
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from scrapy.http import TextResponse
 
 from crawler.decoding import decode_page
 from crawler.middlewares.capture import response_of
 from crawler.rebuild import pages
-from crawler.urls import is_site_url, parse_article_url, public_variant, site_article_link, site_netloc
+from crawler.urls import (
+    _split_url,
+    is_site_url,
+    parse_article_url,
+    public_variant,
+    site_article_link,
+    site_netloc,
+)
 from pipelines.dataset.warc import Capture, CaptureRef
 
 SITE = "http://127.0.0.1:8123"
@@ -131,6 +141,39 @@ def test_a_site_article_link_is_what_the_three_url_functions_say(url: str) -> No
     expected = (ref, public_variant(url)) if ref is not None and is_site_url(url, SITE) else None
     assert site_article_link(url, site_netloc(SITE)) == expected
     assert site_article_link(url, site_netloc(SITE)) == expected  # and again, from the cache
+
+
+# What a URL's parts can hold around a plain one: other schemes and cases, userinfo, brackets, ports, the
+# characters urlsplit removes or strips, delimiters in every part, non-ASCII hosts.
+_URL_PIECES = [
+    "http", "https", "HTTP", "ftp", ":", "//", "/", "www.epochtimes.com", "127.0.0.1", "EpochTimes.COM", ":8123",
+    ":", "@", "[", "]", "?", "#", "&", "=", ";", "%20", "\t", "\n", "\r", " ", "\x00", "gb", "21", "n1.htm", "é",
+    "\u2100", "..",
+]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.tuples(
+        st.sampled_from(["http://", "https://", "HTTP://", "http:/", " http://", ""]),
+        st.lists(st.sampled_from(_URL_PIECES), max_size=12),
+    ).map(lambda parts: parts[0] + "".join(parts[1]))
+)
+@example("http://www.epochtimes.com/gb/21/1/2/n1.htm?x=1#top?#")
+@example("https://127.0.0.1:8123")
+@example("http://host:80x/a")
+@example("http://host?q#f")
+@example("http://127.0.0.1/gb\n/21")  # characters urlsplit removes, in each part
+@example("http://127.0.0.1/gb?a\tb")
+@example("http://127.0.0.1/gb#c\r")
+def test_urls_split_as_urlsplit_splits_them(url: str) -> None:
+    try:
+        expected = urlsplit(url)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _split_url(url)
+        return
+    assert _split_url(url) == expected
 
 
 def test_an_article_page_links_to_other_articles_not_to_itself() -> None:
