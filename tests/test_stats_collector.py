@@ -64,6 +64,7 @@ def test_a_crawl_counts_items_scraped_and_dropped_as_scrapy_does(tmp_path: Path)
     spider = tmp_path / "counting_spider.py"
     spider.write_text(COUNTING_SPIDER)
     command = [sys.executable, "-m", "scrapy", "runspider", str(spider), "-s", "ROBOTSTXT_OBEY=0"]
+    command += ["-s", "WARC_URI="]  # no capture (by default next to the dataset: in the project's output/)
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False
     )
