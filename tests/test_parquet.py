@@ -143,6 +143,12 @@ def test_pyarrow_reads_exact_schema_and_partition_column(two_days: tuple[Path, P
     assert row["simhash"] == -(2**63) + 1
 
 
+def column_chunks(path: Path) -> list[pq.ColumnChunkMetaData]:
+    """The column chunks of a part file's first row group, as its footer describes them."""
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    return [row_group.column(i) for i in range(row_group.num_columns)]
+
+
 def test_every_column_is_either_dictionary_encoded_or_plain() -> None:
     assert set(ARTICLE_SCHEMA.names) == DICTIONARY_COLUMNS | PLAIN_COLUMNS
     assert not DICTIONARY_COLUMNS & PLAIN_COLUMNS
@@ -153,11 +159,8 @@ def test_part_files_dictionary_encode_the_repeating_columns_alone(
 ) -> None:
     root, _ = two_days
     for path in data_files(root):
-        row_group = pq.ParquetFile(path).metadata.row_group(0)
         encoded = {
-            row_group.column(i).path_in_schema
-            for i in range(row_group.num_columns)
-            if "RLE_DICTIONARY" in row_group.column(i).encodings
+            column.path_in_schema for column in column_chunks(path) if "RLE_DICTIONARY" in column.encodings
         }
         assert encoded == set(dictionary_paths(ARTICLE_SCHEMA)), path
         assert "categories.list.element" in encoded  # a list column's values, not the list
@@ -168,9 +171,7 @@ def test_part_files_have_statistics_for_every_column_but_the_article_text(
 ) -> None:
     root, _ = two_days
     for path in data_files(root):
-        row_group = pq.ParquetFile(path).metadata.row_group(0)
-        columns = [row_group.column(i) for i in range(row_group.num_columns)]
-        summarised = {column.path_in_schema for column in columns if column.is_stats_set}
+        summarised = {column.path_in_schema for column in column_chunks(path) if column.is_stats_set}
         assert summarised == set(statistics_paths(ARTICLE_SCHEMA)), path
         assert {"published_at", "article_id", "categories.list.element"} <= summarised
         assert not {"body_text", "body_html", "title"} & summarised
